@@ -1,0 +1,1 @@
+"""briefbot: the Discord bot, its local console and the `briefbot` command line."""

@@ -1,0 +1,27 @@
+"""briefbot's retrieval library: ingest, index, search, answer, summarise. No Discord here."""
+
+from __future__ import annotations
+
+from .config import Settings, load_settings
+from .corpus import AskResult, Corpus, RankedArticle, Stats
+from .dates import parse_since
+from .errors import BriefbotError, ConfigError, InputError, StoreError
+from .ingest import IngestReport
+from .store import Article, Filters
+
+__all__ = [
+    "Article",
+    "AskResult",
+    "BriefbotError",
+    "ConfigError",
+    "Corpus",
+    "Filters",
+    "IngestReport",
+    "InputError",
+    "RankedArticle",
+    "Settings",
+    "Stats",
+    "StoreError",
+    "load_settings",
+    "parse_since",
+]

@@ -1,0 +1,240 @@
+"""The composition root of the library: a store, its index and an encoder, opened together.
+
+`Corpus` wires the one-way layers (loaders -> store/index -> search -> answer/summary)
+and holds no logic of its own beyond opening, checking and closing them. The
+CLI and the Discord bot both drive the library through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from . import answer as answering
+from . import summarize as summarizing
+from .config import Settings
+from .embed import Encoder, load_encoder
+from .errors import InputError, StoreError
+from .index import SentenceIndex
+from .ingest import IngestReport, ingest, prepare, rebuild_index
+from .loaders import RawArticle, Skipped, parse_plain_text
+from .search import retrieve
+from .store import Article, Filters, Store
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "briefbot.sqlite3"
+INDEX_NAME = "sentences.faiss"
+
+
+@dataclass
+class RankedArticle:
+    article: Article
+    score: float
+
+
+@dataclass
+class AskResult:
+    answer: answering.Answer
+    articles: list[RankedArticle]
+
+
+@dataclass
+class Stats:
+    articles: int
+    vectors: int
+    index: str
+    model: str | None
+    backend: str | None
+    data_dir: str
+    last_ingest: str | None
+    first_published: str | None
+    last_published: str | None
+
+
+class Corpus:
+    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.store = Store(self.data_dir / DB_NAME)
+        self._encoder = encoder
+        self.index_path = self.data_dir / INDEX_NAME
+        self.index = self._open_index()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            emb = self.settings.embedding
+            self._encoder = load_encoder(emb.backend, emb.batch_size, emb.threads)
+        return self._encoder
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Corpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open_index(self) -> SentenceIndex:
+        """Load the saved index and check it against SQLite; repair or rebuild when they differ."""
+        model = self.store.get_meta("model") or ""
+        backend = self.store.get_meta("backend") or ""
+        dim = int(self.store.get_meta("dim") or 384)
+        count, id_sum = self.store.vector_summary()
+        loaded = SentenceIndex.load(self.index_path)
+        if loaded is not None:
+            index, meta = loaded
+            same_model = (meta.model, meta.backend, meta.dim) == (model, backend, dim)
+            if same_model and index.ntotal == count and meta.id_sum == id_sum:
+                return index
+            ids = index.ids()
+            if same_model and index.ntotal < count and len(ids) and int(ids.sum()) == meta.id_sum:
+                added = rebuild_index(self.store, index, after_id=int(ids.max()))
+                if index.ntotal == count and int(index.ids().sum()) == id_sum:
+                    log.warning("index was behind the store by %d vectors: repaired", added)
+                    index.save(self.index_path)
+                    return index
+            log.warning(
+                "index does not match the store (%d vectors vs %d): rebuilding from SQLite",
+                index.ntotal,
+                count,
+            )
+        elif count:
+            log.warning("index missing or unreadable: rebuilding %d vectors from SQLite", count)
+        index = SentenceIndex(dim, model, backend)
+        if count:
+            rebuild_index(self.store, index)
+            index.save(self.index_path)
+        return index
+
+    # --- writing --------------------------------------------------------------------------
+    def ingest(self, targets: list[str], progress: bool | None = None) -> IngestReport:
+        encoder = self.encoder
+        self._check_model(encoder)
+        report = ingest(
+            targets,
+            self.store,
+            self.index,
+            encoder,
+            batch_articles=self.settings.index.batch_articles,
+            progress=progress,
+        )
+        if report.added:
+            self.index.save(self.index_path)
+        return report
+
+    def _check_model(self, encoder: Encoder) -> None:
+        model, backend = self.store.get_meta("model"), self.store.get_meta("backend")
+        if model is None:
+            self.store.set_meta("model", encoder.name)
+            self.store.set_meta("backend", encoder.backend)
+            self.store.set_meta("dim", str(encoder.dim))
+            self.index = SentenceIndex(encoder.dim, encoder.name, encoder.backend)
+        elif (model, backend) != (encoder.name, encoder.backend):
+            raise StoreError(
+                f"{self.data_dir} was embedded with {model} ({backend}), not {encoder.name}"
+                f" ({encoder.backend}); use another --data-dir or the same backend"
+            )
+
+    def ensure_bundled(self) -> IngestReport | None:
+        """Ingest the bundled corpus the first time a read finds an empty store."""
+        if not self.settings.corpus.auto_ingest or self.store.count_articles():
+            return None
+        if self.store.get_meta("bundled_ingested"):
+            return None
+        paths = [str(p) for p in self.settings.corpus.bundled_paths() if p.exists()]
+        if not paths:
+            return None
+        log.info("first use: ingesting the bundled corpus (%s)", ", ".join(paths))
+        report = self.ingest(paths, progress=False)
+        self.store.set_meta("bundled_ingested", datetime.now(UTC).isoformat())
+        return report
+
+    # --- reading --------------------------------------------------------------------------
+    def ask(self, question: str, filters: Filters | None = None, limit: int = 5) -> AskResult:
+        question = question.strip()
+        if not question:
+            raise InputError("the question is empty")
+        cfg = self.settings.answer
+        filters = filters or Filters()
+        qvec = self.encoder.encode([question])[0]
+        retrieval = retrieve(
+            question,
+            qvec,
+            self.store,
+            self.index,
+            filters,
+            candidate_sentences=cfg.candidate_sentences,
+            lexical_weight=cfg.lexical_weight,
+        )
+        result = answering.compose(
+            retrieval,
+            max_sentences=cfg.max_sentences,
+            min_sentences=cfg.min_sentences,
+            answer_articles=min(cfg.answer_articles, max(1, limit)),
+            abstain_below=cfg.abstain_below,
+            mmr_lambda=cfg.mmr_lambda,
+        )
+        top = result.ranked[: max(limit, 0)]
+        records = self.store.articles([a for a, _ in top])
+        articles = [RankedArticle(records[a], s) for a, s in top if a in records]
+        return AskResult(result, articles)
+
+    def headlines(self, filters: Filters | None = None, limit: int | None = 20) -> list[Article]:
+        ids = self.store.article_ids(filters or Filters(), newest_first=True, limit=limit)
+        records = self.store.articles(ids)
+        return [records[i] for i in ids]
+
+    def article(self, article_id: int) -> Article:
+        found = self.store.articles([article_id])
+        if article_id not in found:
+            raise InputError(f"no article with id {article_id} (see `briefbot articles`)")
+        return found[article_id]
+
+    def summarize_article(self, article_id: int, sentences: int | None = None) -> list[str]:
+        self.article(article_id)
+        _, positions, vectors, texts = self.store.sentence_vectors([article_id])
+        body = [(t, v) for t, v, p in zip(texts, vectors, positions, strict=True) if p >= 0]
+        return self._summarize([t for t, _ in body], np.array([v for _, v in body]), sentences)
+
+    def summarize_text(self, text: str, sentences: int | None = None) -> list[str]:
+        """Summarise text read as a plain-text file: a headline line is never a summary sentence."""
+        items = [i for i in parse_plain_text(text, "<text>") if isinstance(i, RawArticle)]
+        if not items:
+            reason = next(
+                (i.reason for i in parse_plain_text(text, "<text>") if isinstance(i, Skipped)), ""
+            )
+            raise InputError(f"nothing to summarise{': ' + reason if reason else ''}")
+        art = prepare(items[0], self.encoder)
+        body = [s.text for s in art.sentences if s.position >= 0] or [art.title]
+        return self._summarize(body, self.encoder.encode(body), sentences)
+
+    def _summarize(self, texts: list[str], vectors: np.ndarray, sentences: int | None) -> list[str]:
+        cfg = self.settings.summary
+        n = sentences or summarizing.summary_length(
+            len(texts), cfg.ratio, cfg.min_sentences, cfg.max_sentences
+        )
+        if n < 1:
+            raise InputError("--sentences must be at least 1")
+        return [texts[i] for i in summarizing.summarize(texts, vectors, n)]
+
+    def stats(self) -> Stats:
+        first, last = self.store.date_range()
+        return Stats(
+            articles=self.store.count_articles(),
+            vectors=self.index.ntotal,
+            index="faiss IndexFlatIP (exact inner product)",
+            model=self.store.get_meta("model"),
+            backend=self.store.get_meta("backend"),
+            data_dir=str(self.data_dir),
+            last_ingest=self.store.get_meta("last_ingest"),
+            first_published=first,
+            last_published=last,
+        )

@@ -1,0 +1,165 @@
+"""The ingest pipeline: loaders -> dedupe -> sentences -> vectors -> store + index.
+
+Deduplication happens before embedding, so re-ingesting or adding a few
+articles to a large corpus embeds only what is new. Each batch is embedded,
+then committed to SQLite in one transaction, then added to the FAISS index.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from .embed import Encoder
+from .index import SentenceIndex
+from .loaders import Note, RawArticle, Skipped, load
+from .store import PreparedArticle, SentenceRow, Store
+from .text import content_key, split_sentences
+
+log = logging.getLogger(__name__)
+
+Tagger = Callable[[PreparedArticle], None]
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    duplicates: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    articles: int = 0
+    embedded: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+            "notes": [{"source": n.source, "note": n.note} for n in self.notes],
+            "articles": self.articles,
+            "embedded_texts": self.embedded,
+        }
+
+
+def prepare(raw: RawArticle, encoder: Encoder) -> PreparedArticle:
+    """Split into the units we embed: the title (unless derived) and every body sentence.
+
+    A sentence longer than the model's token window is cut into windows at
+    token boundaries, so no text is silently dropped by truncation.
+    """
+    rows: list[SentenceRow] = []
+    if not raw.title_derived:
+        rows.append(SentenceRow(-1, None, None, raw.title))
+    position = 0
+    for start, end in split_sentences(raw.body):
+        for w_start, w_end in encoder.windows(raw.body[start:end]):
+            s, e = start + w_start, start + w_end
+            rows.append(SentenceRow(position, s, e, raw.body[s:e]))
+            position += 1
+    if not rows:  # a derived title with an unsplittable body: embed the title anyway
+        rows.append(SentenceRow(-1, None, None, raw.title))
+    return PreparedArticle(
+        title=raw.title,
+        body=raw.body,
+        content_key=content_key(raw.title, raw.body),
+        title_derived=raw.title_derived,
+        url=raw.url,
+        published=raw.published,
+        source=raw.source,
+        origin=raw.origin,
+        external_id=raw.external_id,
+        sentences=rows,
+    )
+
+
+class _Batch:
+    """Articles waiting to be embedded, with in-batch dedupe keys."""
+
+    def __init__(self) -> None:
+        self.articles: list[PreparedArticle] = []
+        self.keys: set[str] = set()
+
+    def seen(self, art: PreparedArticle) -> bool:
+        keys = {f"c:{art.content_key}"}
+        if art.url:
+            keys.add(f"u:{art.url}")
+        if art.ext_key:
+            keys.add(f"e:{art.ext_key}")
+        if keys & self.keys:
+            return True
+        self.keys |= keys
+        return False
+
+
+def ingest(
+    targets: Iterable[str],
+    store: Store,
+    index: SentenceIndex,
+    encoder: Encoder,
+    *,
+    batch_articles: int = 256,
+    tagger: Tagger | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Add every new article found in `targets`; bad items are reported, never fatal."""
+    report = IngestReport()
+    batch = _Batch()
+    bar = tqdm(desc="ingest", unit=" articles", disable=None if progress is None else not progress)
+
+    def flush() -> None:
+        if not batch.articles:
+            return
+        texts = [row.text for art in batch.articles for row in art.sentences]
+        vectors = encoder.encode(texts)
+        ids = store.add_batch(batch.articles, vectors)
+        index.add(ids, vectors)
+        report.added += len(batch.articles)
+        report.embedded += len(texts)
+        bar.update(len(batch.articles))
+        batch.articles.clear()
+        batch.keys.clear()
+
+    try:
+        for item in load(targets):
+            if isinstance(item, Skipped):
+                log.warning("skipped %s: %s", item.source, item.reason)
+                report.skipped.append(item)
+                continue
+            if isinstance(item, Note):
+                log.info("%s: %s", item.source, item.note)
+                report.notes.append(item)
+                continue
+            art = prepare(item, encoder)
+            if store.is_duplicate(art) or batch.seen(art):
+                report.duplicates += 1
+                continue
+            if tagger is not None:
+                tagger(art)
+            batch.articles.append(art)
+            if len(batch.articles) >= batch_articles:
+                flush()
+        flush()
+    finally:
+        bar.close()
+    report.articles = store.count_articles()
+    return report
+
+
+def rebuild_index(store: Store, index: SentenceIndex, after_id: int = 0) -> int:
+    """Add the store's vectors with ids above `after_id` to `index`; returns how many."""
+    added = 0
+    for ids, vectors in store.iter_vectors(after_id):
+        index.add(ids, vectors)
+        added += len(ids)
+    return added
+
+
+def empty_index(encoder_dim: int, model: str, backend: str) -> SentenceIndex:
+    return SentenceIndex(encoder_dim, model, backend)
+
+
+__all__ = ["IngestReport", "empty_index", "ingest", "np", "prepare", "rebuild_index"]

@@ -1,0 +1,564 @@
+"""SQLite store: the source of truth for articles, their sentences and vectors, and tags.
+
+Sentence vectors are kept here as float32 blobs so the FAISS index can always
+be rebuilt without the model. Lexical search uses SQLite's FTS5 (BM25), which
+commits in the same transaction as the articles, so it can never drift.
+Every ingest batch is one transaction: a crash loses at most that batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .dates import isoformat
+from .errors import StoreError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+LEAD_SENTENCES = 2
+# BM25 column weights (title, lead, body): measured on Reuters known-item search.
+BM25_WEIGHTS = (2.0, 1.0, 1.0)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY,
+    ext_key TEXT UNIQUE,
+    external_id TEXT,
+    url TEXT UNIQUE,
+    content_key TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    title_derived INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    source TEXT,
+    origin TEXT,
+    published TEXT,
+    added TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY,
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER,
+    end INTEGER,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_id, position);
+CREATE TABLE IF NOT EXISTS article_countries (
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    code TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    PRIMARY KEY (article_id, code)
+);
+CREATE INDEX IF NOT EXISTS article_countries_code ON article_countries(code);
+CREATE TABLE IF NOT EXISTS article_topics (
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    topic TEXT NOT NULL,
+    score REAL NOT NULL,
+    PRIMARY KEY (article_id, topic)
+);
+CREATE INDEX IF NOT EXISTS article_topics_topic ON article_topics(topic);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+    title, lead, body, tokenize='porter unicode61'
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+# FTS5 query syntax is strict; questions become OR-ed plain terms.
+_TERM = re.compile(r"[^\W_]+", re.UNICODE)
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "said",
+        "says",
+        "say",
+        "new",
+        "also",
+        "mr",
+        "mrs",
+        "ms",
+    ]
+)
+
+
+@dataclass
+class SentenceRow:
+    position: int
+    start: int | None
+    end: int | None
+    text: str
+
+
+@dataclass
+class PreparedArticle:
+    """An article ready to commit: cleaned fields, its embeddable units and their vectors."""
+
+    title: str
+    body: str
+    content_key: str
+    title_derived: bool = False
+    url: str | None = None
+    published: datetime | None = None
+    source: str | None = None
+    origin: str | None = None
+    external_id: str | None = None
+    sentences: list[SentenceRow] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    topics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lead(self) -> str:
+        """The first two body sentences: news puts the story there, so BM25 weights them up."""
+        return " ".join(s.text for s in self.sentences if 0 <= s.position < LEAD_SENTENCES)
+
+    @property
+    def ext_key(self) -> str | None:
+        if self.external_id is None:
+            return None
+        return f"{self.source or ''}\x1f{self.external_id}"
+
+
+@dataclass
+class Article:
+    id: int
+    title: str
+    body: str
+    external_id: str | None
+    url: str | None
+    source: str | None
+    published: str | None
+    countries: list[str]
+    topics: list[str]
+    title_derived: bool = False
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a query may see. Empty tuples mean no restriction."""
+
+    countries: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    since: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.countries or self.topics or self.since)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise StoreError(f"{path} was written by another briefbot version ({version})")
+            self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- metadata -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # --- writing --------------------------------------------------------------------------
+    def is_duplicate(self, article: PreparedArticle) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM articles WHERE content_key=? OR url=? OR ext_key=? LIMIT 1",
+            (article.content_key, article.url, article.ext_key),
+        ).fetchone()
+        return row is not None
+
+    def add_batch(self, articles: Sequence[PreparedArticle], vectors: np.ndarray) -> np.ndarray:
+        """Insert articles, their sentences with vectors, tags and FTS rows in one transaction.
+
+        `vectors` holds one row per sentence, in article then sentence order.
+        Returns the new sentence ids in the same order (these are the FAISS ids).
+        """
+        now = datetime.now(UTC).isoformat()
+        sentence_ids: list[int] = []
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        row = 0
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for art in articles:
+                cur = db.execute(
+                    "INSERT INTO articles (ext_key, external_id, url, content_key, title,"
+                    " title_derived, body, source, origin, published, added)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        art.ext_key,
+                        art.external_id,
+                        art.url,
+                        art.content_key,
+                        art.title,
+                        int(art.title_derived),
+                        art.body,
+                        art.source,
+                        art.origin,
+                        isoformat(art.published),
+                        now,
+                    ),
+                )
+                aid = cur.lastrowid
+                db.execute(
+                    "INSERT INTO articles_fts(rowid, title, lead, body) VALUES (?,?,?,?)",
+                    (aid, "" if art.title_derived else art.title, art.lead, art.body),
+                )
+                for sent in art.sentences:
+                    cur = db.execute(
+                        "INSERT INTO sentences (article_id, position, start, end, text, vector)"
+                        " VALUES (?,?,?,?,?,?)",
+                        (aid, sent.position, sent.start, sent.end, sent.text, vecs[row].tobytes()),
+                    )
+                    sentence_ids.append(cur.lastrowid)
+                    row += 1
+                self._write_tags(aid, art.countries, art.topics)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (now,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return np.asarray(sentence_ids, dtype=np.int64)
+
+    def _write_tags(self, aid: int, countries: Iterable[str], topics: dict[str, float]) -> None:
+        self._db.execute("DELETE FROM article_countries WHERE article_id=?", (aid,))
+        self._db.execute("DELETE FROM article_topics WHERE article_id=?", (aid,))
+        self._db.executemany(
+            "INSERT OR IGNORE INTO article_countries VALUES (?,?,?)",
+            [(aid, code, rank) for rank, code in enumerate(countries)],
+        )
+        self._db.executemany(
+            "INSERT INTO article_topics VALUES (?,?,?)",
+            [(aid, topic, score) for topic, score in topics.items()],
+        )
+
+    # --- reading --------------------------------------------------------------------------
+    def count_articles(self) -> int:
+        return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def vector_summary(self) -> tuple[int, int]:
+        """(count, sum of ids) of stored sentence vectors, to check the index against."""
+        count, total = self._db.execute(
+            "SELECT count(*), coalesce(sum(id), 0) FROM sentences"
+        ).fetchone()
+        return int(count), int(total)
+
+    def iter_vectors(
+        self, after_id: int = 0, chunk: int = 20000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) in id order, in chunks, for rebuilding the index."""
+        last = after_id
+        while True:
+            rows = self._db.execute(
+                "SELECT id, vector FROM sentences WHERE id>? ORDER BY id LIMIT ?", (last, chunk)
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vecs.reshape(len(rows), -1)
+            last = int(ids[-1])
+
+    def sentences_of(self, article_ids: Sequence[int]) -> dict[int, list[tuple[int, int, str]]]:
+        """article id -> [(sentence id, position, text)] in reading order (title first)."""
+        out: dict[int, list[tuple[int, int, str]]] = {int(a): [] for a in article_ids}
+        if not out:
+            return out
+        marks = ",".join("?" * len(out))
+        for sid, aid, pos, text in self._db.execute(
+            f"SELECT id, article_id, position, text FROM sentences WHERE article_id IN ({marks})"
+            " ORDER BY article_id, position",
+            list(out),
+        ):
+            out[aid].append((sid, pos, text))
+        return out
+
+    def sentence_vectors(
+        self, article_ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """(article ids, positions, vectors, texts) of every sentence of these articles."""
+        keys = [int(a) for a in article_ids]
+        if not keys:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            "SELECT article_id, position, vector, text FROM sentences"
+            f" WHERE article_id IN ({marks}) ORDER BY article_id, position",
+            keys,
+        ).fetchall()
+        owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        positions = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+        return owners, positions, vectors.reshape(len(rows), -1), [r[3] for r in rows]
+
+    def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, int]:
+        if len(sentence_ids) == 0:
+            return {}
+        marks = ",".join("?" * len(sentence_ids))
+        return dict(
+            self._db.execute(
+                f"SELECT id, article_id FROM sentences WHERE id IN ({marks})",
+                [int(s) for s in sentence_ids],
+            )
+        )
+
+    def articles(self, ids: Sequence[int]) -> dict[int, Article]:
+        if len(ids) == 0:
+            return {}
+        keys = [int(i) for i in ids]
+        marks = ",".join("?" * len(keys))
+        countries = self._tags("article_countries", "code", "rank", keys)
+        topics = self._tags("article_topics", "topic", "score DESC", keys)
+        out = {}
+        for row in self._db.execute(
+            "SELECT id, title, body, external_id, url, source, published, title_derived"
+            f" FROM articles WHERE id IN ({marks})",
+            keys,
+        ):
+            aid = row[0]
+            out[aid] = Article(
+                id=aid,
+                title=row[1],
+                body=row[2],
+                external_id=row[3],
+                url=row[4],
+                source=row[5],
+                published=row[6],
+                countries=countries.get(aid, []),
+                topics=topics.get(aid, []),
+                title_derived=bool(row[7]),
+            )
+        return out
+
+    def _tags(self, table: str, column: str, order: str, ids: list[int]) -> dict[int, list[str]]:
+        marks = ",".join("?" * len(ids))
+        out: dict[int, list[str]] = {}
+        for aid, value in self._db.execute(
+            f"SELECT article_id, {column} FROM {table} WHERE article_id IN ({marks})"
+            f" ORDER BY article_id, {order}",
+            ids,
+        ):
+            out.setdefault(aid, []).append(value)
+        return out
+
+    def _where(self, filters: Filters) -> tuple[str, list[object]]:
+        clauses, args = [], []
+        if filters.countries:
+            marks = ",".join("?" * len(filters.countries))
+            clauses.append(
+                f"a.id IN (SELECT article_id FROM article_countries WHERE code IN ({marks}))"
+            )
+            args.extend(filters.countries)
+        if filters.topics:
+            marks = ",".join("?" * len(filters.topics))
+            clauses.append(
+                f"a.id IN (SELECT article_id FROM article_topics WHERE topic IN ({marks}))"
+            )
+            args.extend(filters.topics)
+        if filters.since:
+            clauses.append("a.published >= ?")
+            args.append(isoformat(filters.since))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def article_ids(
+        self, filters: Filters, newest_first: bool = True, limit: int | None = None
+    ) -> list[int]:
+        where, args = self._where(filters)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT a.id FROM articles a{where} ORDER BY a.published {order}, a.id {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [r[0] for r in self._db.execute(sql, args)]
+
+    def sentence_ids(self, filters: Filters) -> np.ndarray:
+        """Ids of the sentence vectors of the articles `filters` admits (for FAISS selectors)."""
+        where, args = self._where(filters)
+        rows = self._db.execute(
+            f"SELECT s.id FROM sentences s JOIN articles a ON a.id = s.article_id{where}", args
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def lexical_search(
+        self, question: str, limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
+        """(article id, BM25 score, higher is better) for the question's content words."""
+        terms = query_terms(question)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        where, args = self._where(filters)
+        extra = where.replace(" WHERE ", " AND ", 1) if where else ""
+        weights = ", ".join(map(str, BM25_WEIGHTS))
+        try:
+            rows = self._db.execute(
+                f"SELECT a.id, -bm25(articles_fts, {weights}) AS score FROM articles_fts"
+                " JOIN articles a ON a.id = articles_fts.rowid"
+                f" WHERE articles_fts MATCH ?{extra} ORDER BY score DESC LIMIT ?",
+                [match, *args, limit],
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            log.warning("lexical search failed for %r: %s", question, exc)
+            return []
+        return [(int(a), float(s)) for a, s in rows]
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        return self._db.execute("SELECT min(published), max(published) FROM articles").fetchone()
+
+    def sources(self) -> list[tuple[str, int]]:
+        return self._db.execute(
+            "SELECT coalesce(source, '(unnamed)'), count(*) FROM articles"
+            " GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+
+    def country_counts(self) -> list[tuple[str, int]]:
+        return self._db.execute(
+            "SELECT code, count(*) FROM article_countries GROUP BY code ORDER BY 2 DESC"
+        ).fetchall()
+
+
+def query_terms(question: str) -> list[str]:
+    """Distinct lower-case content words of a question, for FTS5."""
+    seen: dict[str, None] = {}
+    for term in _TERM.findall(question.lower()):
+        if term not in STOPWORDS and (len(term) > 1 or term.isdigit()):
+            seen.setdefault(term, None)
+    return list(seen)

@@ -1,0 +1,85 @@
+"""Shared fixtures: a deterministic fake encoder for fast unit tests, and the real model
+(loaded once per session) with the bundled seed corpus for integration tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from retrieval import Corpus, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "000_ef8c8f774a0b5c40.txt"
+
+
+class FakeEncoder:
+    """Bag-of-words hashed into 64 dims: similar wording gives similar vectors. No model."""
+
+    name = "fake-hash"
+    backend = "fake"
+    dim = 64
+    max_tokens = 40
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int(hashlib.md5(word.encode()).hexdigest(), 16)
+                out[i, h % self.dim] += 1.0
+            out[i, 0] += 0.01
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out
+
+    def windows(self, text: str) -> list[tuple[int, int]]:
+        spans, start = [], 0
+        words = list(re.finditer(r"\S+", text))
+        for k in range(0, len(words), self.max_tokens):
+            chunk = words[k : k + self.max_tokens]
+            spans.append((chunk[0].start(), chunk[-1].end()))
+        return spans or [(start, len(text))]
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def fake_corpus(settings, fake_encoder):
+    corpus = Corpus(settings, encoder=fake_encoder)
+    yield corpus
+    corpus.close()
+
+
+@pytest.fixture(scope="session")
+def seed_dir(tmp_path_factory) -> Path:
+    """A data dir holding the bundled corpus, embedded with the real model (once per run)."""
+    data = tmp_path_factory.mktemp("seed-data")
+    with Corpus(load_settings(data_dir=data)) as corpus:
+        corpus.ensure_bundled()
+    return data
+
+
+@pytest.fixture
+def seed_corpus(seed_dir: Path):
+    corpus = Corpus(load_settings(data_dir=seed_dir))
+    yield corpus
+    corpus.close()

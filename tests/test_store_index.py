@@ -1,0 +1,146 @@
+"""Store and index with the fake encoder: dedupe, incremental embedding, crash recovery."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import Corpus
+from retrieval.index import SentenceIndex, meta_path
+
+from .conftest import SEED
+
+
+def write_records(path: Path, n: int, start: int = 0) -> Path:
+    records = [
+        {
+            "id": f"r{i}",
+            "title": f"Story number {i} about topic {i % 7}",
+            "body": f"Sentence one of story {i} mentions item{i}. Sentence two adds detail {i}.",
+        }
+        for i in range(start, start + n)
+    ]
+    path.write_text(json.dumps(records))
+    return path
+
+
+def test_reingest_adds_nothing(fake_corpus: Corpus):
+    first = fake_corpus.ingest([str(SEED)])
+    again = fake_corpus.ingest([str(SEED)])
+    assert (first.added, first.duplicates) == (18, 0)
+    assert (again.added, again.duplicates, again.embedded) == (0, 18, 0)
+    assert fake_corpus.store.count_articles() == 18
+
+
+def test_dedupe_by_url_external_id_and_content(fake_corpus: Corpus, tmp_path: Path):
+    f = tmp_path / "a.jsonl"
+    rows = [
+        {"id": "x1", "title": "A", "body": "Alpha body."},
+        {"id": "x1", "title": "B", "body": "Different body, same id."},
+        {"title": "C", "body": "Gamma body.", "url": "https://e.com/c"},
+        {"title": "D", "body": "Delta body.", "url": "https://e.com/c"},
+        {"title": "a", "body": "alpha   BODY"},
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in rows))
+    report = fake_corpus.ingest([str(f)])
+    assert (report.added, report.duplicates) == (2, 3)
+
+
+def test_incremental_ingest_embeds_only_new_articles(fake_corpus: Corpus, fake_encoder, tmp_path):
+    fake_corpus.ingest([str(write_records(tmp_path / "a.json", 50))])
+    fake_encoder.calls.clear()
+    report = fake_corpus.ingest([str(write_records(tmp_path / "b.json", 60))])  # 50 old + 10 new
+    assert (report.added, report.duplicates) == (10, 50)
+    assert sum(fake_encoder.calls) == report.embedded == 10 * 3  # title + two sentences each
+
+
+def test_long_sentences_are_windowed_not_truncated(fake_corpus: Corpus, tmp_path: Path):
+    words = " ".join(f"w{i}" for i in range(100))
+    f = tmp_path / "long.json"
+    f.write_text(json.dumps([{"title": "Long", "body": words + "."}]))
+    fake_corpus.ingest([str(f)])
+    _, positions, _, texts = fake_corpus.store.sentence_vectors([1])
+    body = [t for t, p in zip(texts, positions, strict=True) if p >= 0]
+    assert len(body) == 3
+    assert " ".join(body) == words + "."
+
+
+def test_index_behind_store_is_repaired(settings, fake_encoder, tmp_path, caplog):
+    with Corpus(settings, encoder=fake_encoder) as corpus:
+        corpus.ingest([str(write_records(tmp_path / "a.json", 20))])
+        saved = corpus.index_path.read_bytes(), meta_path(corpus.index_path).read_text()
+        corpus.ingest([str(write_records(tmp_path / "b.json", 30))])
+        expected = corpus.index.ntotal
+    # Simulate a crash after the SQLite commit but before the index was saved.
+    corpus.index_path.write_bytes(saved[0])
+    meta_path(corpus.index_path).write_text(saved[1])
+    with caplog.at_level(logging.WARNING), Corpus(settings, encoder=fake_encoder) as corpus:
+        assert corpus.index.ntotal == expected
+        assert "repaired" in caplog.text
+        assert sorted(corpus.index.ids()) == sorted(
+            i for ids, _ in corpus.store.iter_vectors() for i in ids
+        )
+
+
+def test_corrupt_or_foreign_index_is_rebuilt(settings, fake_encoder, tmp_path, caplog):
+    with Corpus(settings, encoder=fake_encoder) as corpus:
+        corpus.ingest([str(SEED)])
+        expected = corpus.index.ntotal
+    corpus.index_path.write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING), Corpus(settings, encoder=fake_encoder) as corpus:
+        assert corpus.index.ntotal == expected
+    assert "rebuild" in caplog.text
+    # An index with a vector SQLite does not know is never served.
+    other = SentenceIndex(64, "fake-hash", "fake")
+    other.add(np.array([999_999]), np.ones((1, 64), np.float32))
+    other.save(corpus.index_path)
+    with Corpus(settings, encoder=fake_encoder) as corpus:
+        assert 999_999 not in set(corpus.index.ids())
+        assert corpus.index.ntotal == expected
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def test_crash_mid_ingest_loses_at_most_the_batch_in_flight(settings, fake_encoder, tmp_path):
+    from dataclasses import replace
+
+    small = replace(settings, index=replace(settings.index, batch_articles=10))
+    corpus = Corpus(small, encoder=fake_encoder)
+    real_encode = fake_encoder.encode
+    calls = {"n": 0}
+
+    def flaky(texts):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Boom("killed")
+        return real_encode(texts)
+
+    fake_encoder.encode = flaky
+    with pytest.raises(Boom):
+        corpus.ingest([str(write_records(tmp_path / "a.json", 35))])
+    corpus.close()
+    fake_encoder.encode = real_encode
+    with Corpus(small, encoder=fake_encoder) as corpus:
+        assert corpus.store.count_articles() == 20  # two committed batches survive
+        assert corpus.index.ntotal == corpus.store.vector_summary()[0]
+        report = corpus.ingest([str(tmp_path / "a.json")])
+        assert (report.added, report.duplicates) == (15, 20)
+
+
+def test_filtered_search_restricts_inside_faiss():
+    rng = np.random.default_rng(0)
+    index = SentenceIndex(16)
+    vecs = rng.normal(size=(5000, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index.add(np.arange(1, 5001), vecs)
+    allowed = np.arange(4990, 5001)  # 0.2% of the index
+    _, ids = index.search(vecs[0], 5, allowed)
+    assert len(ids) == 5 and set(ids) <= set(allowed)
+    exact = allowed[np.argsort(-(vecs[allowed - 1] @ vecs[0]))[:5]]
+    assert list(ids) == list(exact)

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retrieval.text import clean_body, content_key, derive_title, is_headline_like, split_sentences
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_sentences(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "U.S. Initiates $11.1 Billion Arms Sale to Taiwan. China objected.",
+            ["U.S. Initiates $11.1 Billion Arms Sale to Taiwan.", "China objected."],
+        ),
+        (
+            "Japan asked the U.S. to roll back tariffs. U.S. officials refused.",
+            ["Japan asked the U.S. to roll back tariffs.", "U.S. officials refused."],
+        ),
+        (
+            "Exports rose 5.93 mln bags vs. 5.81 last year. Mr. Smith said so.",
+            ["Exports rose 5.93 mln bags vs. 5.81 last year.", "Mr. Smith said so."],
+        ),
+        ("One paragraph.\n\nAnother one", ["One paragraph.", "Another one"]),
+    ],
+)
+def test_split_sentences_keeps_abbreviations_and_numbers(text, expected):
+    assert sentences(text) == expected
+
+
+def test_clean_body_reflows_newswire_and_drops_sign_off():
+    raw = (
+        "Showers continued in\nthe Bahia zone.\n    The dry period means\nlate crops.\n"
+        " Reuter\n&#3;"
+    )
+    assert (
+        clean_body(raw)
+        == "Showers continued in the Bahia zone.\n\nThe dry period means late crops."
+    )
+
+
+def test_clean_body_keeps_long_lines_as_paragraphs():
+    long = "x" * 120
+    assert clean_body(f"{long}.\n{long}.") == f"{long}.\n\n{long}."
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Canada Signals Delay in US Tariff Deal as Talks Shift to USMCA Review", True),
+        ("U.S. Initiates $11.1 Billion Arms Sale to Taiwan Amid Rising China Tensions", True),
+        ("Japan has called on the United States to reconsider its tariffs.", False),
+        ("lower case start", False),
+        ("", False),
+    ],
+)
+def test_is_headline_like(line, expected):
+    assert is_headline_like(line) is expected
+
+
+def test_derive_title_is_first_sentence_cut_at_a_word():
+    body = (
+        "Japan has called on the United States to reconsider its tariffs on automobiles and"
+        " steel during recent trade negotiations, but more. Second."
+    )
+    title = derive_title(body)
+    assert title.endswith("…") and len(title) <= 112
+    assert body.startswith(title[:-1])
+
+
+def test_content_key_ignores_wrapping_and_case():
+    assert content_key("T", "Hello  world,\nagain") == content_key("t", "hello world again")
+
+
+@given(st.text(max_size=400))
+def test_sentence_spans_are_ordered_verbatim_substrings(text):
+    body = clean_body(text)
+    last = 0
+    for start, end in split_sentences(body):
+        assert last <= start < end <= len(body)
+        assert body[start:end] == body[start:end].strip()
+        last = end
