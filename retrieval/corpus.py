@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from . import answer as answering
 from . import summarize as summarizing
 from .config import Settings
 from .embed import Encoder, load_encoder
 from .errors import InputError, StoreError
 from .index import SentenceIndex
-from .ingest import IngestReport, ingest, prepare, rebuild_index
+from .ingest import IngestReport, ingest, rebuild_index
 from .loaders import RawArticle, Skipped, parse_plain_text
 from .search import retrieve
 from .store import Article, Filters, Store
+from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -200,30 +199,29 @@ class Corpus:
 
     def summarize_article(self, article_id: int, sentences: int | None = None) -> list[str]:
         self.article(article_id)
-        _, positions, vectors, texts = self.store.sentence_vectors([article_id])
-        body = [(t, v) for t, v, p in zip(texts, vectors, positions, strict=True) if p >= 0]
-        return self._summarize([t for t, _ in body], np.array([v for _, v in body]), sentences)
+        _, positions, _, texts = self.store.sentence_vectors([article_id])
+        return self._summarize(
+            [t for t, p in zip(texts, positions, strict=True) if p >= 0], sentences
+        )
 
     def summarize_text(self, text: str, sentences: int | None = None) -> list[str]:
         """Summarise text read as a plain-text file: a headline line is never a summary sentence."""
-        items = [i for i in parse_plain_text(text, "<text>") if isinstance(i, RawArticle)]
-        if not items:
-            reason = next(
-                (i.reason for i in parse_plain_text(text, "<text>") if isinstance(i, Skipped)), ""
-            )
-            raise InputError(f"nothing to summarise{': ' + reason if reason else ''}")
-        art = prepare(items[0], self.encoder)
-        body = [s.text for s in art.sentences if s.position >= 0] or [art.title]
-        return self._summarize(body, self.encoder.encode(body), sentences)
+        items = list(parse_plain_text(text, "<text>"))
+        article = next((i for i in items if isinstance(i, RawArticle)), None)
+        if article is None:
+            reason = next((i.reason for i in items if isinstance(i, Skipped)), "no text")
+            raise InputError(f"nothing to summarise: {reason}")
+        body = [article.body[s:e] for s, e in split_sentences(article.body)] or [article.title]
+        return self._summarize(body, sentences)
 
-    def _summarize(self, texts: list[str], vectors: np.ndarray, sentences: int | None) -> list[str]:
+    def _summarize(self, texts: list[str], sentences: int | None) -> list[str]:
         cfg = self.settings.summary
+        if sentences is not None and sentences < 1:
+            raise InputError("--sentences must be at least 1")
         n = sentences or summarizing.summary_length(
             len(texts), cfg.ratio, cfg.min_sentences, cfg.max_sentences
         )
-        if n < 1:
-            raise InputError("--sentences must be at least 1")
-        return [texts[i] for i in summarizing.summarize(texts, vectors, n)]
+        return [texts[i] for i in summarizing.summarize(texts, n)]
 
     def stats(self) -> Stats:
         first, last = self.store.date_range()
