@@ -143,19 +143,22 @@ def main() -> None:
     ext_of = {}
     for aid, ext in corpus.store._db.execute("SELECT id, external_id FROM articles"):
         ext_of[aid] = ext
-    ours, answered, latencies = [], [], []
+    ours, answered, latencies, on_rel = [], [], [], []
     for q in questions:
         t = time.perf_counter()
         result = corpus.ask(q, limit=10)
         latencies.append(time.perf_counter() - t)
         ours.append([ext_of[r.article.id] for r in result.articles])
         answered.append(not result.answer.abstained)
+        on_rel.append(result.answer.relevance)
 
     off = [bbc_headline(p["text"]) for p in bbc_pairs(args.data / "bbc-news-summary-dev",
                                                        ("sport", "entertainment", "tech"))]
     rng = np.random.default_rng(0)
     off = [off[i] for i in rng.permutation(len(off))[: args.off_corpus]]
-    off_abstained = [corpus.ask(q, limit=5).answer.abstained for q in off]
+    off_results = [corpus.ask(q, limit=5).answer for q in off]
+    off_abstained = [a.abstained for a in off_results]
+    off_rel = [a.relevance for a in off_results]
 
     table = {"briefbot ask": mrr_at_10(ours, gold)}
     for name, ranked in baselines(stories, questions, encoder).items():
@@ -176,6 +179,11 @@ def main() -> None:
         "added": report.added,
         "warm_ask_ms_p50": 1000 * statistics.median(latencies),
         "warm_ask_ms_p95": 1000 * float(np.percentile(latencies, 95)),
+        "abstain_sweep": {
+            f"{t:.2f}": [float(np.mean(np.array(on_rel) >= t)), float(np.mean(np.array(off_rel) < t))]
+            for t in np.arange(0.30, 0.66, 0.025)
+        },
+        "relevance": {"on": on_rel, "off": off_rel},
     }
     print(f"\n{'method':<22}{'MRR@10':>8}{'R@1':>8}{'R@10':>8}")
     for name, m in table.items():
