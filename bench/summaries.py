@@ -24,11 +24,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from data import DEFAULT_DATA, bbc_pairs  # noqa: E402
+from data import DEFAULT_DATA, bbc_pairs
 
-from retrieval import Corpus, load_settings  # noqa: E402
-from retrieval.loaders import RawArticle, parse_plain_text  # noqa: E402
-from retrieval.text import split_sentences, words  # noqa: E402
+from retrieval import Corpus, load_settings
+from retrieval.loaders import RawArticle, parse_plain_text
+from retrieval.text import split_sentences, words
 
 
 class OurTokenizer:
@@ -95,9 +95,12 @@ def main() -> None:
             s = scorer.score(reference, " ".join(chosen))
             scores[m].append((s["rouge1"].fmeasure, s["rouge2"].fmeasure, s["rougeL"].fmeasure))
     elapsed = time.perf_counter() - t0
-    table = {m: dict(zip(("rouge1", "rouge2", "rougeL"), np.mean(v, axis=0).tolist(),
-                         strict=True)) for m, v in scores.items()}
-    print(f"{len(pairs)} BBC articles ({elapsed:.0f}s)\n{'method':<10}{'R-1':>8}{'R-2':>8}{'R-L':>8}")
+    table = {
+        m: dict(zip(("rouge1", "rouge2", "rougeL"), np.mean(v, axis=0).tolist(), strict=True))
+        for m, v in scores.items()
+    }
+    print(f"{len(pairs)} BBC articles ({elapsed:.0f}s)")
+    print(f"{'method':<10}{'R-1':>8}{'R-2':>8}{'R-L':>8}")
     for m, v in table.items():
         print(f"{m:<10}{v['rouge1']:>8.4f}{v['rouge2']:>8.4f}{v['rougeL']:>8.4f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

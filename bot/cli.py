@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("stats", "Corpus size, index, model and data directory.", cmd_stats)
 
+    p = add(
+        "retag",
+        "Re-tag every article's countries and topics (after editing prompts/topics.toml"
+        " or retrieval/data/countries.toml).",
+        cmd_retag,
+    )
+
     p = add("run", "Connect to Discord (needs DISCORD_TOKEN).", cmd_run)
     p = add("chat", "Local console speaking the bot's commands (/ask, /headlines, ...).", cmd_chat)
     p = add("start", "`run` when a Discord token is configured, otherwise `chat`.", cmd_start)
@@ -173,18 +180,9 @@ def _open(args: argparse.Namespace, bundled: bool = True):
 
 
 def make_filters(countries: list[str] | None, topics: list[str] | None, since: str | None):
-    from retrieval import Filters, parse_since
+    from .handlers import parse_filters
 
-    codes: tuple[str, ...] = ()
-    if countries:
-        from retrieval.countries import resolve_country
-
-        codes = tuple(dict.fromkeys(resolve_country(c) for c in countries))
-    return Filters(
-        countries=codes,
-        topics=tuple(dict.fromkeys(t.strip().lower() for t in topics or [] if t.strip())),
-        since=parse_since(since) if since else None,
-    )
+    return parse_filters(countries, topics, since)
 
 
 def _emit(obj: Any) -> None:
@@ -274,13 +272,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with _open(args) as corpus:
         if not args.batch:
             filters = make_filters(args.country, args.topic, args.since)
-            result = corpus.ask(args.question, filters, args.limit)
             if args.json:
-                _emit(ask_json(result, args.question))
+                _emit(ask_json(corpus.ask(args.question, filters, args.limit), args.question))
             else:
-                from .console import print_ask
+                from . import handlers
+                from .console import render
 
-                print_ask(result)
+                render(handlers.ask(corpus, args.question, filters, args.limit))
             return 0
         for _, obj, error in _read_jsonl(args.batch):
             if error:
@@ -342,12 +340,13 @@ def cmd_headlines(args: argparse.Namespace) -> int:
     filters = make_filters(args.country, args.topic, args.since)
     with _open(args) as corpus:
         items = corpus.headlines(filters, args.limit)
-    if args.json:
-        _emit({"articles": [article_json(a) for a in items]})
-    else:
-        from .console import print_headlines
+        if not args.json:
+            from . import handlers
+            from .console import render
 
-        print_headlines(items)
+            render(handlers.headlines(corpus, filters, args.limit))
+            return 0
+    _emit({"articles": [article_json(a) for a in items]})
     return 0
 
 
@@ -387,6 +386,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"last ingest  {st.last_ingest}\n"
             f"published    {st.first_published} .. {st.last_published}"
         )
+    return 0
+
+
+def cmd_retag(args: argparse.Namespace) -> int:
+    with _open(args, bundled=False) as corpus:
+        n = corpus.retag()
+        topics = dict(corpus.store.topic_counts())
+    if args.json:
+        _emit({"retagged": n, "topics": topics})
+    else:
+        counts = ", ".join(f"{t} {c}" for t, c in topics.items()) or "none"
+        print(f"retagged {n} articles; topics: {counts}")
     return 0
 
 

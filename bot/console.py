@@ -1,108 +1,73 @@
-"""`briefbot chat`: a local console speaking the bot's slash commands, rendered with rich.
+"""`briefbot chat`: a local console speaking the bot's slash commands, through the same
+handlers, rendered as text with rich.
 
 Reads commands interactively, or one per line from a non-interactive stdin so
-it can be scripted: `/ask QUESTION`, `/headlines`, `/about`, `/help`, `/quit`.
+it can be scripted. Options are written `--country Japan` or Discord-style
+`country:Japan`.
 """
 
 from __future__ import annotations
 
 import shlex
-import sys
 from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
 
+from . import handlers
+from .replies import Reply, Source, flag
+
 out = Console(highlight=False, soft_wrap=True)
 
-HELP = """commands:
-  /ask QUESTION [--country C] [--topic T] [--since WHEN]   cited answer from the corpus
-  /headlines [--country C] [--topic T] [--since WHEN] [--limit N]
-  /about                                                   corpus size, dates, model
-  /help, /quit
-A line without a leading slash is asked as a question."""
+OPTIONS = ("country", "topic", "since", "limit")
 
 
-def print_ask(result) -> None:
-    answer = result.answer
-    number = {r.article.id: n for n, r in enumerate(result.articles, 1)}
-    if answer.abstained:
-        out.print("[bold]Nothing in the corpus answers that[/bold] — closest headlines:")
-        for r in result.articles[:3]:
-            out.print(f"  • {escape(r.article.title)}")
-        return
-    for s in answer.sentences:
-        out.print(f"{escape(s.text)} [cyan][{number.get(s.article_id, '?')}][/cyan]")
-    out.print()
-    cited = {s.article_id for s in answer.sentences}
-    for r in result.articles:
-        if r.article.id in cited:
-            out.print(f"[cyan][{number[r.article.id]}][/cyan] {_source_line(r.article)}")
-
-
-def _source_line(article) -> str:
-    bits = [escape(article.title)]
-    if article.source:
-        bits.append(escape(article.source))
-    if article.published:
-        bits.append(article.published[:10])
-    if article.countries:
-        bits.append(" ".join(article.countries))
+def _source_line(source: Source) -> str:
+    bits = [escape(source.title)]
+    if source.outlet:
+        bits.append(escape(source.outlet))
+    if source.published:
+        bits.append(source.published[:10])
+    if source.countries:
+        bits.append(" ".join(f"{flag(c)} {c}" for c in source.countries))
     line = " — ".join(bits)
-    return f"{line} <{escape(article.url)}>" if article.url else line
+    return f"{line} <{escape(source.url)}>" if source.url else line
 
 
-def print_headlines(articles) -> None:
-    if not articles:
-        out.print("No matching headlines.")
-        return
-    for a in articles:
-        out.print(f"• {_source_line(a)}")
-
-
-def _dispatch(corpus, line: str) -> bool:
-    from .cli import make_filters
-
-    line = line.strip()
-    if not line:
-        return True
-    if not line.startswith("/"):
-        line = "/ask " + line
-    command, _, rest = line.partition(" ")
-    command = command.lower()
-    if command in ("/quit", "/exit"):
-        return False
-    if command == "/help":
-        out.print(HELP)
-        return True
-    if command == "/about":
-        st = corpus.stats()
-        out.print(
-            f"{st.articles} articles, {st.vectors} sentence vectors;"
-            f" published {(st.first_published or '?')[:10]} .. {(st.last_published or '?')[:10]};"
-            f" model {st.model}"
-        )
-        return True
-    words, opts = _parse_options(rest)
-    filters = make_filters(opts.get("country"), opts.get("topic"), _last(opts.get("since")))
-    if command == "/ask":
-        if not words:
-            out.print("usage: /ask QUESTION")
-            return True
-        print_ask(corpus.ask(" ".join(words), filters))
-    elif command == "/headlines":
-        limit = int(_last(opts.get("limit")) or 20)
-        print_headlines(corpus.headlines(filters, limit))
+def render(reply: Reply, console: Console = out) -> None:
+    """Draw a reply as text: the same parts the Discord embed shows, in the same order."""
+    if reply.kind in ("abstain", "about", "help", "error"):
+        console.print(f"[bold]{escape(reply.title)}[/bold]")
+    for note in reply.notes:
+        console.print(escape(note))
+    numbers = {s.number: s for s in reply.sources}
+    if reply.kind == "headlines":
+        for line in reply.lines:
+            console.print(f"• {_source_line(numbers[line.cites[0]])}")
     else:
-        out.print(f"unknown command {escape(command)}; /help lists them")
-    return True
+        for line in reply.lines:
+            marks = " ".join(f"[cyan]\\[{n}][/cyan]" for n in line.cites)
+            console.print(
+                f"{escape(line.text)} {marks}".rstrip()
+                if reply.kind == "answer"
+                else f"  • {escape(line.text)}"
+            )
+    for section in reply.sections:
+        console.print(f"\n[bold]{escape(section.heading)}[/bold]")
+        for line in section.lines:
+            marks = " ".join(f"[cyan]\\[{n}][/cyan]" for n in line.cites)
+            console.print(f"  • {escape(line.text)} {marks}".rstrip())
+    if reply.kind == "answer":
+        console.print()
+        cited = {n for line in reply.lines for n in line.cites}
+        for source in reply.sources:
+            if source.number in cited:
+                console.print(f"[cyan]\\[{source.number}][/cyan] {_source_line(source)}")
+    if reply.footer and reply.kind != "headlines":
+        console.print(f"[dim]{escape(reply.footer)}[/dim]")
 
 
-def _last(values: list[str] | None) -> str | None:
-    return values[-1] if values else None
-
-
-def _parse_options(rest: str) -> tuple[list[str], dict[str, list[str]]]:
+def parse_options(rest: str) -> tuple[list[str], dict[str, list[str]]]:
     """`--name value` and Discord-style `name:value` options; the rest are words."""
     try:
         tokens = shlex.split(rest)
@@ -112,14 +77,45 @@ def _parse_options(rest: str) -> tuple[list[str], dict[str, list[str]]]:
     opts: dict[str, list[str]] = {}
     it = iter(tokens)
     for tok in it:
-        if tok.startswith("--") and len(tok) > 2:
+        if tok.startswith("--") and tok[2:] in OPTIONS:
             opts.setdefault(tok[2:], []).append(next(it, ""))
-        elif ":" in tok and tok.split(":", 1)[0] in ("country", "topic", "since", "limit"):
+        elif ":" in tok and tok.split(":", 1)[0] in OPTIONS:
             key, value = tok.split(":", 1)
-            opts.setdefault(key, []).append(value)
+            opts.setdefault(key, []).append(value or next(it, ""))
         else:
             words.append(tok)
     return words, opts
+
+
+def dispatch(corpus, line: str) -> Reply | None:
+    """One console line to a reply; None means quit."""
+    line = line.strip()
+    if not line.startswith("/"):
+        line = "/ask " + line
+    command, _, rest = line.partition(" ")
+    command = command.lower()
+    if command in ("/quit", "/exit"):
+        return None
+    if command == "/help":
+        return handlers.help_reply()
+    if command == "/about":
+        return handlers.about(corpus)
+    words, opts = parse_options(rest)
+    filters = handlers.parse_filters(
+        opts.get("country"), opts.get("topic"), (opts.get("since") or [None])[-1]
+    )
+    limit = int((opts.get("limit") or ["0"])[-1] or 0)
+    if command == "/ask":
+        if not words:
+            return Reply(
+                kind="error", title="usage: /ask QUESTION [country:C] [topic:T] [since:7d]"
+            )
+        return handlers.ask(corpus, " ".join(words), filters, limit or 5)
+    if command == "/headlines":
+        return handlers.headlines(corpus, filters, limit or 10)
+    if command == "/digest":
+        return handlers.digest(corpus, filters)
+    return Reply(kind="error", title=f"unknown command {command}; /help lists them")
 
 
 def run_console(corpus, stream: TextIO) -> int:
@@ -138,11 +134,15 @@ def run_console(corpus, stream: TextIO) -> int:
             line = stream.readline()
             if not line:
                 break
+        if not line.strip():
+            continue
         try:
-            if not _dispatch(corpus, line):
-                break
-        except BriefbotError as exc:
-            out.print(f"[red]error:[/red] {escape(str(exc))}")
-    if interactive:
-        print(file=sys.stderr)
+            reply = dispatch(corpus, line)
+        except (BriefbotError, ValueError) as exc:
+            reply = Reply(kind="error", title=f"error: {exc}")
+        if reply is None:
+            break
+        render(reply)
+        if not interactive:
+            out.print()
     return 0

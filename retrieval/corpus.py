@@ -22,6 +22,7 @@ from .ingest import IngestReport, ingest, rebuild_index
 from .loaders import RawArticle, Skipped, parse_plain_text
 from .search import retrieve
 from .store import Article, Filters, Store
+from .tagging import ArticleTagger
 from .text import split_sentences
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Corpus:
         self.data_dir = Path(settings.data_dir)
         self.store = Store(self.data_dir / DB_NAME)
         self._encoder = encoder
+        self._tagger: ArticleTagger | None = None
         self.index_path = self.data_dir / INDEX_NAME
         self.index = self._open_index()
 
@@ -71,6 +73,12 @@ class Corpus:
             emb = self.settings.embedding
             self._encoder = load_encoder(emb.backend, emb.batch_size, emb.threads)
         return self._encoder
+
+    @property
+    def tagger(self) -> ArticleTagger:
+        if self._tagger is None:
+            self._tagger = ArticleTagger(self.encoder)
+        return self._tagger
 
     def close(self) -> None:
         self.store.close()
@@ -123,11 +131,34 @@ class Corpus:
             self.index,
             encoder,
             batch_articles=self.settings.index.batch_articles,
+            tagger=self.tagger,
             progress=progress,
         )
         if report.added:
             self.index.save(self.index_path)
         return report
+
+    def retag(self, progress: bool | None = None) -> int:
+        """Recompute every article's countries and topics (after editing topics or aliases)."""
+        from tqdm import tqdm
+
+        tagger = self.tagger
+        done = 0
+        with tqdm(
+            total=self.store.count_articles(),
+            desc="retag",
+            unit=" articles",
+            disable=None if progress is None else not progress,
+        ) as bar:
+            for chunk in self.store.iter_for_tagging():
+                tags = []
+                for aid, title, body, dateline, derived, vectors in chunk:
+                    countries, topics = tagger.tags(title, body, dateline, derived, vectors)
+                    tags.append((aid, countries, topics))
+                self.store.replace_tags(tags)
+                done += len(tags)
+                bar.update(len(tags))
+        return done
 
     def _check_model(self, encoder: Encoder) -> None:
         model, backend = self.store.get_meta("model"), self.store.get_meta("backend")

@@ -83,7 +83,9 @@ class SentenceTransformerEncoder:
         # A WordPiece token covers at least one character, so short text always fits.
         if len(text) <= self.max_tokens:
             return [(0, len(text))]
-        enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = self._tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
         offsets = enc["offset_mapping"]
         if len(offsets) <= self.max_tokens:
             return [(0, len(text))]

@@ -22,7 +22,7 @@ from .text import content_key, split_sentences
 
 log = logging.getLogger(__name__)
 
-Tagger = Callable[[PreparedArticle], None]
+Tagger = Callable[[PreparedArticle, np.ndarray], None]
 
 
 @dataclass
@@ -72,6 +72,7 @@ def prepare(raw: RawArticle, encoder: Encoder) -> PreparedArticle:
         source=raw.source,
         origin=raw.origin,
         external_id=raw.external_id,
+        dateline=raw.dateline,
         sentences=rows,
     )
 
@@ -115,6 +116,11 @@ def ingest(
             return
         texts = [row.text for art in batch.articles for row in art.sentences]
         vectors = encoder.encode(texts)
+        if tagger is not None:
+            row = 0
+            for art in batch.articles:
+                tagger(art, vectors[row : row + len(art.sentences)])
+                row += len(art.sentences)
         ids = store.add_batch(batch.articles, vectors)
         index.add(ids, vectors)
         report.added += len(batch.articles)
@@ -137,8 +143,6 @@ def ingest(
             if store.is_duplicate(art) or batch.seen(art):
                 report.duplicates += 1
                 continue
-            if tagger is not None:
-                tagger(art)
             batch.articles.append(art)
             if len(batch.articles) >= batch_articles:
                 flush()
@@ -157,9 +161,3 @@ def rebuild_index(store: Store, index: SentenceIndex, after_id: int = 0) -> int:
         added += len(ids)
     return added
 
-
-def empty_index(encoder_dim: int, model: str, backend: str) -> SentenceIndex:
-    return SentenceIndex(encoder_dim, model, backend)
-
-
-__all__ = ["IngestReport", "empty_index", "ingest", "np", "prepare", "rebuild_index"]

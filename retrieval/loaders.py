@@ -39,6 +39,7 @@ FIELDS = {
     "url": ("url", "link"),
     "published": ("published", "published_at", "date"),
     "source": ("source",),
+    "dateline": ("dateline",),
 }
 USER_AGENT = "briefbot/0.1 (+https://github.com/briefbot)"
 FETCH_TIMEOUT = 20
@@ -54,6 +55,7 @@ class RawArticle:
     published: datetime | None = None
     source: str | None = None
     external_id: str | None = None
+    dateline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def make_article(
         published=parse_date(fields.get("published")),
         source=clean_line(str(fields["source"])) or None if fields.get("source") else None,
         external_id=str(ext) if ext not in (None, "") else None,
+        dateline=clean_line(str(fields["dateline"])) or None if fields.get("dateline") else None,
     )
 
 
@@ -118,6 +121,7 @@ def from_record(record: dict, origin: str) -> RawArticle | Skipped:
         published=pick("published"),
         source=pick("source"),
         external_id=pick("id"),
+        dateline=pick("dateline"),
     )
 
 

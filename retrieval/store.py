@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS articles (
     body TEXT NOT NULL,
     source TEXT,
     origin TEXT,
+    dateline TEXT,
     published TEXT,
     added TEXT NOT NULL
 );
@@ -226,6 +228,7 @@ class PreparedArticle:
     source: str | None = None
     origin: str | None = None
     external_id: str | None = None
+    dateline: str | None = None
     sentences: list[SentenceRow] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
     topics: dict[str, float] = field(default_factory=dict)
@@ -272,12 +275,13 @@ class Filters:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # One connection per thread: the bot reads from worker threads while WAL lets
+        # readers proceed beside the single writer.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise StoreError(f"{path} was written by another briefbot version ({version})")
@@ -286,8 +290,26 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from None
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # --- metadata -------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -321,8 +343,8 @@ class Store:
             for art in articles:
                 cur = db.execute(
                     "INSERT INTO articles (ext_key, external_id, url, content_key, title,"
-                    " title_derived, body, source, origin, published, added)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " title_derived, body, source, origin, dateline, published, added)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         art.ext_key,
                         art.external_id,
@@ -333,6 +355,7 @@ class Store:
                         art.body,
                         art.source,
                         art.origin,
+                        art.dateline,
                         isoformat(art.published),
                         now,
                     ),
@@ -350,7 +373,7 @@ class Store:
                     )
                     sentence_ids.append(cur.lastrowid)
                     row += 1
-                self._write_tags(aid, art.countries, art.topics)
+                self.write_tags(aid, art.countries, art.topics)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (now,))
             db.execute("COMMIT")
         except BaseException:
@@ -358,7 +381,8 @@ class Store:
             raise
         return np.asarray(sentence_ids, dtype=np.int64)
 
-    def _write_tags(self, aid: int, countries: Iterable[str], topics: dict[str, float]) -> None:
+    def write_tags(self, aid: int, countries: Iterable[str], topics: dict[str, float]) -> None:
+        """Replace an article's tags (call inside a transaction for many articles)."""
         self._db.execute("DELETE FROM article_countries WHERE article_id=?", (aid,))
         self._db.execute("DELETE FROM article_topics WHERE article_id=?", (aid,))
         self._db.executemany(
@@ -428,6 +452,42 @@ class Store:
         positions = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
         return owners, positions, vectors.reshape(len(rows), -1), [r[3] for r in rows]
+
+    def iter_for_tagging(
+        self, chunk: int = 500
+    ) -> Iterator[list[tuple[int, str, str, str | None, bool, np.ndarray]]]:
+        """(id, title, body, dateline, title_derived, sentence vectors) of every article."""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT id, title, body, dateline, title_derived FROM articles WHERE id>?"
+                " ORDER BY id LIMIT ?",
+                (last, chunk),
+            ).fetchall()
+            if not rows:
+                return
+            owners, _, vectors, _ = self.sentence_vectors([r[0] for r in rows])
+            out = []
+            for aid, title, body, dateline, derived in rows:
+                out.append((aid, title, body, dateline, bool(derived), vectors[owners == aid]))
+            yield out
+            last = rows[-1][0]
+
+    def replace_tags(self, tags: list[tuple[int, list[str], dict[str, float]]]) -> None:
+        """Rewrite the tags of many articles in one transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for aid, countries, topics in tags:
+                self.write_tags(aid, countries, topics)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def topic_counts(self) -> list[tuple[str, int]]:
+        return self._db.execute(
+            "SELECT topic, count(*) FROM article_topics GROUP BY topic ORDER BY 2 DESC"
+        ).fetchall()
 
     def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, int]:
         if len(sentence_ids) == 0:

@@ -112,6 +112,7 @@ def test_crash_mid_ingest_loses_at_most_the_batch_in_flight(settings, fake_encod
 
     small = replace(settings, index=replace(settings.index, batch_articles=10))
     corpus = Corpus(small, encoder=fake_encoder)
+    corpus.tagger  # noqa: B018 - build the taggers (they encode topic examples) before the crash
     real_encode = fake_encoder.encode
     calls = {"n": 0}
 

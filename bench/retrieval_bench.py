@@ -9,7 +9,7 @@ reciprocal-rank fusion. Abstention: BBC sport/entertainment/tech headlines
 Ingest overhead: time of the whole ingest divided by raw `model.encode` on
 exactly the texts the pipeline embedded.
 
-    python bench/retrieval.py --stories 3000 --files 7-13
+    python bench/retrieval_bench.py --stories 3000 --files 7-13
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentence_case  # noqa: E402
+from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentence_case
 
-from retrieval import Corpus, load_settings  # noqa: E402
-from retrieval.embed import load_encoder  # noqa: E402
-from retrieval.text import clean_body, content_key  # noqa: E402
+from retrieval import Corpus, load_settings
+from retrieval.embed import load_encoder
+from retrieval.text import clean_body, content_key
 
 
 def parse_range(text: str) -> range:
@@ -50,8 +50,9 @@ def pick_stories(folder: Path, files: range, limit: int) -> list[dict]:
         if key in seen:
             continue
         seen.add(key)
-        out.append({"id": story["attrs"]["newid"], "title": title, "body": body,
-                    "date": story.get("date")})
+        out.append(
+            {"id": story["attrs"]["newid"], "title": title, "body": body, "date": story.get("date")}
+        )
         if len(out) >= limit:
             break
     return out
@@ -65,8 +66,11 @@ def mrr_at_10(ranked: list[list[str]], gold: list[str]) -> dict[str, float]:
         rr.append(1 / pos if pos else 0.0)
         r1.append(pos == 1)
         r10.append(pos > 0)
-    return {"mrr@10": float(np.mean(rr)), "recall@1": float(np.mean(r1)),
-            "recall@10": float(np.mean(r10))}
+    return {
+        "mrr@10": float(np.mean(rr)),
+        "recall@1": float(np.mean(r1)),
+        "recall@10": float(np.mean(r10)),
+    }
 
 
 def rrf(*rankings: list[list[str]], k: int = 60) -> list[list[str]]:
@@ -87,10 +91,12 @@ def baselines(stories: list[dict], questions: list[str], encoder) -> dict[str, l
     ids = [s["id"] for s in stories]
     bodies = [clean_body(s["body"]) for s in stories]
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(bodies, stopwords="en", show_progress=False),
-                    show_progress=False)
-    docs, _ = retriever.retrieve(bm25s.tokenize(questions, stopwords="en", show_progress=False),
-                                 k=100, show_progress=False)
+    retriever.index(
+        bm25s.tokenize(bodies, stopwords="en", show_progress=False), show_progress=False
+    )
+    docs, _ = retriever.retrieve(
+        bm25s.tokenize(questions, stopwords="en", show_progress=False), k=100, show_progress=False
+    )
     bm25 = [[ids[j] for j in row] for row in docs]
     model = encoder._model  # the plain sentence-transformers model: whole bodies, truncated
     t = time.perf_counter()
@@ -107,8 +113,12 @@ def baselines(stories: list[dict], questions: list[str], encoder) -> dict[str, l
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--files", type=parse_range, default=parse_range("0-13"),
-                    help="reut2 file numbers, e.g. 7-13")
+    ap.add_argument(
+        "--files",
+        type=parse_range,
+        default=parse_range("0-13"),
+        help="reut2 file numbers, e.g. 7-13",
+    )
     ap.add_argument("--stories", type=int, default=3000)
     ap.add_argument("--off-corpus", type=int, default=600, help="BBC headlines to ask")
     ap.add_argument("--out", type=Path, default=Path("bench/out/retrieval.json"))
@@ -117,8 +127,10 @@ def main() -> None:
     stories = pick_stories(args.data / "reuters21578-dev", args.files, args.stories)
     questions = [sentence_case(s["title"]) for s in stories]
     gold = [s["id"] for s in stories]
-    print(f"{len(stories)} Reuters stories (files {args.files.start}-{args.files.stop - 1})",
-          file=sys.stderr)
+    print(
+        f"{len(stories)} Reuters stories (files {args.files.start}-{args.files.stop - 1})",
+        file=sys.stderr,
+    )
 
     tmp = Path(tempfile.mkdtemp(prefix="briefbot-bench-"))
     export = tmp / "reuters.jsonl"
@@ -135,8 +147,9 @@ def main() -> None:
     ingest_s = time.perf_counter() - t
     texts = [r[0] for r in corpus.store._db.execute("SELECT text FROM sentences ORDER BY id")]
     t = time.perf_counter()
-    encoder._model.encode(texts, batch_size=settings.embedding.batch_size,
-                          normalize_embeddings=True)
+    encoder._model.encode(
+        texts, batch_size=settings.embedding.batch_size, normalize_embeddings=True
+    )
     raw_s = time.perf_counter() - t
     print(f"  ingest {ingest_s:.1f}s, raw encode {raw_s:.1f}s", file=sys.stderr)
 
@@ -152,8 +165,10 @@ def main() -> None:
         answered.append(not result.answer.abstained)
         on_rel.append(result.answer.relevance)
 
-    off = [bbc_headline(p["text"]) for p in bbc_pairs(args.data / "bbc-news-summary-dev",
-                                                       ("sport", "entertainment", "tech"))]
+    off = [
+        bbc_headline(p["text"])
+        for p in bbc_pairs(args.data / "bbc-news-summary-dev", ("sport", "entertainment", "tech"))
+    ]
     rng = np.random.default_rng(0)
     off = [off[i] for i in rng.permutation(len(off))[: args.off_corpus]]
     off_results = [corpus.ask(q, limit=5).answer for q in off]
@@ -179,8 +194,11 @@ def main() -> None:
         "added": report.added,
         "warm_ask_ms_p50": 1000 * statistics.median(latencies),
         "warm_ask_ms_p95": 1000 * float(np.percentile(latencies, 95)),
-        "abstain_sweep": {
-            f"{t:.2f}": [float(np.mean(np.array(on_rel) >= t)), float(np.mean(np.array(off_rel) < t))]
+        "abstain_sweep": {  # threshold: [on-corpus answered, off-corpus abstained]
+            f"{t:.3f}": [
+                float(np.mean(np.array(on_rel) >= t)),
+                float(np.mean(np.array(off_rel) < t)),
+            ]
             for t in np.arange(0.30, 0.66, 0.025)
         },
         "relevance": {"on": on_rel, "off": off_rel},
@@ -189,12 +207,18 @@ def main() -> None:
     for name, m in table.items():
         print(f"{name:<22}{m['mrr@10']:>8.4f}{m['recall@1']:>8.4f}{m['recall@10']:>8.4f}")
     print(f"\nours - fusion: {result['ours_vs_fusion']:+.4f}")
-    print(f"on-corpus answered {result['on_corpus_answered']:.3f}, off-corpus abstained"
-          f" {result['off_corpus_abstained']:.3f} ({len(off)} BBC headlines)")
-    print(f"ingest {ingest_s:.1f}s vs raw encode {raw_s:.1f}s of the same {len(texts)} texts:"
-          f" ratio {result['ingest_over_raw_encode']:.3f}")
-    print(f"warm ask p50 {result['warm_ask_ms_p50']:.1f} ms, p95 {result['warm_ask_ms_p95']:.1f} ms"
-          f" ({len(stories)} articles)")
+    print(
+        f"on-corpus answered {result['on_corpus_answered']:.3f}, off-corpus abstained"
+        f" {result['off_corpus_abstained']:.3f} ({len(off)} BBC headlines)"
+    )
+    print(
+        f"ingest {ingest_s:.1f}s vs raw encode {raw_s:.1f}s of the same {len(texts)} texts:"
+        f" ratio {result['ingest_over_raw_encode']:.3f}"
+    )
+    print(
+        f"warm ask p50 {result['warm_ask_ms_p50']:.1f} ms, p95 {result['warm_ask_ms_p95']:.1f} ms"
+        f" ({len(stories)} articles)"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
 

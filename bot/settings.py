@@ -1,0 +1,53 @@
+"""The bot's settings: the [discord] section of the config, then the environment.
+
+The token is a secret and only ever comes from the environment or a `.env` file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from retrieval import ConfigError
+
+ENV_OVERRIDES = {
+    "api_base": "BRIEFBOT_DISCORD_API_BASE",
+    "gateway": "BRIEFBOT_DISCORD_GATEWAY",
+}
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    api_base: str = "https://discord.com/api/v10"
+    gateway: str = "wss://gateway.discord.gg"
+    dev_guild_id: int = 0
+    max_concurrent_queries: int = 4
+    ask_cooldown_seconds: float = 5.0
+    guild_ready_timeout: float = 2.0
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> BotSettings:
+        section = dict(raw.get("discord", {}))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting [discord] {unknown[0]} (known: {', '.join(known)})")
+        for key, env in ENV_OVERRIDES.items():
+            if os.environ.get(env):
+                section[key] = os.environ[env]
+        return cls(**section)
+
+
+def discord_token(env_file: Path = Path(".env")) -> str | None:
+    """DISCORD_TOKEN from the environment, else from a `.env` file in the working directory."""
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if token:
+        return token
+    if env_file.exists():
+        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip().removeprefix("export ").strip() == "DISCORD_TOKEN" and value.strip():
+                return value.strip().strip("'\"")
+    return None
