@@ -150,7 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_retag,
     )
 
-    p = add("run", "Connect to Discord (needs DISCORD_TOKEN).", cmd_run)
+    p = add(
+        "run", "Connect to Discord (needs DISCORD_TOKEN) and serve the slash commands.", cmd_run
+    )
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="sync slash commands even if they did not change since the last sync",
+    )
     p = add("chat", "Local console speaking the bot's commands (/ask, /headlines, ...).", cmd_chat)
     p = add("start", "`run` when a Discord token is configured, otherwise `chat`.", cmd_start)
     return parser
@@ -401,28 +408,22 @@ def cmd_retag(args: argparse.Namespace) -> int:
     return 0
 
 
-def _token() -> str | None:
-    token = os.environ.get("DISCORD_TOKEN")
-    if token:
-        return token.strip()
-    env_file = Path(".env")
-    if env_file.exists():
-        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "DISCORD_TOKEN" and value.strip():
-                return value.strip().strip("'\"")
-    return None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from retrieval import InputError
 
-    if not _token():
+    from .settings import BotSettings, discord_token
+
+    token = discord_token()
+    if not token:
         raise InputError(
-            "no DISCORD_TOKEN in the environment or .env;"
-            " try the local console instead: briefbot chat"
+            "no DISCORD_TOKEN in the environment or .env; try the local console: briefbot chat"
         )
-    raise InputError("the Discord client is not built yet; use `briefbot chat`")
+    bot_settings = BotSettings.from_raw(_settings(args).raw)
+    with _open(args) as corpus:
+        from .app import run_bot
+
+        run_bot(corpus, bot_settings, token, force_sync=args.sync)
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -433,7 +434,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    return cmd_run(args) if _token() else cmd_chat(args)
+    from .settings import discord_token
+
+    if discord_token():
+        args.sync = False
+        return cmd_run(args)
+    return cmd_chat(args)
 
 
 # --- entry point ----------------------------------------------------------------------------

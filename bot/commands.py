@@ -33,7 +33,8 @@ def country_choices(bot: BriefBot, current: str) -> list[app_commands.Choice[str
         codes = list(dict.fromkeys(code for code, _ in search_countries(typed, 50)))
     else:
         codes = list(counts)
-    codes.sort(key=lambda c: (-counts.get(c, 0), codes.index(c)))
+    order = {code: i for i, code in enumerate(codes)}
+    codes.sort(key=lambda c: (-counts.get(c, 0), order[c]))
     choices = []
     for code in codes[:MAX_CHOICES]:
         n = counts.get(code, 0)
