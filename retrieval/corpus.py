@@ -8,6 +8,7 @@ CLI and the Discord bot both drive the library through it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from .embed import Encoder, load_encoder
 from .errors import InputError, StoreError
 from .index import SentenceIndex
 from .ingest import IngestReport, ingest, rebuild_index
-from .loaders import RawArticle, Skipped, parse_plain_text
+from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
 from .search import retrieve
 from .store import Article, Filters, Store
 from .tagging import ArticleTagger
@@ -123,10 +124,15 @@ class Corpus:
 
     # --- writing --------------------------------------------------------------------------
     def ingest(self, targets: list[str], progress: bool | None = None) -> IngestReport:
+        """Add the articles found in files, folders and URLs."""
+        return self.ingest_items(load(targets), progress)
+
+    def ingest_items(self, items: Iterable[Item], progress: bool | None = None) -> IngestReport:
+        """Add already-parsed items (e.g. from a feed poller); new ones are tagged and indexed."""
         encoder = self.encoder
         self._check_model(encoder)
         report = ingest(
-            targets,
+            items,
             self.store,
             self.index,
             encoder,

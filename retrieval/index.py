@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class SentenceIndex:
         self.model = model
         self.backend = backend
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        # Feeds add vectors while the bot searches: FAISS is not safe for that, so one lock.
+        self._lock = threading.RLock()
 
     @property
     def ntotal(self) -> int:
@@ -47,9 +50,11 @@ class SentenceIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self._index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
+            with self._lock:
+                self._index.add_with_ids(
+                    np.ascontiguousarray(vectors, dtype=np.float32),
+                    np.asarray(ids, dtype=np.int64),
+                )
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -64,7 +69,8 @@ class SentenceIndex:
                 return np.zeros(0, np.float32), np.zeros(0, np.int64)
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
             params = faiss.SearchParameters(sel=selector)
-        scores, ids = self._index.search(q, min(k, self.ntotal), params=params)
+        with self._lock:
+            scores, ids = self._index.search(q, min(k, self.ntotal), params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
@@ -81,7 +87,8 @@ class SentenceIndex:
         """Write to a temporary file and rename, so a crash never leaves half an index."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        faiss.write_index(self._index, str(tmp))
+        with self._lock:
+            faiss.write_index(self._index, str(tmp))
         meta_tmp = meta_path(path).with_suffix(".tmp")
         meta_tmp.write_text(json.dumps(asdict(self.meta()), indent=1))
         os.replace(tmp, path)

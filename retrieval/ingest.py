@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .embed import Encoder
 from .index import SentenceIndex
-from .loaders import Note, RawArticle, Skipped, load
+from .loaders import Item, Note, RawArticle, Skipped
 from .store import PreparedArticle, SentenceRow, Store
 from .text import content_key, split_sentences
 
@@ -97,7 +97,7 @@ class _Batch:
 
 
 def ingest(
-    targets: Iterable[str],
+    items: Iterable[Item],
     store: Store,
     index: SentenceIndex,
     encoder: Encoder,
@@ -106,7 +106,10 @@ def ingest(
     tagger: Tagger | None = None,
     progress: bool | None = None,
 ) -> IngestReport:
-    """Add every new article found in `targets`; bad items are reported, never fatal."""
+    """Add every new article among `items` (from `loaders.load` or a feed poller).
+
+    Bad items are reported, never fatal.
+    """
     report = IngestReport()
     batch = _Batch()
     bar = tqdm(desc="ingest", unit=" articles", disable=None if progress is None else not progress)
@@ -130,7 +133,7 @@ def ingest(
         batch.keys.clear()
 
     try:
-        for item in load(targets):
+        for item in items:
             if isinstance(item, Skipped):
                 log.warning("skipped %s: %s", item.source, item.reason)
                 report.skipped.append(item)
