@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(p)
     p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
 
+    p = add(
+        "digest",
+        "The digest a subscription would post now: stories grouped, ranked and summarised.",
+        cmd_digest,
+    )
+    _filters(p, since_default=None)
+    p.set_defaults(since=None)
+
     p = add("articles", "List every matching article with its id, tags and date.", cmd_articles)
     _filters(p)
 
@@ -354,6 +362,50 @@ def cmd_headlines(args: argparse.Namespace) -> int:
             render(handlers.headlines(corpus, filters, args.limit))
             return 0
     _emit({"articles": [article_json(a) for a in items]})
+    return 0
+
+
+def digest_json(digest) -> dict[str, Any]:
+    from retrieval.dates import isoformat
+
+    return {
+        "generated": isoformat(digest.generated),
+        "since": isoformat(digest.since),
+        "sections": [
+            {
+                "title": story.title,
+                "countries": story.countries,
+                "topics": story.topics,
+                "summary": story.summary,
+                "articles": [
+                    {
+                        "id": a.id,
+                        "title": a.title,
+                        "url": a.url,
+                        "source": a.source,
+                        "published": a.published,
+                    }
+                    for a in story.articles
+                ],
+            }
+            for story in digest.stories
+        ],
+    }
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from .handlers import with_digest_defaults
+
+    with _open(args) as corpus:
+        filters = with_digest_defaults(corpus, make_filters(args.country, args.topic, args.since))
+        digest = corpus.digest(filters)
+        if not args.json:
+            from . import handlers
+            from .console import render
+
+            render(handlers.digest_reply(corpus, digest))
+            return 0
+    _emit(digest_json(digest))
     return 0
 
 

@@ -53,10 +53,13 @@ def render(reply: Reply, console: Console = out) -> None:
                 else f"  • {escape(line.text)}"
             )
     for section in reply.sections:
-        console.print(f"\n[bold]{escape(section.heading)}[/bold]")
+        marks = " ".join(f"[cyan]\\[{n}][/cyan]" for n in section.cites)
+        where = " ".join(section.countries)
+        console.print(
+            f"\n[bold]{escape(section.heading)}[/bold] {marks} [dim]{where}[/dim]".rstrip()
+        )
         for line in section.lines:
-            marks = " ".join(f"[cyan]\\[{n}][/cyan]" for n in line.cites)
-            console.print(f"  • {escape(line.text)} {marks}".rstrip())
+            console.print(f"  {escape(line.text)}")
     if reply.kind == "answer":
         console.print()
         cited = {n for line in reply.lines for n in line.cites}

@@ -84,10 +84,9 @@ def blocks(reply: Reply) -> list[str]:
         out.append(f"{inert(line.text)} {marks}".rstrip() if marks else f"• {inert(line.text)}")
     for section in reply.sections:
         flags = " ".join(flag(c) for c in section.countries)
-        out.append(f"\n**{inert(section.heading)}** {flags}".rstrip())
-        for line in section.lines:
-            marks = " ".join(f"`[{n}]`" for n in line.cites)
-            out.append(f"• {inert(line.text)} {marks}".rstrip())
+        marks = " ".join(f"`[{n}]`" for n in section.cites)
+        out.append(f"\n**{inert(section.heading)}** {marks} {flags}".rstrip())
+        out += [f"> {inert(line.text)}" for line in section.lines]
     if reply.sources and reply.kind in ("answer", "digest"):
         out.append("\n**Sources**")
         out += [source_line(s) for s in reply.sources]

@@ -7,8 +7,9 @@ in a worker thread. They hold no state and know nothing of Discord.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
-from retrieval import Article, Corpus, Filters, parse_since
+from retrieval import Article, Corpus, Digest, Filters, parse_since
 
 from .replies import Line, Reply, Section, Source
 
@@ -48,6 +49,10 @@ def _source(number: int, article: Article) -> Source:
         published=article.published,
         countries=list(article.countries),
     )
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _footer(corpus: Corpus) -> str:
@@ -104,25 +109,46 @@ def headlines(corpus: Corpus, filters: Filters | None = None, limit: int = 10) -
     )
 
 
-def digest(corpus: Corpus, filters: Filters | None = None, limit: int = 30) -> Reply:
-    """Headlines grouped by topic (the clustered, summarised digest comes with subscriptions)."""
-    items = corpus.headlines(filters, limit)
-    if not items:
-        return Reply(
-            kind="digest", title="Digest", notes=["No new stories."], footer=_footer(corpus)
+def with_digest_defaults(corpus: Corpus, filters: Filters | None) -> Filters:
+    """A digest covers the configured digest topics and window unless the user chose."""
+    filters = filters or Filters()
+    cfg = corpus.settings.digest
+    return replace(
+        filters,
+        topics=filters.topics or tuple(cfg.topics),
+        since=filters.since or (parse_since(cfg.since) if filters.after_id is None else None),
+    )
+
+
+def digest(corpus: Corpus, filters: Filters | None = None) -> Reply:
+    """An on-demand digest: the stories in the window, grouped, ranked and summarised."""
+    return digest_reply(corpus, corpus.digest(with_digest_defaults(corpus, filters)))
+
+
+def digest_reply(corpus: Corpus, result: Digest, title: str = "Digest") -> Reply:
+    if not result.stories:
+        return Reply(kind="digest", title=title, notes=["No new stories."], footer=_footer(corpus))
+    sources: list[Source] = []
+    sections = []
+    for story in result.stories:
+        numbers = []
+        for article in story.articles:
+            sources.append(_source(len(sources) + 1, article))
+            numbers.append(len(sources))
+        lines = [Line(text) for text in story.summary]
+        sections.append(
+            Section(heading=story.title, lines=lines, countries=story.countries, cites=numbers)
         )
-    groups: dict[str, list[tuple[int, Article]]] = {}
-    for n, a in enumerate(items, 1):
-        groups.setdefault(a.topics[0] if a.topics else "other", []).append((n, a))
-    sections = [
-        Section(heading=topic.title(), lines=[Line(a.title, [n]) for n, a in group])
-        for topic, group in groups.items()
-    ]
+    since = f" since {result.since:%Y-%m-%d %H:%M} UTC" if result.since else ""
     return Reply(
         kind="digest",
-        title="Digest",
+        title=title,
+        notes=[
+            f"{plural(len(result.stories), 'story', 'stories')} from"
+            f" {plural(len(sources), 'article')}{since}"
+        ],
         sections=sections,
-        sources=[_source(n, a) for n, a in enumerate(items, 1)],
+        sources=sources,
         footer=_footer(corpus),
     )
 

@@ -31,9 +31,12 @@ class Line:
 
 @dataclass
 class Section:
+    """One digest story: its headline, the sources it cites, and summary sentences."""
+
     heading: str
     lines: list[Line]
     countries: list[str] = field(default_factory=list)
+    cites: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .config import Settings, load_settings
 from .corpus import AskResult, Corpus, RankedArticle, Stats
 from .dates import parse_since
+from .digest import Digest, Story
 from .errors import BriefbotError, ConfigError, InputError, StoreError
 from .ingest import IngestReport
 from .store import Article, Filters
@@ -15,6 +16,7 @@ __all__ = [
     "BriefbotError",
     "ConfigError",
     "Corpus",
+    "Digest",
     "Filters",
     "IngestReport",
     "InputError",
@@ -22,6 +24,7 @@ __all__ = [
     "Settings",
     "Stats",
     "StoreError",
+    "Story",
     "load_settings",
     "parse_since",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import answer as answering
 from . import summarize as summarizing
 from .config import Settings
+from .digest import Digest, DigestBuilder
 from .embed import Encoder, load_encoder
 from .errors import InputError, StoreError
 from .index import SentenceIndex
@@ -259,6 +260,10 @@ class Corpus:
             len(texts), cfg.ratio, cfg.min_sentences, cfg.max_sentences
         )
         return [texts[i] for i in summarizing.summarize(texts, n)]
+
+    def digest(self, filters: Filters, max_stories: int = 15) -> Digest:
+        """The stories in `filters`' window, near-duplicates grouped, ranked, summarised."""
+        return DigestBuilder(self.store, max_stories=max_stories).build(filters)
 
     def stats(self) -> Stats:
         first, last = self.store.date_range()

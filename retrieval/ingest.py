@@ -163,4 +163,3 @@ def rebuild_index(store: Store, index: SentenceIndex, after_id: int = 0) -> int:
         index.add(ids, vectors)
         added += len(ids)
     return added
-

@@ -42,9 +42,11 @@ CREATE TABLE IF NOT EXISTS articles (
     origin TEXT,
     dateline TEXT,
     published TEXT,
-    added TEXT NOT NULL
+    added TEXT NOT NULL,
+    -- published, or when we first saw it: what --since windows and newest-first use
+    dated TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_dated ON articles(dated);
 CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY,
     article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
@@ -261,15 +263,19 @@ class Article:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which articles a query may see. Empty tuples mean no restriction."""
+    """Which articles a query may see. Empty tuples mean no restriction.
+
+    `since` compares with the publication date, or the ingestion time for undated items.
+    """
 
     countries: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     since: datetime | None = None
+    after_id: int | None = None  # only articles ingested after this one (digest periods)
 
     @property
     def active(self) -> bool:
-        return bool(self.countries or self.topics or self.since)
+        return bool(self.countries or self.topics or self.since or self.after_id is not None)
 
 
 class Store:
@@ -343,8 +349,8 @@ class Store:
             for art in articles:
                 cur = db.execute(
                     "INSERT INTO articles (ext_key, external_id, url, content_key, title,"
-                    " title_derived, body, source, origin, dateline, published, added)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " title_derived, body, source, origin, dateline, published, added, dated)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         art.ext_key,
                         art.external_id,
@@ -358,6 +364,7 @@ class Store:
                         art.dateline,
                         isoformat(art.published),
                         now,
+                        isoformat(art.published) or now,
                     ),
                 )
                 aid = cur.lastrowid
@@ -554,8 +561,11 @@ class Store:
             )
             args.extend(filters.topics)
         if filters.since:
-            clauses.append("a.published >= ?")
+            clauses.append("a.dated >= ?")
             args.append(isoformat(filters.since))
+        if filters.after_id is not None:
+            clauses.append("a.id > ?")
+            args.append(filters.after_id)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     def article_ids(
@@ -563,7 +573,7 @@ class Store:
     ) -> list[int]:
         where, args = self._where(filters)
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT a.id FROM articles a{where} ORDER BY a.published {order}, a.id {order}"
+        sql = f"SELECT a.id FROM articles a{where} ORDER BY a.dated {order}, a.id {order}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -599,6 +609,9 @@ class Store:
             log.warning("lexical search failed for %r: %s", question, exc)
             return []
         return [(int(a), float(s)) for a, s in rows]
+
+    def max_article_id(self) -> int:
+        return self._db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
 
     def date_range(self) -> tuple[str | None, str | None]:
         return self._db.execute("SELECT min(published), max(published) FROM articles").fetchone()

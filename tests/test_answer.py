@@ -48,11 +48,14 @@ def test_unrelated_questions_abstain(seed_corpus: Corpus, question: str):
     assert result.answer.sentences == []
 
 
-def test_since_filter_excludes_undated_articles(seed_corpus: Corpus):
-    from datetime import UTC, datetime
+def test_since_filter_dates_undated_articles_by_ingestion(seed_corpus: Corpus):
+    from datetime import UTC, datetime, timedelta
 
-    result = seed_corpus.ask("tariffs", Filters(since=datetime(2020, 1, 1, tzinfo=UTC)))
+    future = datetime.now(UTC) + timedelta(days=1)
+    result = seed_corpus.ask("tariffs", Filters(since=future))
     assert result.articles == [] and result.answer.abstained
+    past = seed_corpus.ask("tariffs", Filters(since=datetime(2020, 1, 1, tzinfo=UTC)))
+    assert past.articles and not past.answer.abstained
 
 
 def test_empty_question_is_an_input_error(seed_corpus: Corpus):

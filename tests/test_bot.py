@@ -166,13 +166,18 @@ def test_headlines_digest_and_about(seed_corpus: Corpus):
     scenario(seed_corpus, body)
 
 
-def test_digest_groups_by_topic(seed_corpus: Corpus):
+def test_digest_has_one_section_per_story(seed_corpus: Corpus):
     async def body(server: FakeDiscord, bot: BriefBot) -> None:
-        digest = server.send_interaction("digest", {"topic": "geopolitics"})
+        digest = server.send_interaction("digest", {"topic": "geopolitics", "since": "3650d"})
         (embed,) = await answered(server, digest)
-        assert embed["title"] == "Digest"
-        assert "**Geopolitics**" in embed["description"]
-        assert "Arms Sale to Taiwan" in embed["description"]
+        desc = embed["description"]
+        assert embed["title"] == "Digest" and " stories from " in desc
+        assert "**U.S. Initiates $11.1 Billion Arms Sale to Taiwan" in desc
+        assert "Japan has called" not in desc  # trade, not geopolitics
+        japan = server.send_interaction("digest", {"country": "JP", "since": "3650d"})
+        (embed,) = await answered(server, japan)
+        assert embed["description"].startswith("1 story from 1 article")
+        assert "> " in embed["description"]  # with its summary sentences
 
     scenario(seed_corpus, body)
 
