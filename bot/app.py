@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,16 +27,21 @@ import yarl
 from discord import app_commands
 
 from retrieval import BriefbotError, Corpus, InputError
+from retrieval.feeds import FeedPoller, FeedRegistry
 
 from . import handlers
+from .digests import DigestPoster
 from .embeds import render
 from .replies import Reply
+from .scheduler import DigestScheduler
 from .settings import BotSettings
+from .subscriptions import SubscriptionStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 NO_PINGS = discord.AllowedMentions.none()
 SYNC_STATE = "commands-sync.json"
+SUBSCRIPTIONS_FILE = "subscriptions.sqlite3"
 
 
 class BriefBot(discord.Client):
@@ -58,13 +64,77 @@ class BriefBot(discord.Client):
         self._mention_cooldown = app_commands.Cooldown(1, settings.ask_cooldown_seconds)
         self._mention_cooldowns: dict[int, app_commands.Cooldown] = {}
         self._country_counts: tuple[float, dict[str, int]] = (0.0, {})
-        from .commands import register
+        from .commands import register, register_admin
 
         register(self.tree, self)
+        register_admin(self.tree, self)
 
     # --- lifecycle ------------------------------------------------------------------------
     async def setup_hook(self) -> None:
         await self.sync_commands()
+        self.start_digests()
+
+    def start_digests(self) -> None:
+        """Scheduled digests: jobs from the subscriptions, re-read every minute (the CLI
+        may have changed them)."""
+        data_dir = Path(self.corpus.data_dir)
+        self.subscriptions = SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE)
+        self.poster = DigestPoster(self, self.subscriptions)
+        grace = int(self.corpus.settings.digest.grace_hours * 3600)
+        self.digests = DigestScheduler(data_dir, self.poster, grace_seconds=grace)
+        self.digests.start(self.subscriptions.list())
+        self.digests.scheduler.add_job(
+            lambda: self.digests.sync(self.subscriptions.list()),
+            "interval",
+            seconds=60,
+            id="sync-subscriptions",
+            jobstore="memory",
+        )
+        self.feeds = FeedRegistry(self.corpus.store.path)
+        self.poller = FeedPoller(self.feeds, interval=self.settings.feed_interval_minutes * 60)
+        self.digests.scheduler.add_job(
+            self.poll_feeds,
+            "interval",
+            seconds=60,
+            id="poll-feeds",
+            jobstore="memory",
+            next_run_time=datetime.now(UTC),
+        )
+
+    async def poll_feeds(self) -> None:
+        """Fetch due feeds off the loop; ingest, tag and index what is new, live."""
+        results = await asyncio.to_thread(self.poller.poll_due)
+        for result in results:
+            if result.items:
+                report = await self.run(self.corpus.ingest_items, result.items, False)
+                self.feeds.record_added(result.feed.id, report.added)
+                log.info("feed %s: %d new articles", result.feed.label, report.added)
+            if result.alert or result.recovered:
+                await self.tell_admins(f"Feed {result.feed.label}: {result.feed.status}")
+
+    async def tell_admins(self, text: str) -> None:
+        channel_id = self.settings.admin_channel_id
+        if not channel_id:
+            return
+        try:
+            channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+            await channel.send(text, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not post to the admin channel %s", channel_id)
+
+    def next_digests(self, guild_id: int | None = None) -> list[str]:
+        out = []
+        for sub in self.subscriptions.list(guild_id):
+            when = self.digests.next_run(sub.id)
+            stamp = discord.utils.format_dt(when, "R") if when else "not scheduled"
+            out.append(f"{sub.describe()} — next {stamp}")
+        return out
+
+    async def close(self) -> None:
+        digests = getattr(self, "digests", None)
+        if digests is not None:
+            digests.shutdown()
+        await super().close()
 
     async def sync_commands(self) -> None:
         """Sync to the dev guild (instant) or globally, only when the command set changed."""
@@ -133,6 +203,10 @@ class BriefBot(discord.Client):
         original = getattr(error, "original", error)
         if isinstance(error, app_commands.CommandOnCooldown):
             text = f"You're asking too fast — try again in {error.retry_after:.0f}s."
+        elif isinstance(error, app_commands.MissingPermissions):
+            text = "You need the Manage Server permission to manage digests."
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            text = "Digests are set up in a server channel, not in direct messages."
         elif isinstance(original, BriefbotError):
             text = str(original)
         else:

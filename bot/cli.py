@@ -158,6 +158,38 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_retag,
     )
 
+    p = add("subscriptions", "List, add or remove scheduled digest subscriptions.", cmd_subs)
+    subs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = subs.add_parser("list", help="every subscription and its schedule")
+    _common(s, suppress=True)
+    s = subs.add_parser("add", help="post a daily digest to a Discord channel")
+    _common(s, suppress=True)
+    s.add_argument("--channel", type=int, required=True, help="Discord channel id")
+    s.add_argument("--time", required=True, help="local time of day, HH:MM (24-hour)")
+    s.add_argument("--timezone", required=True, help="IANA timezone, e.g. Asia/Tokyo")
+    s.add_argument("--guild", type=int, help="Discord server id (for /subscriptions there)")
+    s.add_argument("--country", action="append", default=[], help="repeatable; any of them")
+    s.add_argument("--topic", action="append", default=[], help="repeatable; default: config")
+    s = subs.add_parser("remove", help="stop a subscription")
+    _common(s, suppress=True)
+    s.add_argument("id", type=int, help="the subscription id (see list)")
+
+    p = add(
+        "sources", "List, add, remove or poll the RSS/Atom feeds the corpus follows.", cmd_sources
+    )
+    srcs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = srcs.add_parser("list", help="every feed with its health")
+    _common(s, suppress=True)
+    s = srcs.add_parser("add", help="follow a feed")
+    _common(s, suppress=True)
+    s.add_argument("url", help="the feed's http(s) URL")
+    s.add_argument("--name", help="a short name")
+    s = srcs.add_parser("remove", help="stop following a feed (its articles stay)")
+    _common(s, suppress=True)
+    s.add_argument("feed", help="id, URL or name")
+    s = srcs.add_parser("poll", help="poll the feeds that are due now and ingest what is new")
+    _common(s, suppress=True)
+
     p = add(
         "run", "Connect to Discord (needs DISCORD_TOKEN) and serve the slash commands.", cmd_run
     )
@@ -475,6 +507,101 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .app import run_bot
 
         run_bot(corpus, bot_settings, token, force_sync=args.sync)
+    return 0
+
+
+def cmd_subs(args: argparse.Namespace) -> int:
+    from .subscriptions import SubscriptionStore
+
+    settings = _settings(args)
+    store = SubscriptionStore(Path(settings.data_dir) / "subscriptions.sqlite3")
+    if args.action == "add":
+        filters = make_filters(args.country, args.topic, None)
+        items = [
+            store.add(
+                args.channel,
+                args.time,
+                args.timezone,
+                filters.countries,
+                filters.topics,
+                args.guild,
+            )
+        ]
+    elif args.action == "remove":
+        items = [store.remove(args.id)]
+    else:
+        items = store.list()
+    if args.json:
+        _emit(
+            {
+                "action": args.action,
+                "subscriptions": [
+                    {
+                        "id": s.id,
+                        "guild_id": s.guild_id,
+                        "channel_id": s.channel_id,
+                        "time": s.time,
+                        "timezone": s.timezone,
+                        "countries": list(s.countries),
+                        "topics": list(s.topics),
+                    }
+                    for s in items
+                ],
+            }
+        )
+        return 0
+    verb = {"add": "added ", "remove": "removed "}.get(args.action, "")
+    for s in items:
+        print(f"{verb}{s.describe()}")
+    if not items:
+        print("no subscriptions")
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from retrieval.feeds import FeedPoller, FeedRegistry
+
+    added = 0
+    with _open(args, bundled=False) as corpus:
+        registry = FeedRegistry(corpus.store.path)
+        if args.action == "add":
+            feeds = [registry.add(args.url, args.name)]
+        elif args.action == "remove":
+            feeds = [registry.remove(args.feed)]
+        else:
+            if args.action == "poll":
+                for result in FeedPoller(registry).poll_due():
+                    if result.items:
+                        report = corpus.ingest_items(result.items, progress=False)
+                        registry.record_added(result.feed.id, report.added)
+                        added += report.added
+            feeds = registry.list()
+    if args.json:
+        _emit(
+            {
+                "action": args.action,
+                "added": added,
+                "sources": [
+                    {
+                        "id": f.id,
+                        "url": f.url,
+                        "name": f.name,
+                        "status": f.status,
+                        "seen": f.seen,
+                        "added": f.added,
+                    }
+                    for f in feeds
+                ],
+            }
+        )
+        return 0
+    if args.action == "poll":
+        print(f"added {added} articles")
+    verb = {"add": "following ", "remove": "stopped "}.get(args.action, "")
+    for f in feeds:
+        print(f"{verb}{f.id}. {f.label} <{f.url}> — {f.status}; {f.added} articles added")
+    if not feeds:
+        print("no sources")
     return 0
 
 

@@ -13,6 +13,7 @@ from discord import app_commands
 from retrieval.topics import topic_names
 
 from . import handlers
+from .subscriptions import search_timezones
 
 if TYPE_CHECKING:
     from .app import BriefBot
@@ -125,3 +126,126 @@ def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
             interaction: discord.Interaction, current: str
         ) -> list[app_commands.Choice[str]]:
             return topic_choices(current)
+
+
+def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
+    """Digest subscriptions and feed sources: Manage Server only (default and checked)."""
+    admin = app_commands.default_permissions(manage_guild=True)
+    allowed = app_commands.checks.has_permissions(manage_guild=True)
+
+    @tree.command(name="subscribe")
+    @app_commands.describe(
+        time="Local time of day for the digest, HH:MM (24-hour), e.g. 08:30",
+        timezone="IANA timezone, e.g. Asia/Tokyo or Europe/Berlin",
+        country="Only stories about these countries (comma-separated names or codes)",
+        topic="Only these topics (comma-separated; default: the digest topics)",
+        channel="Where to post (default: this channel)",
+    )
+    @app_commands.guild_only()
+    @admin
+    @allowed
+    async def subscribe(
+        interaction: discord.Interaction,
+        time: str,
+        timezone: str,
+        country: str | None = None,
+        topic: str | None = None,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Post a daily digest of trade and geopolitics stories to a channel."""
+        filters = handlers.parse_filters(_split(country), _split(topic), None)
+        channel_id = channel.id if channel else interaction.channel_id
+        sub = bot.subscriptions.add(
+            channel_id or 0,
+            time,
+            timezone,
+            filters.countries,
+            filters.topics,
+            interaction.guild_id,
+        )
+        bot.digests.sync(bot.subscriptions.list())
+        when = bot.digests.next_run(sub.id)
+        first = discord.utils.format_dt(when, "F") if when else "soon"
+        await interaction.response.send_message(
+            f"Subscribed {sub.describe()}. First digest: {first}.", ephemeral=True
+        )
+
+    @subscribe.autocomplete("timezone")
+    async def _timezone(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=n, value=n) for n in search_timezones(current)]
+
+    @tree.command(name="unsubscribe")
+    @app_commands.describe(subscription="The subscription to stop (see /subscriptions)")
+    @app_commands.guild_only()
+    @admin
+    @allowed
+    async def unsubscribe(interaction: discord.Interaction, subscription: int) -> None:
+        """Stop a daily digest."""
+        sub = bot.subscriptions.remove(subscription, interaction.guild_id)
+        bot.digests.sync(bot.subscriptions.list())
+        await interaction.response.send_message(f"Stopped {sub.describe()}.", ephemeral=True)
+
+    @unsubscribe.autocomplete("subscription")
+    async def _subscription(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        subs = bot.subscriptions.list(interaction.guild_id)
+        return [
+            app_commands.Choice(name=s.describe()[:100], value=s.id)
+            for s in subs
+            if current.strip().lower() in s.describe().lower()
+        ][:MAX_CHOICES]
+
+    @tree.command(name="subscriptions")
+    @app_commands.guild_only()
+    @admin
+    @allowed
+    async def subscriptions(interaction: discord.Interaction) -> None:
+        """This server's daily digests and when each runs next."""
+        lines = bot.next_digests(interaction.guild_id) or ["No digests yet: see /subscribe."]
+        await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
+
+    sources = app_commands.Group(
+        name="sources",
+        description="RSS/Atom feeds the corpus follows",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    @sources.command(name="add")
+    @app_commands.describe(url="The feed's http(s) URL", name="A short name for it")
+    @allowed
+    async def sources_add(
+        interaction: discord.Interaction, url: str, name: str | None = None
+    ) -> None:
+        """Follow an RSS/Atom feed: new articles are ingested as they appear."""
+        feed = bot.feeds.add(url, name)
+        await interaction.response.send_message(
+            f"Following {feed.label} ({feed.url}); first poll within a minute.", ephemeral=True
+        )
+
+    @sources.command(name="remove")
+    @app_commands.describe(source="The feed's id, URL or name (see /sources list)")
+    @allowed
+    async def sources_remove(interaction: discord.Interaction, source: str) -> None:
+        """Stop following a feed (its articles stay in the corpus)."""
+        feed = bot.feeds.remove(source)
+        await interaction.response.send_message(f"Stopped following {feed.label}.", ephemeral=True)
+
+    @sources.command(name="list")
+    @allowed
+    async def sources_list(interaction: discord.Interaction) -> None:
+        """The feeds the corpus follows, and whether each is healthy."""
+        feeds = bot.feeds.list()
+        lines = [f"{f.id}. {f.label} — {f.status}; {f.added} articles added" for f in feeds] or [
+            "No feeds yet: see /sources add."
+        ]
+        await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
+
+    tree.add_command(sources)
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]

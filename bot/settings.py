@@ -26,6 +26,8 @@ class BotSettings:
     max_concurrent_queries: int = 4
     ask_cooldown_seconds: float = 5.0
     guild_ready_timeout: float = 2.0
+    admin_channel_id: int = 0
+    feed_interval_minutes: float = 15.0
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> BotSettings:

@@ -63,6 +63,9 @@ class SummarySettings:
 class DigestSettings:
     topics: tuple[str, ...] = ("trade", "geopolitics")
     since: str = "24h"
+    max_stories: int = 15
+    grace_hours: float = 6.0
+    when_empty: str = "post"
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def ingest(
     try:
         for item in items:
             if isinstance(item, Skipped):
-                log.warning("skipped %s: %s", item.source, item.reason)
+                log.info("skipped %s: %s", item.source, item.reason)
                 report.skipped.append(item)
                 continue
             if isinstance(item, Note):

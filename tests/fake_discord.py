@@ -40,7 +40,7 @@ from aiohttp import WSMsgType, web
 T = TypeVar("T")
 DISCORD_EPOCH_MS = 1_420_070_400_000
 EPHEMERAL, LOADING = 64, 128
-ALL_PERMS = "2248473465835073"
+ALL_PERMS = str((1 << 51) - 1)  # every permission bit, Manage Server (1 << 5) included
 JSONDict = dict[str, Any]
 _ids = itertools.count(1)
 
@@ -737,11 +737,13 @@ class FakeDiscord:
                          *, type: int = 2, command_type: int = 1, user: JSONDict | None = None,
                          channel_id: str | None = None, guild_id: str | None = None,
                          focused: str | None = None, resolved: JSONDict | None = None,
-                         target_id: str | None = None) -> InteractionRecord:
+                         target_id: str | None = None,
+                         permissions: str = ALL_PERMS) -> InteractionRecord:
         """Dispatch an application-command INTERACTION_CREATE and return its record.
 
         ``name`` may be ``"cmd"``, ``"cmd sub"`` or ``"cmd group sub"``; ``options`` is either raw
         option dicts or a ``{name: value}`` mapping (types inferred) for the leaf command.
+        ``permissions`` is the invoking member's permission bitfield in the channel.
         """
         if self.gateway.current is None:
             raise RuntimeError("no identified gateway session: is the bot connected?")
@@ -774,7 +776,7 @@ class FakeDiscord:
             "guild": {"id": guild_id, "locale": "en-US", "features": []},
             "channel_id": channel_id, "channel": {**w.channel(), "id": channel_id,
                                                   "permissions": ALL_PERMS},
-            "member": w.member(user or w.user, permissions=ALL_PERMS),
+            "member": w.member(user or w.user, permissions=permissions),
             "locale": "en-US", "guild_locale": "en-US", "app_permissions": ALL_PERMS,
             "entitlements": [], "authorizing_integration_owners": {"0": guild_id}, "context": 0,
             "attachment_size_limit": 10_485_760,

@@ -92,11 +92,27 @@ def test_commands_sync_with_descriptions(seed_corpus: Corpus):
     async def body(server: FakeDiscord, bot: BriefBot) -> None:
         (put,) = server.find_requests("PUT", "/applications/*/commands")
         commands = {c["name"]: c for c in put.json}
-        assert set(commands) == {"ask", "headlines", "digest", "about"}
+        assert set(commands) == {
+            "ask",
+            "headlines",
+            "digest",
+            "about",
+            "subscribe",
+            "unsubscribe",
+            "subscriptions",
+            "sources",
+        }
+
+        def described(entry: dict) -> None:
+            assert entry["description"], entry["name"]
+            for option in entry.get("options", []):
+                described(option)  # options, and subcommands with their options
+
         for command in commands.values():
-            assert command["description"]
-            for option in command.get("options", []):
-                assert option["description"], (command["name"], option["name"])
+            described(command)
+        for admin in ("subscribe", "unsubscribe", "subscriptions", "sources"):
+            assert str(commands[admin]["default_member_permissions"]) == "32"  # Manage Server
+        assert commands["ask"]["default_member_permissions"] is None
         country = next(o for o in commands["ask"]["options"] if o["name"] == "country")
         assert country["autocomplete"] is True
 

@@ -188,3 +188,57 @@ def test_fresh_process_answers_on_bundled_corpus(tmp_path: Path):
     result = json.loads(proc.stdout)
     assert not result["abstained"] and "Japan" in result["answer"][0]["text"]
     assert "ingested the bundled corpus" in proc.stderr
+
+
+def test_subscriptions_and_sources_commands(capsys, tmp_path: Path):
+    data = str(tmp_path / "d")
+    code, out, _ = run(
+        capsys,
+        "--data-dir",
+        data,
+        "subscriptions",
+        "add",
+        "--channel",
+        "5",
+        "--time",
+        "7:05",
+        "--timezone",
+        "Europe/Berlin",
+        "--country",
+        "Germany",
+        "--json",
+    )
+    (sub,) = json.loads(out)["subscriptions"]
+    assert code == 0 and (sub["time"], sub["countries"]) == ("07:05", ["DE"])
+    code, _, err = run(
+        capsys,
+        "--data-dir",
+        data,
+        "subscriptions",
+        "add",
+        "--channel",
+        "5",
+        "--time",
+        "7:05",
+        "--timezone",
+        "Mars/Olympus",
+    )
+    assert code == 1 and "unknown timezone" in err
+    code, out, _ = run(capsys, "--data-dir", data, "subscriptions", "remove", str(sub["id"]))
+    assert code == 0 and out.startswith("removed #")
+    code, out, _ = run(
+        capsys,
+        "--data-dir",
+        data,
+        "sources",
+        "add",
+        "https://example.com/rss",
+        "--name",
+        "Ex",
+        "--json",
+    )
+    assert json.loads(out)["sources"][0]["name"] == "Ex"
+    code, _, err = run(capsys, "--data-dir", data, "sources", "add", "https://example.com/rss")
+    assert code == 1 and "already" in err
+    code, out, _ = run(capsys, "--data-dir", data, "sources", "remove", "Ex")
+    assert code == 0 and out.startswith("stopped ")

@@ -1,0 +1,218 @@
+"""Digest subscriptions (which channel, when, for what) and the record of digests posted.
+
+Kept in SQLite in the data directory. The record of posted digests is what makes
+digests exactly-once and gap-free: a period is claimed before posting (so a
+restart never posts it twice), and each digest starts after the last article
+the previous one covered.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from retrieval import InputError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id INTEGER PRIMARY KEY,
+    guild_id INTEGER,
+    channel_id INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    countries TEXT NOT NULL DEFAULT '',
+    topics TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    UNIQUE (channel_id, time, timezone, countries, topics)
+);
+CREATE TABLE IF NOT EXISTS posted_digests (
+    subscription_id INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    last_article_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (subscription_id, period)
+);
+"""
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    guild_id: int | None
+    channel_id: int
+    time: str
+    timezone: str
+    countries: tuple[str, ...]
+    topics: tuple[str, ...]
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        h, m = self.time.split(":")
+        return int(h), int(m)
+
+    def period(self, now: datetime) -> str:
+        """The scheduled slot this run serves: the latest HH:MM (local) not after `now`."""
+        tz = ZoneInfo(self.timezone)
+        local = now.astimezone(tz)
+        hour, minute = self.hour_minute
+        slot = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if slot > local:
+            slot -= timedelta(days=1)
+        return slot.isoformat()
+
+    def describe(self) -> str:
+        scope = ", ".join([*self.countries, *self.topics]) or "all topics"
+        return f"#{self.id}: <#{self.channel_id}> daily at {self.time} {self.timezone} ({scope})"
+
+
+def parse_time(text: str) -> str:
+    match = _TIME.match(text.strip())
+    if not match:
+        raise InputError(f"cannot read time {text!r}: use HH:MM, 24-hour (08:30, 18:00)")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def parse_timezone(text: str) -> str:
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = search_timezones(name.split("/")[-1], 3)
+        hint = f": did you mean {', '.join(close)}?" if close else " (an IANA name like Asia/Tokyo)"
+        raise InputError(f"unknown timezone {text!r}{hint}") from None
+    return name
+
+
+def search_timezones(text: str, limit: int = 25) -> list[str]:
+    """IANA names containing `text` (case-insensitive), shortest first: for autocomplete."""
+    needle = text.strip().lower().replace(" ", "_")
+    names = sorted(available_timezones())
+    hits = [n for n in names if needle in n.lower()] if needle else names
+    return sorted(hits, key=lambda n: (not n.lower().startswith(needle), len(n), n))[:limit]
+
+
+class SubscriptionStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db.executescript(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+        return conn
+
+    def add(
+        self,
+        channel_id: int,
+        time: str,
+        timezone: str,
+        countries: tuple[str, ...] = (),
+        topics: tuple[str, ...] = (),
+        guild_id: int | None = None,
+    ) -> Subscription:
+        time, timezone = parse_time(time), parse_timezone(timezone)
+        try:
+            cur = self._db.execute(
+                "INSERT INTO subscriptions (guild_id, channel_id, time, timezone, countries,"
+                " topics, created) VALUES (?,?,?,?,?,?,?)",
+                (
+                    guild_id,
+                    channel_id,
+                    time,
+                    timezone,
+                    ",".join(countries),
+                    ",".join(topics),
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise InputError("that channel already has this subscription") from None
+        return self.get(int(cur.lastrowid or 0))
+
+    def get(self, sub_id: int) -> Subscription:
+        row = self._db.execute(
+            "SELECT id, guild_id, channel_id, time, timezone, countries, topics"
+            " FROM subscriptions WHERE id=?",
+            (sub_id,),
+        ).fetchone()
+        if row is None:
+            raise InputError(f"no subscription #{sub_id} (see /subscriptions)")
+        return _row(row)
+
+    def remove(self, sub_id: int, guild_id: int | None = None) -> Subscription:
+        sub = self.get(sub_id)
+        if guild_id is not None and sub.guild_id not in (None, guild_id):
+            raise InputError(f"no subscription #{sub_id} in this server")
+        self._db.execute("DELETE FROM subscriptions WHERE id=?", (sub_id,))
+        return sub
+
+    def list(self, guild_id: int | None = None) -> list[Subscription]:
+        sql = (
+            "SELECT id, guild_id, channel_id, time, timezone, countries, topics FROM subscriptions"
+        )
+        args: tuple = ()
+        if guild_id is not None:
+            sql += " WHERE guild_id=?"
+            args = (guild_id,)
+        return [_row(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    # --- the record of posted digests -----------------------------------------------------
+    def last_article_id(self, sub_id: int) -> int | None:
+        row = self._db.execute(
+            "SELECT max(last_article_id) FROM posted_digests WHERE subscription_id=?", (sub_id,)
+        ).fetchone()
+        return row[0]
+
+    def claim(self, sub_id: int, period: str, last_article_id: int) -> bool:
+        """Reserve a period before posting; False when it was already posted (or is being)."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO posted_digests VALUES (?,?,?,?,?)",
+            (sub_id, period, last_article_id, "posting", datetime.now(UTC).isoformat()),
+        )
+        return cur.rowcount == 1
+
+    def release(self, sub_id: int, period: str) -> None:
+        """Give a claimed period back after a failed post, so a later run may retry it."""
+        self._db.execute(
+            "DELETE FROM posted_digests WHERE subscription_id=? AND period=? AND status='posting'",
+            (sub_id, period),
+        )
+
+    def mark_posted(self, sub_id: int, period: str) -> None:
+        self._db.execute(
+            "UPDATE posted_digests SET status='posted', at=? WHERE subscription_id=? AND period=?",
+            (datetime.now(UTC).isoformat(), sub_id, period),
+        )
+
+    def posted(self, sub_id: int) -> list[tuple[str, int, str]]:
+        return self._db.execute(
+            "SELECT period, last_article_id, status FROM posted_digests WHERE subscription_id=?"
+            " ORDER BY period",
+            (sub_id,),
+        ).fetchall()
+
+
+def _row(row: tuple) -> Subscription:
+    return Subscription(
+        id=row[0],
+        guild_id=row[1],
+        channel_id=row[2],
+        time=row[3],
+        timezone=row[4],
+        countries=tuple(c for c in row[5].split(",") if c),
+        topics=tuple(t for t in row[6].split(",") if t),
+    )
