@@ -47,7 +47,7 @@ class AnswerSettings:
     min_sentences: int = 2
     candidate_sentences: int = 400
     answer_articles: int = 4
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.5
     abstain_below: float = 0.45
     mmr_lambda: float = 0.7
 

@@ -271,11 +271,14 @@ class Filters:
     countries: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     since: datetime | None = None
+    until: datetime | None = None  # exclusive
     after_id: int | None = None  # only articles ingested after this one (digest periods)
 
     @property
     def active(self) -> bool:
-        return bool(self.countries or self.topics or self.since or self.after_id is not None)
+        return bool(
+            self.countries or self.topics or self.since or self.until or self.after_id is not None
+        )
 
 
 class Store:
@@ -563,6 +566,9 @@ class Store:
         if filters.since:
             clauses.append("a.dated >= ?")
             args.append(isoformat(filters.since))
+        if filters.until:
+            clauses.append("a.dated < ?")
+            args.append(isoformat(filters.until))
         if filters.after_id is not None:
             clauses.append("a.id > ?")
             args.append(filters.after_id)
