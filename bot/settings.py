@@ -6,11 +6,11 @@ The token is a secret and only ever comes from the environment or a `.env` file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval import ConfigError
+from retrieval.config import build_section
 
 ENV_OVERRIDES = {
     "api_base": "BRIEFBOT_DISCORD_API_BASE",
@@ -32,14 +32,10 @@ class BotSettings:
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> BotSettings:
         section = dict(raw.get("discord", {}))
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"unknown setting [discord] {unknown[0]} (known: {', '.join(known)})")
         for key, env in ENV_OVERRIDES.items():
             if os.environ.get(env):
                 section[key] = os.environ[env]
-        return cls(**section)
+        return build_section(cls, section, "discord")
 
 
 def discord_token(env_file: Path = Path(".env")) -> str | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from retrieval import InputError
+from retrieval.sqlite import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -101,19 +101,12 @@ def search_timezones(text: str, limit: int = 25) -> list[str]:
 class SubscriptionStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._connections = ThreadConnections(path)
         self._db.executescript(SCHEMA)
 
     @property
     def _db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._local.conn = conn
-        return conn
+        return self._connections.get()
 
     def add(
         self,

@@ -111,7 +111,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _section(cls: type, values: dict[str, Any], name: str) -> Any:
+def build_section(cls: type, values: dict[str, Any], name: str) -> Any:
+    """A settings dataclass from one TOML table; unknown keys are an error (typos)."""
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -127,5 +128,7 @@ def load_settings(extra: Path | None = None, data_dir: Path | None = None) -> Se
         raw = _merge(raw, _read_toml(Path(extra)))
     env_dir = os.environ.get("BRIEFBOT_DATA_DIR")
     chosen = data_dir or (Path(env_dir) if env_dir else Path(raw.get("data", {}).get("dir", ".")))
-    sections = {name: _section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    sections = {
+        name: build_section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()
+    }
     return Settings(data_dir=chosen.expanduser(), raw=raw, **sections)

@@ -29,11 +29,10 @@ import hashlib
 import http.client
 import logging
 import sqlite3
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -50,6 +49,7 @@ from .loaders import (
     parse_html,
     read_text,
 )
+from .sqlite import ThreadConnections
 from .text import content_key
 
 log = logging.getLogger(__name__)
@@ -238,49 +238,19 @@ class FeedRegistry:
         # Seen keys kept per feed (about three per entry); a key still in the feed is never
         # dropped, so this only bounds the memory of entries that have left the feed.
         self.max_seen = max_seen
-        # One connection per thread, as in Store: the bot adds feeds from a command while a
-        # worker thread polls.
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        # One connection per thread: the bot adds feeds from a command while a worker polls.
+        self._connections = ThreadConnections(self.path, rows_as_dicts=True)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the feed registry at {self.path}: {exc}") from None
 
     @property
     def _db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        return self._connections.get()
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     def __enter__(self) -> FeedRegistry:
         return self
@@ -381,7 +351,7 @@ class FeedRegistry:
         new: int = 0,
     ) -> Feed | None:
         """Store a good poll and remember `keys`; None if the feed was removed meanwhile."""
-        with self._transaction() as db:
+        with self._connections.transaction() as db:
             cur = db.execute(
                 "UPDATE feeds SET last_polled=?, last_ok=?, consecutive_failures=0,"
                 " last_error=NULL, alerted=0, next_poll_after=?, etag=?, last_modified=?,"

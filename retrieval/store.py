@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ import numpy as np
 
 from .dates import isoformat
 from .errors import StoreError
+from .sqlite import ThreadConnections
 
 log = logging.getLogger(__name__)
 
@@ -284,13 +284,8 @@ class Filters:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
-        # One connection per thread: the bot reads from worker threads while WAL lets
-        # readers proceed beside the single writer.
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise StoreError(f"{path} was written by another briefbot version ({version})")
@@ -301,24 +296,10 @@ class Store:
 
     @property
     def _db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     # --- metadata -------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -346,9 +327,7 @@ class Store:
         sentence_ids: list[int] = []
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         row = 0
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._connections.transaction() as db:
             for art in articles:
                 cur = db.execute(
                     "INSERT INTO articles (ext_key, external_id, url, content_key, title,"
@@ -385,10 +364,6 @@ class Store:
                     row += 1
                 self.write_tags(aid, art.countries, art.topics)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (now,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return np.asarray(sentence_ids, dtype=np.int64)
 
     def write_tags(self, aid: int, countries: Iterable[str], topics: dict[str, float]) -> None:
@@ -485,14 +460,9 @@ class Store:
 
     def replace_tags(self, tags: list[tuple[int, list[str], dict[str, float]]]) -> None:
         """Rewrite the tags of many articles in one transaction."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._connections.transaction():
             for aid, countries, topics in tags:
                 self.write_tags(aid, countries, topics)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def topic_counts(self) -> list[tuple[str, int]]:
         return self._db.execute(
