@@ -242,3 +242,25 @@ def test_subscriptions_and_sources_commands(capsys, tmp_path: Path):
     assert code == 1 and "already" in err
     code, out, _ = run(capsys, "--data-dir", data, "sources", "remove", "Ex")
     assert code == 0 and out.startswith("stopped ")
+
+
+def test_chat_console_speaks_the_bot_commands_from_stdin(capsys, seed_dir: Path, monkeypatch):
+    import io
+
+    script = (
+        "/ask Why is Japan objecting to US tariffs? country:Japan\n"
+        "/headlines country:Canada\n"
+        "/digest since:3650d\n"
+        "/about\n"
+        "/ask x country:Jpan\n"
+        "/frobnicate\n"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(script))
+    code, out, _ = run(capsys, "--data-dir", str(seed_dir), "chat")
+    assert code == 0
+    assert "Japan has called on the United States" in out and "[1]" in out
+    assert "Canada Signals Delay in US Tariff Deal" in out
+    assert "stories from" in out or "story from" in out
+    assert "About briefbot" in out and "Articles: 18" in out
+    assert "did you mean Japan (JP)?" in out
+    assert "unknown command /frobnicate" in out
