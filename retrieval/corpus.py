@@ -19,6 +19,8 @@ from .config import Settings
 from .digest import Digest, DigestBuilder
 from .embed import Encoder, load_encoder
 from .errors import InputError, StoreError
+from .index import DESCRIPTION as index_description
+from .index import KIND as index_kind
 from .index import SentenceIndex
 from .ingest import IngestReport, ingest, rebuild_index
 from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
@@ -100,7 +102,12 @@ class Corpus:
         loaded = SentenceIndex.load(self.index_path)
         if loaded is not None:
             index, meta = loaded
-            same_model = (meta.model, meta.backend, meta.dim) == (model, backend, dim)
+            same_model = (meta.model, meta.backend, meta.dim, meta.kind) == (
+                model,
+                backend,
+                dim,
+                index_kind,
+            )
             if same_model and index.ntotal == count and meta.id_sum == id_sum:
                 return index
             ids = index.ids()
@@ -270,7 +277,7 @@ class Corpus:
         return Stats(
             articles=self.store.count_articles(),
             vectors=self.index.ntotal,
-            index="faiss IndexFlatIP (exact inner product)",
+            index=index_description,
             model=self.store.get_meta("model"),
             backend=self.store.get_meta("backend"),
             data_dir=str(self.data_dir),
