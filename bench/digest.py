@@ -50,10 +50,14 @@ def main() -> None:
         start = datetime.fromisoformat(day + "T00:00:00+00:00")
         window = Filters(since=start, until=start + timedelta(days=1))
         row = {"day": day, "articles": count, "sections": {}}
-        for threshold in (0.65, 0.7, 0.75, 0.8, 0.85):
-            d = DigestBuilder(corpus.store, threshold=threshold, max_stories=10_000).build(window)
+        for threshold, shared in [(t, 0.0) for t in (0.7, 0.75, 0.8, 0.85)] + [
+            (0.75, s) for s in (0.2, 0.35, 0.5)
+        ]:
+            d = DigestBuilder(
+                corpus.store, threshold=threshold, min_shared=shared, max_stories=10_000
+            ).build(window)
             sizes = Counter(len(s.articles) for s in d.stories)
-            row["sections"][str(threshold)] = {
+            row["sections"][f"cos>={threshold} shared>={shared}"] = {
                 "sections": len(d.stories),
                 "multi_article_sections": sum(v for k, v in sizes.items() if k > 1),
                 "largest": max(sizes),
@@ -68,7 +72,7 @@ def main() -> None:
         print(f"\n== {day}: {count} articles")
         for t, v in row["sections"].items():
             print(
-                f"  threshold {t}: {v['sections']} sections, {v['multi_article_sections']}"
+                f"  {t}: {v['sections']} sections, {v['multi_article_sections']}"
                 f" grouped, largest {v['largest']}"
             )
         print(f"  trade+geopolitics (default topics): {row['trade_geopolitics']}")
@@ -83,11 +87,7 @@ def main() -> None:
         result["days"].append(row)
 
     # Speed: a window of ~1,000 articles, warm (second build).
-    ids = corpus.store.article_ids(Filters(), newest_first=True, limit=1000)
-    oldest = corpus.store.articles([ids[-1]])[ids[-1]]
-    window = (
-        Filters(since=datetime.fromisoformat(oldest.published)) if oldest.published else Filters()
-    )
+    window = Filters(after_id=corpus.store.max_article_id() - 1000)  # the last 1,000 ingested
     builder = DigestBuilder(corpus.store, max_stories=15)
     builder.build(window)
     t = time.perf_counter()

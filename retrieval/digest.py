@@ -2,8 +2,10 @@
 ranked, each with a short extractive summary and every source.
 
 Grouping compares each article's lead vector (title and first two sentences)
-with the stories found so far; `GROUP_SIMILARITY` was chosen by reading the
-groups formed on busy Reuters days (`bench/digest.py`). No Discord here: the
+with the stories found so far, and requires the rare words of their leads to
+overlap (templated items such as earnings tables look alike to the embedding);
+both thresholds were chosen by reading the groups formed on busy Reuters days
+(`bench/digest.py`). No Discord here: the
 bot and the CLI render a `Digest`.
 """
 
@@ -16,10 +18,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from .search import article_slices
 from .store import Article, Filters, Store
 from .summarize import content_stems, pagerank, similarity_graph
 
 GROUP_SIMILARITY = 0.75
+MIN_SHARED_NAMES = 0.35
 SUMMARY_SENTENCES = 2
 # A summary sentence this close to the story's title only repeats it.
 REPEAT_SIMILARITY = 0.85
@@ -33,6 +37,7 @@ class Story:
     topics: list[str]
     summary: list[str] = field(default_factory=list)
     score: float = 0.0
+    named_id: int = 0  # the article whose headline names the story
 
 
 @dataclass
@@ -43,42 +48,94 @@ class Digest:
     last_article_id: int  # the newest article considered: where the next period starts
 
 
-def _lead_vectors(owners: np.ndarray, positions: np.ndarray, vectors: np.ndarray, ids: list[int]):
+def _lead_vectors(
+    slices: dict[int, tuple[int, int]], positions: np.ndarray, vectors: np.ndarray
+) -> dict[int, np.ndarray]:
     """article id -> normalised mean of its title and first two sentence vectors."""
     out = {}
-    for aid in ids:
-        mask = (owners == aid) & (positions <= 1)
-        if not mask.any():
-            mask = owners == aid
-        if not mask.any():
-            continue
-        v = vectors[mask].mean(axis=0)
+    for aid, (start, end) in slices.items():
+        rows = vectors[start:end][positions[start:end] <= 1]
+        if not len(rows):
+            rows = vectors[start:end]
+        v = rows.mean(axis=0)
         out[aid] = v / (np.linalg.norm(v) or 1.0)
     return out
 
 
-def group(ids: list[int], leads: dict[int, np.ndarray], threshold: float) -> list[list[int]]:
-    """Greedy single-pass grouping: join the most similar story if close enough, else start one."""
+def _headline_terms(
+    owners: np.ndarray, positions: np.ndarray, texts: list[str], ids: list[int]
+) -> dict[int, set[str]]:
+    """article id -> stemmed content words of its headline (or first sentence if untitled)."""
+    out: dict[int, set[str]] = {}
+    for owner, pos, text in zip(owners, positions, texts, strict=True):
+        aid = int(owner)
+        if pos <= 0 and aid not in out:  # rows are in reading order: title (-1) comes first
+            out[aid] = set(content_stems(text))
+    return {aid: out.get(aid, set()) for aid in ids}
+
+
+def shared_names(a: set[str], b: set[str], idf: dict[str, float], rare: float) -> float:
+    """IDF-weighted overlap of two term sets, relative to the smaller one; 0 unless they
+    share at least one rare term (idf >= `rare`).
+
+    Templated items (earnings tables, monthly sales) read alike to the embedding;
+    it is the rare words two headlines share - the company, the country, the deal -
+    that make them the same story.
+    """
+    shared = a & b
+    if not shared or max(idf.get(t, 0.0) for t in shared) < rare:
+        return 0.0
+    weight = sum(idf.get(t, 0.0) for t in shared)
+    return weight / min(sum(idf.get(t, 0.0) for t in a), sum(idf.get(t, 0.0) for t in b))
+
+
+def group(
+    ids: list[int],
+    leads: dict[int, np.ndarray],
+    threshold: float,
+    terms: dict[int, set[str]] | None = None,
+    min_shared: float = 0.0,
+) -> list[list[int]]:
+    """Greedy single-pass grouping: join the most similar story if close enough, else start one.
+
+    Close enough = lead-vector cosine to the story's centroid >= `threshold` and, when
+    `terms` are given, an IDF-weighted share of headline words with the story's first
+    article >= `min_shared`.
+    """
+    idf: dict[str, float] = {}
+    if terms:
+        df: dict[str, int] = {}
+        for words in terms.values():
+            for t in words:
+                df[t] = df.get(t, 0) + 1
+        idf = {t: math.log(len(terms) / n) for t, n in df.items()}
+    # "Rare" = in at most 1% of the window's headlines (and at least two of them).
+    rare = math.log(len(terms) / max(2.0, 0.01 * len(terms))) if terms else 0.0
     groups: list[list[int]] = []
-    centroids: list[np.ndarray] = []
+    story_terms: list[set[str]] = []
+    dim = next((len(v) for v in leads.values()), 1)
+    centroids = np.zeros((len(ids), dim), np.float32)  # one row per story, filled in order
+    sums = np.zeros((len(ids), dim), np.float32)
     for aid in ids:
         vec = leads.get(aid)
-        if vec is None:
-            groups.append([aid])
-            centroids.append(np.zeros(0))
-            continue
-        best, best_sim = -1, threshold
-        for g, centroid in enumerate(centroids):
-            if centroid.size and float(centroid @ vec) >= best_sim:
-                best, best_sim = g, float(centroid @ vec)
+        mine = terms.get(aid, set()) if terms else set()
+        best = -1
+        if vec is not None and groups:
+            sims = centroids[: len(groups)] @ vec
+            for g in np.argsort(-sims):
+                if sims[g] < threshold:
+                    break
+                if not terms or shared_names(mine, story_terms[g], idf, rare) >= min_shared:
+                    best = int(g)
+                    break
         if best < 0:
-            groups.append([aid])
-            centroids.append(vec.copy())
-        else:
-            groups[best].append(aid)
-            members = np.array([leads[a] for a in groups[best] if a in leads])
-            c = members.mean(axis=0)
-            centroids[best] = c / (np.linalg.norm(c) or 1.0)
+            best = len(groups)
+            groups.append([])
+            story_terms.append(set(mine))
+        groups[best].append(aid)
+        if vec is not None:
+            sums[best] += vec
+            centroids[best] = sums[best] / (np.linalg.norm(sums[best]) or 1.0)
     return groups
 
 
@@ -104,10 +161,16 @@ def _summary(
 
 class DigestBuilder:
     def __init__(
-        self, store: Store, *, threshold: float = GROUP_SIMILARITY, max_stories: int = 15
+        self,
+        store: Store,
+        *,
+        threshold: float = GROUP_SIMILARITY,
+        min_shared: float = MIN_SHARED_NAMES,
+        max_stories: int = 15,
     ) -> None:
         self.store = store
         self.threshold = threshold
+        self.min_shared = min_shared
         self.max_stories = max_stories
 
     def build(self, filters: Filters, now: datetime | None = None) -> Digest:
@@ -118,21 +181,32 @@ class DigestBuilder:
             return Digest(now, filters.since, [], last_id)
         articles = self.store.articles(ids)
         owners, positions, vectors, texts = self.store.sentence_vectors(ids)
-        leads = _lead_vectors(owners, positions, vectors, ids)
+        slices = article_slices(owners)
+        leads = _lead_vectors(slices, positions, vectors)
         rank = {aid: r for r, aid in enumerate(ids)}  # newest first
         stories = []
-        for members in group(ids, leads, self.threshold):
-            story = self._story(
-                [articles[a] for a in members], owners, positions, vectors, texts, leads, filters
-            )
+        terms = _headline_terms(owners, positions, texts, ids)
+        for members in group(ids, leads, self.threshold, terms, self.min_shared):
+            story = self._story([articles[a] for a in members], leads, filters)
             # Recency: the story's newest article, relative to the window.
             story.score += 1.0 - min(rank[a] for a in members) / len(ids)
             stories.append(story)
         stories.sort(key=lambda s: -s.score)
-        return Digest(now, filters.since, stories[: self.max_stories], last_id)
+        stories = stories[: self.max_stories]
+        for story in stories:  # summaries only for the stories shown
+            rows = [
+                i
+                for a in story.articles
+                for i in range(*slices.get(a.id, (0, 0)))
+                if positions[i] >= 0
+            ]
+            story.summary = _summary(
+                story.title, [texts[i] for i in rows], vectors[rows], leads.get(story.named_id)
+            )
+        return Digest(now, filters.since, stories, last_id)
 
     def _story(
-        self, members: list[Article], owners, positions, vectors, texts, leads, filters: Filters
+        self, members: list[Article], leads: dict[int, np.ndarray], filters: Filters
     ) -> Story:
         ids = [a.id for a in members]
         # The headline nearest the story's centre names it.
@@ -144,14 +218,10 @@ class DigestBuilder:
             )
         else:
             named = members[0]
-        mask = np.isin(owners, ids) & (positions >= 0)
-        idx = np.flatnonzero(mask)
-        title_vec = leads.get(named.id)
-        summary = _summary(named.title, [texts[i] for i in idx], vectors[idx], title_vec)
         countries = [c for c, _ in Counter(c for a in members for c in a.countries).most_common()]
         topics = [t for t, _ in Counter(t for a in members for t in a.topics).most_common()]
         wanted = set(filters.topics)
         strength = 1.0 if not wanted or wanted & set(topics) else 0.5
         sources = len({a.source or a.id for a in members})
         score = math.log1p(sources) + strength
-        return Story(named.title, members, countries, topics, summary, score)
+        return Story(named.title, members, countries, topics, [], score, named.id)

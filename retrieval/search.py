@@ -71,7 +71,7 @@ def retrieve(
     table = SentenceTable(owners, positions, vectors, texts, sims)
     top_lex = max(lexical.values(), default=0.0) or 1.0
     ranked = []
-    for aid, (start, end) in _groups(owners).items():
+    for aid, (start, end) in article_slices(owners).items():
         s, pos = sims[start:end], positions[start:end]
         depth = np.minimum(np.maximum(pos, 0), DEPTH_CAP) * DEPTH_PENALTY
         lead = s[pos <= LEAD_POSITIONS]
@@ -82,7 +82,7 @@ def retrieve(
     return Retrieval(question, ranked, table)
 
 
-def _groups(owners: np.ndarray) -> dict[int, tuple[int, int]]:
+def article_slices(owners: np.ndarray) -> dict[int, tuple[int, int]]:
     """article id -> (start, end) slice of a table sorted by article."""
     out: dict[int, tuple[int, int]] = {}
     if len(owners) == 0:
