@@ -34,6 +34,7 @@ class EmbeddingSettings:
     backend: str = "auto"
     batch_size: int = 32
     threads: int = 0
+    cache_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def load_settings(extra: Path | None = None, data_dir: Path | None = None) -> Se
         raw = _merge(raw, _read_toml(Path(extra)))
     env_dir = os.environ.get("BRIEFBOT_DATA_DIR")
     chosen = data_dir or (Path(env_dir) if env_dir else Path(raw.get("data", {}).get("dir", ".")))
+    if os.environ.get("BRIEFBOT_MODEL_CACHE"):
+        raw.setdefault("embedding", {})["cache_dir"] = os.environ["BRIEFBOT_MODEL_CACHE"]
     sections = {
         name: build_section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()
     }

@@ -75,8 +75,17 @@ class Corpus:
     def encoder(self) -> Encoder:
         if self._encoder is None:
             emb = self.settings.embedding
-            self._encoder = load_encoder(emb.backend, emb.batch_size, emb.threads)
+            self._encoder = load_encoder(
+                emb.backend, emb.batch_size, emb.threads, cache_dir=self.model_cache
+            )
         return self._encoder
+
+    @property
+    def model_cache(self) -> Path:
+        """Where the ONNX export and fidelity verdicts live: [embedding] cache_dir, or
+        `models/` in the data directory."""
+        configured = self.settings.embedding.cache_dir
+        return Path(configured).expanduser() if configured else self.data_dir / "models"
 
     @property
     def tagger(self) -> ArticleTagger:
@@ -102,12 +111,7 @@ class Corpus:
         loaded = SentenceIndex.load(self.index_path)
         if loaded is not None:
             index, meta = loaded
-            same_model = (meta.model, meta.backend, meta.dim, meta.kind) == (
-                model,
-                backend,
-                dim,
-                index_kind,
-            )
+            same_model = (meta.model, meta.dim, meta.kind) == (model, dim, index_kind)
             if same_model and index.ntotal == count and meta.id_sum == id_sum:
                 return index
             ids = index.ids()
@@ -175,17 +179,32 @@ class Corpus:
         return done
 
     def _check_model(self, encoder: Encoder) -> None:
-        model, backend = self.store.get_meta("model"), self.store.get_meta("backend")
+        """Vectors of one store come from one model. Backends may mix: every selectable
+        backend passed the fidelity check against the fp32 reference (cosine >= 0.999),
+        so their vectors are interchangeable; which ones wrote is recorded and logged."""
+        model, backends = self.store.get_meta("model"), self.store.get_meta("backend")
         if model is None:
             self.store.set_meta("model", encoder.name)
             self.store.set_meta("backend", encoder.backend)
             self.store.set_meta("dim", str(encoder.dim))
             self.index = SentenceIndex(encoder.dim, encoder.name, encoder.backend)
-        elif (model, backend) != (encoder.name, encoder.backend):
+            return
+        if (model, int(self.store.get_meta("dim") or 0)) != (encoder.name, encoder.dim):
             raise StoreError(
-                f"{self.data_dir} was embedded with {model} ({backend}), not {encoder.name}"
-                f" ({encoder.backend}); use another --data-dir or the same backend"
+                f"{self.data_dir} was embedded with {model}, not {encoder.name}:"
+                " use another --data-dir for another model"
             )
+        known = (backends or "").split(",")
+        if encoder.backend not in known:
+            log.warning(
+                "mixing embedding backends in %s: %s, now also %s (all faithful to fp32)",
+                self.data_dir,
+                backends,
+                encoder.backend,
+            )
+            mixed = ",".join([*known, encoder.backend])
+            self.store.set_meta("backend", mixed)
+            self.index.backend = mixed
 
     def ensure_bundled(self) -> IngestReport | None:
         """Ingest the bundled corpus the first time a read finds an empty store."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One ONNX export and fidelity check per test run, shared by every data dir the tests make.
+os.environ.setdefault(
+    "BRIEFBOT_MODEL_CACHE", os.path.join(tempfile.gettempdir(), "briefbot-test-models")
+)
 
 from retrieval import Corpus, load_settings
 

@@ -1,0 +1,216 @@
+"""Embedding backends: faithful to the fp32 reference, same windows, `auto` chosen once and
+cached, clean fallbacks, and no torch import on the ONNX paths. Offline (HF_HUB_OFFLINE=1).
+
+The ONNX export (a few seconds) happens once per session into a temporary cache dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import ConfigError, embed
+from retrieval.backends import fidelity, onnx_export, runtimes
+from retrieval.backends.wordpiece import WordPiece
+from retrieval.embed import AUTO_ORDER, BACKENDS, REFERENCE, load_encoder, model_path, unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = [b for b in BACKENDS if b != REFERENCE]
+SENTENCES = [
+    "The U.S. imposed tariffs of 25% on $50 billion of Chinese imports.",
+    "Beijing vowed countermeasures after Washington raised import duties.",
+    "Oil rose 3.2% to $84.15 a barrel.",
+    "Who won the election in Brazil?",
+    "x",
+    fidelity.probe_texts()[-1],  # longer than the window: truncated at 256 tokens
+]
+LONG_TEXT = (
+    "Trade ministers met in Osaka to discuss protectionism and the WTO. " * 40
+    + "U.S.-" * 150  # ~600 tokens with no whitespace: must be cut inside the "word"
+    + " Officials said a joint communique would stop short of condemning tariffs. " * 10
+)
+FORBIDDEN = ("torch", "sentence_transformers", "transformers")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """A cache dir holding the ONNX export and the probe set's fp32 vectors, made once."""
+    cache = tmp_path_factory.mktemp("models")
+    folder = Path(model_path())
+    onnx_export.ensure_onnx(cache, folder)
+    fidelity.reference_vectors(cache, folder, lambda: load_encoder(REFERENCE, cache_dir=cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def reference(model_cache):
+    return load_encoder(REFERENCE, cache_dir=model_cache)
+
+
+def _load(backend: str, cache: Path):
+    if unavailable(backend) and backend != "st-bf16":
+        pytest.skip(f"{backend}: {unavailable(backend)}")
+    return load_encoder(backend, cache_dir=cache)
+
+
+def _fresh_cache(model_cache: Path, tmp_path: Path) -> Path:
+    """A cache with the session's export and fp32 vectors (hard links) but no verdicts."""
+    cache = tmp_path / "models"
+    cache.mkdir()
+    for path in [*model_cache.glob("*.onnx"), *model_cache.glob("*.npy")]:
+        os.link(path, cache / path.name)
+    return cache
+
+
+@pytest.mark.parametrize("backend", FAST)
+def test_backend_matches_reference(backend, reference, model_cache):
+    encoder = _load(backend, model_cache)
+    assert (encoder.name, encoder.backend, encoder.dim) == (reference.name, backend, 384)
+    got, want = encoder.encode(SENTENCES), reference.encode(SENTENCES)
+    assert got.dtype == np.float32 and got.shape == (len(SENTENCES), 384)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(got * want, axis=1)
+    assert cosines.mean() >= 0.999, cosines
+    assert encoder.encode([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_order_and_batching_do_not_change_vectors(backend, model_cache):
+    encoder = _load(backend, model_cache)
+    alone = np.stack([encoder.encode([s])[0] for s in SENTENCES])
+    batched = encoder.encode(SENTENCES[::-1])[::-1]
+    assert np.sum(alone * batched, axis=1).min() > 0.9999
+
+
+def test_token_ids_match_sentence_transformers(reference):
+    texts = fidelity.probe_texts()
+    features = reference._model.preprocess(texts)
+    ids = WordPiece(Path(model_path()), 256).ids(texts)
+    for i, text_ids in enumerate(ids):
+        mask = features["attention_mask"][i].bool()
+        assert features["input_ids"][i][mask].tolist() == text_ids
+    assert max(len(x) for x in ids) == 256
+
+
+def test_windows_cover_long_text_within_token_limit(reference, model_cache):
+    spans = reference.windows(LONG_TEXT)
+    assert len(spans) >= 4
+    wordpiece = WordPiece(Path(model_path()), 256)
+    previous = 0
+    for start, end in spans:
+        assert previous <= start < end
+        assert LONG_TEXT[previous:start].strip() == ""  # gaps are whitespace only
+        assert wordpiece.count(LONG_TEXT[start:end]) <= 254
+        previous = end
+    assert LONG_TEXT[previous:].strip() == ""
+    assert reference.windows("A short sentence.") == [(0, 17)]
+    for backend in FAST:
+        if not unavailable(backend):
+            assert load_encoder(backend, cache_dir=model_cache).windows(LONG_TEXT) == spans
+
+
+def test_auto_chooses_and_caches_the_choice(model_cache, tmp_path, monkeypatch):
+    cache = _fresh_cache(model_cache, tmp_path)
+    first = load_encoder.__wrapped__("auto", cache_dir=cache)
+    assert first.backend in (*AUTO_ORDER, REFERENCE)
+    verdicts = json.loads((cache / fidelity.VERDICTS).read_text())
+    if first.backend != REFERENCE:
+        assert any(v["backend"] == first.backend and v["passed"] for v in verdicts.values())
+
+    def no_check(*args, **kwargs):
+        raise AssertionError("the cached verdict should have been used")
+
+    monkeypatch.setattr(fidelity, "check", no_check)
+    assert load_encoder.__wrapped__("auto", cache_dir=cache).backend == first.backend
+
+
+def test_auto_skips_unfaithful_backends_and_remembers(model_cache, tmp_path, monkeypatch):
+    cache = _fresh_cache(model_cache, tmp_path)
+    monkeypatch.setattr(embed, "AUTO_ORDER", ("openvino", "onnx"))  # st-bf16 is slow to load
+    monkeypatch.setattr(fidelity, "MEAN_COSINE", 1.5)  # nothing can pass
+    assert load_encoder.__wrapped__("auto", cache_dir=cache).backend == REFERENCE
+    checked = json.loads((cache / fidelity.VERDICTS).read_text()).values()
+    assert checked and not any(v["passed"] for v in checked)
+
+    monkeypatch.setattr(fidelity, "MEAN_COSINE", 0.999)
+    built = []
+    real_build = embed._build
+
+    def spy(backend, *args):
+        built.append(backend)
+        return real_build(backend, *args)
+
+    monkeypatch.setattr(embed, "_build", spy)
+    assert load_encoder.__wrapped__("auto", cache_dir=cache).backend == REFERENCE
+    assert set(built) <= {REFERENCE}  # failed verdicts were not loaded or re-checked
+
+
+def test_auto_falls_back_when_a_backend_fails_to_import(model_cache, tmp_path, monkeypatch):
+    cache = _fresh_cache(model_cache, tmp_path)
+    real = runtimes.import_runtime
+
+    def broken(backend):
+        if backend == "openvino":
+            raise ImportError("libopenvino.so: cannot open shared object file")
+        return real(backend)
+
+    monkeypatch.setattr(runtimes, "import_runtime", broken)
+    chosen = load_encoder.__wrapped__("auto", cache_dir=cache)
+    assert chosen.backend != "openvino"
+    assert chosen.encode(["still works"]).shape == (1, 384)
+
+
+def test_missing_backend_module(model_cache, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    assert unavailable("onnx") == "onnxruntime not installed"
+    with pytest.raises(ConfigError, match="cannot run here"):
+        load_encoder.__wrapped__("onnx", cache_dir=model_cache)
+    with pytest.raises(ConfigError, match="unknown embedding backend"):
+        load_encoder.__wrapped__("onnx-int8", cache_dir=model_cache)
+
+
+def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
+    def crash(module, target):
+        Path(target).write_bytes(b"half an onnx file")
+        raise RuntimeError("killed mid-export")
+
+    monkeypatch.setattr(onnx_export, "_load_transformer", lambda folder: None)
+    monkeypatch.setattr(onnx_export, "_export", crash)
+    folder = Path(model_path())
+    with pytest.raises(RuntimeError, match="mid-export"):
+        onnx_export.ensure_onnx(tmp_path, folder)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_onnx_paths_do_not_import_torch(model_cache, tmp_path):
+    """A fresh process loading the runtime backends (and `auto` with a cached verdict)."""
+    cache = _fresh_cache(model_cache, tmp_path)
+    auto = load_encoder.__wrapped__("auto", cache_dir=cache)  # check now, in this process
+    script = f"""
+import json, sys
+from pathlib import Path
+from retrieval.embed import load_encoder, unavailable
+loaded = []
+for backend in ("onnx", "openvino", "auto"):
+    if backend == "auto" or not unavailable(backend):
+        encoder = load_encoder(backend, cache_dir=Path({str(cache)!r}))
+        encoder.encode(["Is the U.S. raising tariffs?"])
+        loaded.append(encoder.backend)
+imported = sorted(m for m in {FORBIDDEN!r} if sys.modules.get(m) is not None)
+print(json.dumps({{"loaded": loaded, "imported": imported}}))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["loaded"][-1] == auto.backend
+    if auto.backend in ("onnx", "openvino"):
+        assert result["imported"] == [], result
