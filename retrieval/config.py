@@ -49,7 +49,7 @@ class AnswerSettings:
     candidate_sentences: int = 400
     answer_articles: int = 4
     lexical_weight: float = 0.5
-    abstain_below: float = 0.45
+    abstain_below: float = 0.48
     mmr_lambda: float = 0.7
 
 

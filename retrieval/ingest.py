@@ -8,8 +8,11 @@ then committed to SQLite in one transaction, then added to the FAISS index.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from queue import Full, Queue
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -23,6 +26,7 @@ from .text import content_key, split_sentences
 log = logging.getLogger(__name__)
 
 Tagger = Callable[[PreparedArticle, np.ndarray], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -133,7 +137,7 @@ def ingest(
         batch.keys.clear()
 
     try:
-        for item in items:
+        for item in in_background(_prepared(items, encoder)):
             if isinstance(item, Skipped):
                 log.info("skipped %s: %s", item.source, item.reason)
                 report.skipped.append(item)
@@ -142,7 +146,7 @@ def ingest(
                 log.info("%s: %s", item.source, item.note)
                 report.notes.append(item)
                 continue
-            art = prepare(item, encoder)
+            art = item
             if store.is_duplicate(art) or batch.seen(art):
                 report.duplicates += 1
                 continue
@@ -154,6 +158,54 @@ def ingest(
         bar.close()
     report.articles = store.count_articles()
     return report
+
+
+def _prepared(
+    items: Iterable[Item], encoder: Encoder
+) -> Iterator[PreparedArticle | Skipped | Note]:
+    for item in items:
+        yield prepare(item, encoder) if isinstance(item, RawArticle) else item
+
+
+def in_background(items: Iterable[T], depth: int = 512) -> Iterator[T]:
+    """Produce `items` in a worker thread, `depth` ahead of the consumer.
+
+    Parsing and sentence splitting are pure Python; the encoder releases the GIL while it
+    runs, so preparing the next batch overlaps embedding this one instead of leaving the
+    CPU idle between batches. Errors in the worker are re-raised here; closing the
+    generator stops the worker.
+    """
+    done = object()
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as exc:  # handed to the consumer
+            queue.put(exc)
+
+    worker = threading.Thread(target=work, name="ingest-prepare", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def rebuild_index(store: Store, index: SentenceIndex, after_id: int = 0) -> int:

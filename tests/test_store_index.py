@@ -145,3 +145,22 @@ def test_filtered_search_restricts_inside_faiss():
     assert len(ids) == 5 and set(ids) <= set(allowed)
     exact = allowed[np.argsort(-(vecs[allowed - 1] @ vecs[0]))[:5]]
     assert list(ids) == list(exact)
+
+
+def test_background_preparation_keeps_order_and_reraises():
+    from retrieval.ingest import in_background
+
+    assert list(in_background(range(2000), depth=8)) == list(range(2000))
+
+    def broken():
+        yield 1
+        raise Boom("bad file")
+
+    got = []
+    with pytest.raises(Boom):
+        for x in in_background(broken()):
+            got.append(x)
+    assert got == [1]
+    stream = in_background(iter(range(10**9)), depth=4)  # endless: closing must stop it
+    assert next(stream) == 0
+    stream.close()
