@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -20,6 +20,15 @@ def reuters_stories(folder: Path, files: range | None = None) -> Iterator[dict]:
         paths = [p for p in paths if int(re.findall(r"\d+", p.name)[-1]) in files]
     for path in paths:
         yield from json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_reuters_jsonl(stories: Iterable[dict], path: Path) -> Path:
+    """Stories as the JSONL export briefbot ingests: the fields a Reuters record carries."""
+    with path.open("w") as fh:
+        for s in stories:
+            record = {k: s.get(k) for k in ("title", "body", "date", "dateline")}
+            fh.write(json.dumps(record | {"id": s["attrs"]["newid"]}) + "\n")
+    return path
 
 
 def sentence_case(title: str) -> str:

@@ -25,22 +25,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentence_case
+from data import (
+    DEFAULT_DATA,
+    bbc_headline,
+    bbc_pairs,
+    reuters_stories,
+    sentence_case,
+    write_reuters_jsonl,
+)
 
 from retrieval import Corpus, Filters, load_settings
 
 
 def build(data_dir: Path, data: Path) -> None:
-    export = data_dir.parent / f"{data_dir.name}-reuters.jsonl"
-    with export.open("w") as fh:
-        for s in reuters_stories(data / "reuters21578-dev"):
-            fh.write(
-                json.dumps(
-                    {k: s.get(k) for k in ("title", "body", "date", "dateline")}
-                    | {"id": s["attrs"]["newid"]}
-                )
-                + "\n"
-            )
+    export = write_reuters_jsonl(
+        reuters_stories(data / "reuters21578-dev"),
+        data_dir.parent / f"{data_dir.name}-reuters.jsonl",
+    )
     with Corpus(load_settings(data_dir=data_dir)) as corpus:
         t = time.perf_counter()
         report = corpus.ingest(

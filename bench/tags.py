@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from countries import place_to_iso
-from data import DEFAULT_DATA, reuters_stories
+from data import DEFAULT_DATA, reuters_stories, write_reuters_jsonl
 from retrieval_bench import parse_range
 
 from retrieval import Corpus, load_settings
@@ -55,16 +55,7 @@ def main() -> None:
         if len(stories) >= args.stories:
             break
     tmp = Path(tempfile.mkdtemp(prefix="briefbot-tags-"))
-    export = tmp / "reuters.jsonl"
-    with export.open("w") as fh:
-        for s in stories:
-            fh.write(
-                json.dumps(
-                    {k: s.get(k) for k in ("title", "body", "date", "dateline")}
-                    | {"id": s["attrs"]["newid"]}
-                )
-                + "\n"
-            )
+    export = write_reuters_jsonl(stories, tmp / "reuters.jsonl")
     encoder = load_encoder()
     encoder.encode(["warm up"])
     corpus = Corpus(load_settings(data_dir=tmp / "data"), encoder=encoder)
