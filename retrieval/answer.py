@@ -79,7 +79,7 @@ def compose(
     max_sentences: int = 5,
     min_sentences: int = 2,
     answer_articles: int = 4,
-    abstain_below: float = 0.45,
+    abstain_below: float = 0.48,
     mmr_lambda: float = 0.7,
 ) -> Answer:
     terms = set(query_terms(retrieval.question))

@@ -287,9 +287,10 @@ class Corpus:
         )
         return [texts[i] for i in summarizing.summarize(texts, n)]
 
-    def digest(self, filters: Filters, max_stories: int = 15) -> Digest:
+    def digest(self, filters: Filters, max_stories: int | None = None) -> Digest:
         """The stories in `filters`' window, near-duplicates grouped, ranked, summarised."""
-        return DigestBuilder(self.store, max_stories=max_stories).build(filters)
+        limit = max_stories or self.settings.digest.max_stories
+        return DigestBuilder(self.store, max_stories=limit).build(filters)
 
     def stats(self) -> Stats:
         first, last = self.store.date_range()
