@@ -71,7 +71,10 @@ class BriefBot(discord.Client):
 
     # --- lifecycle ------------------------------------------------------------------------
     async def setup_hook(self) -> None:
-        await self.sync_commands()
+        try:
+            await self.sync_commands()
+        except discord.HTTPException as exc:  # commands still work if already registered
+            log.error("could not sync slash commands: %s", exc)
         self.start_digests()
 
     def start_digests(self) -> None:
