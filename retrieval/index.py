@@ -84,11 +84,6 @@ class SentenceIndex:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
-    def vectors(self, ids: np.ndarray) -> np.ndarray:
-        if len(ids) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-
     def meta(self) -> IndexMeta:
         ids = self.ids()
         return IndexMeta(self.model, self.backend, self.dim, self.ntotal, int(ids.sum()), KIND)

@@ -406,20 +406,6 @@ class Store:
             yield ids, vecs.reshape(len(rows), -1)
             last = int(ids[-1])
 
-    def sentences_of(self, article_ids: Sequence[int]) -> dict[int, list[tuple[int, int, str]]]:
-        """article id -> [(sentence id, position, text)] in reading order (title first)."""
-        out: dict[int, list[tuple[int, int, str]]] = {int(a): [] for a in article_ids}
-        if not out:
-            return out
-        marks = ",".join("?" * len(out))
-        for sid, aid, pos, text in self._db.execute(
-            f"SELECT id, article_id, position, text FROM sentences WHERE article_id IN ({marks})"
-            " ORDER BY article_id, position",
-            list(out),
-        ):
-            out[aid].append((sid, pos, text))
-        return out
-
     def sentence_vectors(
         self, article_ids: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
