@@ -41,6 +41,7 @@ FIELDS = {
     "source": ("source",),
     "dateline": ("dateline",),
 }
+HEADLINE_LIST_MIN_WORDS = 4
 USER_AGENT = "briefbot/0.1 (+https://github.com/briefbot)"
 FETCH_TIMEOUT = 20
 
@@ -144,17 +145,20 @@ def parse_plain_text(text: str, origin: str) -> Iterator[RawArticle | Skipped]:
     if not blocks:
         yield Skipped(origin, "empty file")
         return
+    if looks_like_word_list(text):
+        yield Skipped(origin, "a list of words (one or two per line), not an article")
+        return
     title = None
     first_lines = blocks[0].split("\n")
     rest_after_first = len(first_lines) > 1 or len(blocks) > 1
-    first_block_is_list = len(first_lines) > 1 and all(map(is_headline_like, first_lines))
+    first_block_is_list = is_headline_list(first_lines)
     if is_headline_like(first_lines[0]) and rest_after_first and not first_block_is_list:
         title = first_lines[0]
         blocks[0] = "\n".join(first_lines[1:])
     body_blocks, headlines = [], []
     for block in blocks:
         lines = [ln for ln in block.split("\n") if ln.strip()]
-        if len(lines) > 1 and all(map(is_headline_like, lines)):
+        if is_headline_list(lines):
             headlines.extend(lines)
         elif lines:
             body_blocks.append("\n".join(lines))
@@ -164,6 +168,25 @@ def parse_plain_text(text: str, origin: str) -> Iterator[RawArticle | Skipped]:
         yield make_article(origin, title=title, body="\n\n".join(body_blocks))
     for n, line in enumerate(headlines, 1):
         yield make_article(f"{origin}#headline-{n}", title=line)
+
+
+def is_headline_list(lines: list[str]) -> bool:
+    """Two or more lines that all read like headlines, of headline length (4+ words on
+    average): a list of labels such as "COCOA" or "Crude Oil (CRUDE)" is not news."""
+    lines = [ln for ln in lines if ln.strip()]
+    if len(lines) < 2 or not all(map(is_headline_like, lines)):
+        return False
+    return sum(len(ln.split()) for ln in lines) / len(lines) >= HEADLINE_LIST_MIN_WORDS
+
+
+def looks_like_word_list(text: str) -> bool:
+    """Label or keyword lists shipped beside a corpus (`all-places-strings.lc.txt`):
+    many short lines, no sentence punctuation, no headline capitals."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    if len(lines) < 20 or re.search(r"[.!?]", text):
+        return False
+    words_per_line = sum(len(ln.split()) for ln in lines) / len(lines)
+    return words_per_line < 3 and not any(map(is_headline_like, lines))
 
 
 def parse_json(text: str, origin: str) -> Iterator[RawArticle | Skipped]:

@@ -129,3 +129,23 @@ def test_plain_text_parser_never_raises_and_yields_clean_items(text):
         if isinstance(item, RawArticle):
             assert item.title.strip() == item.title and item.title
             assert "\r" not in item.body
+
+
+def test_word_lists_beside_a_corpus_are_skipped(tmp_path: Path):
+    f = tmp_path / "all-places-strings.lc.txt"
+    f.write_text("\n".join(["afghanistan", "albania", "west-germany", "usa"] * 10))
+    assert list(load([str(f)])) == [
+        Skipped(str(f), "a list of words (one or two per line), not an article")
+    ]
+    headlines = tmp_path / "heads.txt"
+    headlines.write_text("\n".join(f"Tariff Talks Stall Round {i}" for i in range(25)))
+    assert len(articles(load([str(headlines)]))) == 25
+
+
+def test_label_lists_are_not_headline_items(tmp_path: Path):
+    f = tmp_path / "notes.txt"
+    f.write_text(
+        "Notes on the categories\n\nThe list follows.\n\nCOCOA\nCOFFEE\nCrude Oil (CRUDE)\n"
+    )
+    items = articles(load([str(f)]))
+    assert len(items) == 1 and "COCOA" in items[0].body
