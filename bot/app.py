@@ -184,6 +184,14 @@ class BriefBot(discord.Client):
         return counts
 
     # --- replies --------------------------------------------------------------------------
+    async def answer(
+        self, interaction: discord.Interaction, handler: Callable[..., Reply], *args: Any
+    ) -> None:
+        """Acknowledge at once (Discord allows 3 s), run the handler off the loop, reply."""
+        await interaction.response.defer(thinking=True)
+        reply = await self.run(handler, *args)
+        await self.send_interaction_reply(interaction, reply)
+
     async def send_interaction_reply(self, interaction: discord.Interaction, reply: Reply) -> None:
         messages = render(reply)
         ephemeral = reply.ephemeral
