@@ -71,9 +71,7 @@ def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     ) -> None:
         """Answer a question with sentences quoted from the corpus, each cited."""
         filters = handlers.parse_filters(country, topic, since)
-        await interaction.response.defer(thinking=True)
-        reply = await bot.run(handlers.ask, bot.corpus, question, filters)
-        await bot.send_interaction_reply(interaction, reply)
+        await bot.answer(interaction, handlers.ask, bot.corpus, question, filters)
 
     @tree.command(name="headlines")
     @app_commands.describe(
@@ -88,9 +86,7 @@ def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     ) -> None:
         """The newest matching headlines, newest first."""
         filters = handlers.parse_filters(country, topic, since)
-        await interaction.response.defer(thinking=True)
-        reply = await bot.run(handlers.headlines, bot.corpus, filters, limit)
-        await bot.send_interaction_reply(interaction, reply)
+        await bot.answer(interaction, handlers.headlines, bot.corpus, filters, limit)
 
     @tree.command(name="digest")
     @app_commands.describe(country=COUNTRY, topic=TOPIC, since=SINCE)
@@ -102,16 +98,13 @@ def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     ) -> None:
         """A digest of the matching stories, grouped by topic."""
         filters = handlers.parse_filters(country, topic, since)
-        await interaction.response.defer(thinking=True)
-        reply = await bot.run(handlers.digest, bot.corpus, filters)
-        await bot.send_interaction_reply(interaction, reply)
+        await bot.answer(interaction, handlers.digest, bot.corpus, filters)
 
     @tree.command(name="about")
     async def about(interaction: discord.Interaction) -> None:
         """Corpus size and dates, sources, model, and the next digests."""
-        await interaction.response.defer(thinking=True)
-        reply = await bot.run(handlers.about, bot.corpus)
-        await bot.send_interaction_reply(interaction, reply)
+        upcoming = bot.next_digests(interaction.guild_id)
+        await bot.answer(interaction, handlers.about, bot.corpus, upcoming)
 
     for command in (ask, headlines, digest):
 

@@ -217,9 +217,14 @@ def test_subscribe_commands_need_manage_server(seed_corpus: Corpus):
             gone = server.send_interaction("unsubscribe", {"subscription": sub.id})
             await server.wait_for(lambda: gone.callbacks)
             assert "Stopped" in gone.contents[0] and bot.subscriptions.list() == []
-            # about lists next digests
+            # /about lists this server's next digests
+            again = bot.subscriptions.add(
+                int(server.channel_id), "09:15", "Europe/Berlin", guild_id=int(server.guild_id)
+            )
+            bot.digests.sync(bot.subscriptions.list())
             about = server.send_interaction("about")
             (embed,) = await answered(server, about)
-            assert "Next digests" in embed["description"]
+            assert f"#{again.id}:" in embed["description"]
+            assert "09:15 Europe/Berlin" in embed["description"]
 
     asyncio.run(main())
