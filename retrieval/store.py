@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS articles (
     dated TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_dated ON articles(dated);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY,
     article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
@@ -576,7 +577,11 @@ class Store:
         return self._db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
 
     def date_range(self) -> tuple[str | None, str | None]:
-        return self._db.execute("SELECT min(published), max(published) FROM articles").fetchone()
+        """(oldest, newest) publication date. Every reply's footer asks, so it must not scan:
+        one min() or max() per query lets SQLite answer from the index."""
+        first = self._db.execute("SELECT min(published) FROM articles").fetchone()[0]
+        last = self._db.execute("SELECT max(published) FROM articles").fetchone()[0]
+        return first, last
 
     def sources(self) -> list[tuple[str, int]]:
         return self._db.execute(
