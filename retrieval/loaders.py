@@ -7,16 +7,21 @@ such as a non-UTF-8 file become `Note`s beside the articles read from it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import logging
 import re
 import urllib.request
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
+
+import ijson
 
 from .dates import parse_date
 from .text import clean_body, clean_line, derive_title, is_headline_like
@@ -41,7 +46,10 @@ FIELDS = {
     "source": ("source",),
     "dateline": ("dateline",),
 }
+# An object holding its records in a list under one of these keys (first present wins).
+WRAPPER_KEYS = ("articles", "items", "records", "data")
 HEADLINE_LIST_MIN_WORDS = 4
+JSON_CHUNK = 64 * 1024
 USER_AGENT = "briefbot/0.1 (+https://github.com/briefbot)"
 FETCH_TIMEOUT = 20
 
@@ -189,20 +197,253 @@ def looks_like_word_list(text: str) -> bool:
     return words_per_line < 3 and not any(map(is_headline_like, lines))
 
 
-def parse_json(text: str, origin: str) -> Iterator[RawArticle | Skipped]:
+def parse_json(text: str, origin: str) -> Iterator[Item]:
+    """A JSON document held as text; see `parse_json_stream`."""
+    yield from parse_json_stream(io.BytesIO(text.encode("utf-8")), origin)
+
+
+def parse_json_stream(fh: BinaryIO, origin: str) -> Iterator[Item]:
+    """Records of a JSON document read from a seekable binary file, streamed with ijson.
+
+    Accepted shapes: a list of records; an object holding its list of records under one
+    of `WRAPPER_KEYS`; any other value is one record. Records are built one at a time, so
+    a multi-GB export never sits in memory at once. A file malformed midway keeps the
+    records read before the fault, then reports it. Python's non-standard `NaN` and
+    `Infinity` (which `json.dump` writes) are read as null, with a note.
+    """
+    state = _JSONRead(origin)
+    error: ijson.JSONError | None = None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Skipped(origin, f"invalid JSON: {exc.msg} (line {exc.lineno})")
-        return
-    if isinstance(data, dict):
-        for key in ("articles", "items", "records", "data"):
-            if isinstance(data.get(key), list):
-                data = data[key]
+        for lenient in (False, True):
+            try:
+                yield from _json_pass(fh, state, lenient)
+                return
+            except ijson.JSONError as exc:
+                error = exc
+            yield from state.take_notes()
+            if lenient or not _maybe_nonstandard(error):
                 break
-    records = data if isinstance(data, list) else [data]
-    for n, record in enumerate(records):
-        yield from_record(record, f"{origin}#{n}")
+    except OSError as exc:
+        yield from state.take_notes()
+        yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+        return
+    what = _describe_json_error(error)
+    if state.read:
+        what = f"after record #{state.read - 1}: {what}; the rest of the file was not read"
+    yield Skipped(origin, f"invalid JSON {what}" if state.read else f"invalid JSON: {what}")
+
+
+@dataclass
+class _JSONRead:
+    """What one file's passes share: records already given, notes not yet given."""
+
+    origin: str
+    read: int = 0
+    prefix: str = ""
+    pending: list[Note] = field(default_factory=list)
+    given: set[Note] = field(default_factory=set)
+
+    def note(self, text: str) -> None:
+        note = Note(self.origin, text)
+        if note not in self.given:
+            self.given.add(note)
+            self.pending.append(note)
+
+    def take_notes(self) -> Iterator[Note]:
+        while self.pending:
+            yield self.pending.pop(0)
+
+
+def _json_pass(fh: BinaryIO, state: _JSONRead, lenient: bool) -> Iterator[Item]:
+    """Find where the records are (a look-ahead), then stream them, skipping any that an
+    earlier pass already gave."""
+    if not state.read:  # else keep the list records came from, whatever a new look says
+        state.prefix = _records_prefix(_json_chunks(fh, state, lenient), lenient)
+    prefix = state.prefix
+    yield from state.take_notes()
+    events = _ijson_events(
+        lambda target: ijson.items_coro(target, prefix), _json_chunks(fh, state, lenient)
+    )
+    for n, value in enumerate(events):
+        yield from state.take_notes()
+        if n >= state.read:
+            yield from_record(_plain(value), f"{state.origin}#{n}")
+            state.read = n + 1
+    yield from state.take_notes()
+
+
+def _records_prefix(chunks: Iterable[bytes], lenient: bool) -> str:
+    """The ijson prefix of the records: `item` for a list, `<key>.item` for an object
+    with a list under one of `WRAPPER_KEYS`, "" for any other value (one record).
+
+    A list is known from its first byte. An object is read to its end (events only,
+    nothing built) unless an `articles` list, which outranks the others, comes first.
+    """
+    depth, key, lists = 0, None, set()
+    try:
+        for event, value in _ijson_events(ijson.basic_parse_coro, chunks):
+            if depth == 0 and event != "start_map":
+                return "item" if event == "start_array" else ""
+            if depth == 1 and event == "map_key":
+                key = value
+                continue
+            if depth == 1 and key in WRAPPER_KEYS and event not in ("end_map", "end_array"):
+                if event != "start_array":
+                    lists.discard(key)
+                elif key == WRAPPER_KEYS[0]:
+                    return f"{key}.item"
+                else:
+                    lists.add(key)
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+    except ijson.JSONError as exc:
+        if not lists or (not lenient and _maybe_nonstandard(exc)):
+            raise  # else the records pass meets the same fault after the records before it
+    key = next((k for k in WRAPPER_KEYS if k in lists), None)
+    return f"{key}.item" if key else ""
+
+
+def _ijson_events(make: Callable[[list], object], chunks: Iterable[bytes]) -> Iterator:
+    """Push `chunks` through an ijson coroutine, yielding what it produces as it goes."""
+    out = ijson.sendable_list()
+    coro = make(out)
+    try:
+        for chunk in chunks:
+            coro.send(chunk)
+            yield from out
+            del out[:]
+        coro.close()
+    except ijson.JSONError:
+        yield from out  # what was complete before a fault in the same chunk still counts
+        raise
+    yield from out
+
+
+def _json_chunks(fh: BinaryIO, state: _JSONRead, lenient: bool) -> Iterator[bytes]:
+    """The file from its start as UTF-8 chunks, NaN/Infinity as null when `lenient`."""
+    fh.seek(0)
+    chunks = _utf8_chunks(fh, state)
+    return _nonstandard_as_null(chunks, state) if lenient else chunks
+
+
+def _utf8_chunks(fh: BinaryIO, state: _JSONRead) -> Iterator[bytes]:
+    """`fh` as it is when it is valid UTF-8 (a BOM dropped); else read as Windows-1252
+    from the first invalid byte on, with a note (as `read_text` does for a whole file)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, cp1252, first = 0, False, True
+    while True:
+        raw = fh.read(JSON_CHUNK)
+        while first and 0 < len(raw) < len(codecs.BOM_UTF8) and (more := fh.read(JSON_CHUNK)):
+            raw += more  # enough to tell a BOM
+        eof = not raw
+        if first and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        first = False
+        if cp1252:
+            text = raw.decode("cp1252", errors="replace")
+        else:
+            held = len(decoder.getstate()[0])  # an incomplete character from the last chunk
+            try:
+                text = decoder.decode(raw, final=eof)
+            except UnicodeDecodeError as exc:
+                bad = offset - held + exc.start
+                state.note(f"not valid UTF-8 (byte {bad}); read as Windows-1252")
+                good = exc.object[: exc.start].decode("utf-8")
+                text = good + exc.object[exc.start :].decode("cp1252", errors="replace")
+                cp1252 = True
+        offset += len(raw)
+        if text:
+            yield text.encode("utf-8")
+        if eof:
+            return
+
+
+_OUTSIDE_STRING = re.compile(rb'"|NaN|-?Infinity')
+_STRING_BODY = re.compile(rb'(?:[^"\\]|\\.)*', re.DOTALL)
+_NONSTANDARD = (b"NaN", b"Infinity", b"-Infinity")
+
+
+def _nonstandard_as_null(chunks: Iterable[bytes], state: _JSONRead) -> Iterator[bytes]:
+    """`chunks` with NaN, Infinity and -Infinity outside strings replaced by null."""
+    in_string, carry = False, b""
+    for chunk in chunks:
+        data, pos, out = carry + chunk, 0, []
+        while True:
+            if in_string:
+                end = _STRING_BODY.match(data, pos).end()
+                if end == len(data) or data[end : end + 1] == b"\\":
+                    out.append(data[pos:end])
+                    carry = data[end:]
+                    break
+                out.append(data[pos : end + 1])
+                pos, in_string = end + 1, False
+                continue
+            m = _OUTSIDE_STRING.search(data, pos)
+            if m is None:
+                hold = next(
+                    (
+                        k
+                        for k in range(min(8, len(data) - pos), 0, -1)
+                        if any(t.startswith(data[-k:]) for t in _NONSTANDARD)
+                    ),
+                    0,
+                )
+                out.append(data[pos : len(data) - hold])
+                carry = data[len(data) - hold :]
+                break
+            out.append(data[pos : m.start()])
+            if m.group() == b'"':
+                out.append(b'"')
+                in_string = True
+            else:
+                out.append(b"null")
+                state.note("non-standard NaN/Infinity values read as null")
+            pos = m.end()
+        if out := b"".join(out):
+            yield out
+    if carry:
+        yield carry
+
+
+def _maybe_nonstandard(error: ijson.JSONError) -> bool:
+    """Whether a parse error may come from NaN/Infinity (worth a lenient second pass):
+    yajl's caret, or the pure-Python backend's symbol, is at an `N` or an `I`."""
+    text = _error_text(error)
+    lines = text.split("\n")
+    if len(lines) >= 3 and "^" in lines[2]:
+        at = lines[2].index("^")
+        return bool(re.search("[NI]", lines[1][max(0, at - 2) : at + 1]))
+    return bool(re.search(r"symbol '-?[NI]", text))
+
+
+def _error_text(error: ijson.JSONError | None) -> str:
+    text = error.args[0] if error is not None and error.args else error
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def _describe_json_error(error: ijson.JSONError | None) -> str:
+    """ijson's message on one line, with the text around the fault when it gives it."""
+    lines = _error_text(error).split("\n")
+    what = lines[0].strip().rstrip(".")
+    if len(lines) >= 3 and "^" in lines[2]:
+        at = lines[2].index("^") - 1  # yajl's caret sits just past the offending byte
+        near = lines[1][max(0, at - 20) : at + 20].strip()
+        if near:
+            what += f" near `{near}`"
+    return what
+
+
+def _plain(value: object) -> object:
+    """ijson's Decimals as floats, as `json.load` gives them."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[RawArticle | Skipped]:
@@ -293,6 +534,9 @@ def load_file(path: Path) -> Iterator[Item]:
     if suffix in JSONL_SUFFIXES:
         yield from _load_jsonl_file(path)
         return
+    if suffix in JSON_SUFFIXES:
+        yield from _load_json_file(path)
+        return
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -304,14 +548,33 @@ def load_file(path: Path) -> Iterator[Item]:
     text, note = read_text(raw, origin)
     if note:
         yield note
-    if suffix in JSON_SUFFIXES:
-        yield from parse_json(text, origin)
-    elif suffix in CSV_SUFFIXES:
+    if suffix in CSV_SUFFIXES:
         yield from parse_csv(text, origin)
     elif suffix in HTML_SUFFIXES:
         yield from parse_html(text, origin)
     else:
         yield from parse_plain_text(text, origin)
+
+
+def _load_json_file(path: Path) -> Iterator[Item]:
+    """Streamed with ijson (see `parse_json_stream`); a feed saved as .json is still a feed."""
+    origin = str(path)
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+        return
+    with fh:
+        try:
+            head = fh.read(2048)
+            raw = head + fh.read() if looks_like_feed(head) else None
+        except OSError as exc:
+            yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+            return
+        if raw is not None:
+            yield from parse_feed(raw, origin)
+        else:
+            yield from parse_json_stream(fh, origin)
 
 
 def _load_jsonl_file(path: Path) -> Iterator[Item]:

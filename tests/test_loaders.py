@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+import io
 import json
+import tracemalloc
 from pathlib import Path
+from unittest import mock
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.loaders import Note, RawArticle, Skipped, load, parse_plain_text
+from retrieval import loaders
+from retrieval.loaders import (
+    Note,
+    RawArticle,
+    Skipped,
+    from_record,
+    load,
+    parse_json_stream,
+    parse_plain_text,
+)
 
 from .conftest import SEED
 
@@ -149,3 +161,241 @@ def test_label_lists_are_not_headline_items(tmp_path: Path):
     )
     items = articles(load([str(f)]))
     assert len(items) == 1 and "COCOA" in items[0].body
+
+
+# --- JSON, streamed with ijson -------------------------------------------------------
+
+
+def reference_parse_json(text: str, origin: str) -> list:
+    """The loader before streaming (whole document through `json.loads`): the oracle."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [Skipped(origin, f"invalid JSON: {exc.msg} (line {exc.lineno})")]
+    if isinstance(data, dict):
+        for key in ("articles", "items", "records", "data"):
+            if isinstance(data.get(key), list):
+                data = data[key]
+                break
+    records = data if isinstance(data, list) else [data]
+    return [from_record(record, f"{origin}#{n}") for n, record in enumerate(records)]
+
+
+def stream(raw: bytes, origin: str = "f.json", chunk: int | None = None) -> list:
+    with mock.patch.object(loaders, "JSON_CHUNK", chunk or loaders.JSON_CHUNK):
+        return list(parse_json_stream(io.BytesIO(raw), origin))
+
+
+class CountingReader:
+    """A binary file that counts the bytes handed out."""
+
+    def __init__(self, raw: bytes):
+        self.fh, self.bytes_read = io.BytesIO(raw), 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        self.bytes_read += len(data)
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self.fh.seek(pos, whence)
+
+
+def record(n: int) -> dict:
+    return {
+        "id": f"r{n}",
+        "title": f"Tariff talks, round {n}",
+        "body": f"Negotiators met again on day {n}. " * 8,
+        "date": "2025-04-18T09:00:00Z",
+    }
+
+
+def big_export(n: int = 20_000, wrap: str | None = None) -> bytes:
+    records = [record(i) for i in range(n)]
+    return json.dumps({"meta": {"n": n}, wrap: records} if wrap else records).encode()
+
+
+def test_json_array_is_streamed_not_read_whole():
+    raw = big_export()
+    assert len(raw) > 5_000_000
+    for doc in (raw, big_export(wrap="articles")):
+        reader = CountingReader(doc)
+        items = parse_json_stream(reader, "big.json")
+        first = next(items)
+        assert first.title == "Tariff talks, round 0" and first.origin == "big.json#0"
+        assert reader.bytes_read < len(doc) / 20  # a look-ahead chunk and a parse chunk
+        assert sum(1 for _ in items) == 19_999
+
+
+def test_json_array_memory_stays_flat_while_streaming(tmp_path: Path):
+    f = tmp_path / "big.json"
+    f.write_bytes(big_export())
+    size = f.stat().st_size
+    tracemalloc.start()
+    try:
+        count = sum(isinstance(i, RawArticle) for i in load([str(f)]))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 20_000
+    assert peak < size / 10, (peak, size)  # json.load peaks at several times the file size
+
+
+def test_json_malformed_midway_keeps_earlier_records_and_reports(tmp_path: Path):
+    good = [record(i) for i in range(3)]
+    body = json.dumps(good)[:-1]
+    for tail, fault in [(', {"title": x}]', "invalid char"), (", ", "premature EOF")]:
+        f = tmp_path / "cut.json"
+        f.write_text(body + tail)
+        items = list(load([str(f)]))
+        assert [a.title for a in articles(items)] == [r["title"] for r in good]
+        (problem,) = [i for i in items if isinstance(i, Skipped)]
+        assert problem.source == str(f)
+        assert problem.reason.startswith("invalid JSON after record #2: ")
+        assert fault in problem.reason and problem.reason.endswith("was not read")
+
+
+def test_json_malformed_far_into_a_big_file_keeps_everything_before(tmp_path: Path):
+    raw = big_export(5_000)
+    f = tmp_path / "cut.json"
+    f.write_bytes(raw[: len(raw) * 3 // 4])
+    items = list(load([str(f)]))
+    arts = articles(items)
+    assert 3_000 < len(arts) < 5_000
+    assert [a.origin for a in arts] == [f"{f}#{n}" for n in range(len(arts))]
+    assert items[-1] == Skipped(
+        str(f),
+        f"invalid JSON after record #{len(arts) - 1}: parse error: premature EOF;"
+        " the rest of the file was not read",
+    )
+
+
+def test_json_broken_before_any_record_is_one_skipped_item(tmp_path: Path):
+    for text in ["", "   ", "{title: 1}", '[{"title": "a"']:
+        (item,) = stream(text.encode())
+        assert item.source == "f.json" and item.reason.startswith("invalid JSON: ")
+
+
+def test_json_shapes_wrappers_single_records_and_scalars():
+    def titles(doc) -> list:
+        return [i.title if isinstance(i, RawArticle) else i.reason for i in stream(doc)]
+
+    r = {"title": "R"}
+    assert titles(json.dumps({"data": [{"title": "D"}], "articles": [r]}).encode()) == ["R"]
+    assert titles(json.dumps({"data": [{"title": "D"}], "records": [r]}).encode()) == ["R"]
+    assert titles(json.dumps({"data": 5, "title": "T"}).encode()) == ["T"]
+    assert titles(json.dumps({"items": [r, 3]}).encode()) == ["R", "expected an object, found int"]
+    assert titles(b"null") == ["expected an object, found NoneType"]
+    assert titles(b"[]") == [] and titles(b'{"articles": []}') == []
+
+
+def test_json_non_utf8_is_read_as_cp1252_with_a_note(tmp_path: Path):
+    pad = [{"title": f"Plain ASCII record {n}"} for n in range(2_000)]  # past the first chunk
+    text = json.dumps([*pad, {"title": "Café talks", "body": "The minister’s view."}])
+    raw = text.replace("\\u00e9", "é").replace("\\u2019", "’").encode("cp1252")
+    f = tmp_path / "latin.json"
+    f.write_bytes(raw)
+    items = list(load([str(f)]))
+    (note,) = [i for i in items if isinstance(i, Note)]
+    bad = raw.index("é".encode("cp1252"))
+    assert bad > loaders.JSON_CHUNK
+    assert note == Note(str(f), f"not valid UTF-8 (byte {bad}); read as Windows-1252")
+    last = articles(items)[-1]
+    assert (last.title, last.body) == ("Café talks", "The minister’s view.")
+    assert len(articles(items)) == 2_001
+
+
+def test_json_bom_is_dropped():
+    assert [a.title for a in articles(stream(b'\xef\xbb\xbf[{"title": "BOM"}]', chunk=1))] == [
+        "BOM"
+    ]
+
+
+def test_json_nan_and_infinity_from_json_dump_are_read_as_null():
+    records = [
+        {"title": "One", "score": 1.5},
+        {"title": "Two", "score": float("nan"), "body": 'He said "NaN, Infinity" twice.'},
+        {"title": "Three", "low": float("-inf"), "high": float("inf")},
+    ]
+    raw = json.dumps(records).encode()
+    for chunk in (None, 3):
+        items = stream(raw, chunk=chunk)
+        assert [a.title for a in articles(items)] == ["One", "Two", "Three"]
+        assert articles(items)[1].body == 'He said "NaN, Infinity" twice.'
+        assert Note("f.json", "non-standard NaN/Infinity values read as null") in items
+        assert not [i for i in items if isinstance(i, Skipped)]
+
+
+def test_json_feed_saved_as_json_is_still_a_feed(tmp_path: Path):
+    f = tmp_path / "feed.json"
+    f.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        "<item><title>Tariffs rise</title><description>Duties up.</description></item>"
+        "</channel></rss>"
+    )
+    (item,) = articles(load([str(f)]))
+    assert item.title == "Tariffs rise" and item.source == "Wire"
+
+
+DATE_VALUES = (
+    st.none()
+    | st.sampled_from(
+        ["", "2025-04-18T09:00:00Z", "26-FEB-1987 15:01:01.79", "Tue, 10 Jun 2025 04:00:00 GMT"]
+    )
+    | st.integers(0, 2_000_000_000)
+    | st.floats(0, 2e9)
+)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELD_NAMES = ["id", "Title", "headline", "body", "text", "content", "url", "link", "source"]
+RECORDS = st.fixed_dictionaries(
+    {},
+    optional={
+        **{k: VALUES for k in FIELD_NAMES},
+        "published": DATE_VALUES,
+        "date": DATE_VALUES,
+        "dateline": SCALARS,
+        "zz": VALUES,
+    },
+)
+ELEMENTS = RECORDS | SCALARS
+DOCUMENTS = (
+    st.lists(ELEMENTS, max_size=6)
+    | st.dictionaries(
+        st.sampled_from(["articles", "items", "records", "data", "title", "meta"]),
+        st.lists(ELEMENTS, max_size=4) | SCALARS,
+        max_size=4,
+    )
+    | RECORDS
+    | SCALARS
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(DOCUMENTS, st.booleans(), st.sampled_from([None, 0, 2]), st.integers(1, 64))
+def test_streamed_json_matches_json_loads(doc, ascii_only, indent, chunk):
+    text = json.dumps(doc, ensure_ascii=ascii_only, indent=indent)
+    assert stream(text.encode(), chunk=chunk) == reference_parse_json(text, "f.json")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(RECORDS, min_size=1, max_size=6), st.data())
+def test_truncated_json_array_yields_a_prefix_then_one_problem(records, data):
+    text = json.dumps(records)
+    cut = data.draw(st.integers(0, len(text) - 1))
+    items = stream(text[:cut].encode(), chunk=data.draw(st.integers(1, 64)))
+    *given_items, problem = items
+    assert given_items == reference_parse_json(text, "f.json")[: len(given_items)]
+    assert problem.source == "f.json" and problem.reason.startswith("invalid JSON")
