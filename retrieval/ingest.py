@@ -122,7 +122,7 @@ def ingest(
         if not batch.articles:
             return
         texts = [row.text for art in batch.articles for row in art.sentences]
-        vectors = encoder.encode(texts)
+        vectors = encode_unique(encoder, texts)
         if tagger is not None:
             row = 0
             for art in batch.articles:
@@ -158,6 +158,15 @@ def ingest(
         bar.close()
     report.articles = store.count_articles()
     return report
+
+
+def encode_unique(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """Encode each distinct text once: news repeats boilerplate sentences (~5% in Reuters)."""
+    position: dict[str, int] = {}
+    rows = [position.setdefault(text, len(position)) for text in texts]
+    if len(position) == len(texts):
+        return encoder.encode(texts)
+    return encoder.encode(list(position))[rows]
 
 
 def _prepared(

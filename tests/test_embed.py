@@ -14,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retrieval import ConfigError, embed
 from retrieval.backends import fidelity, onnx_export, runtimes
-from retrieval.backends.wordpiece import WordPiece
+from retrieval.backends.wordpiece import WordPiece, token_batches
 from retrieval.embed import AUTO_ORDER, BACKENDS, REFERENCE, load_encoder, model_path, unavailable
+from retrieval.ingest import encode_unique
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = [b for b in BACKENDS if b != REFERENCE]
@@ -86,6 +89,38 @@ def test_order_and_batching_do_not_change_vectors(backend, model_cache):
     alone = np.stack([encoder.encode([s])[0] for s in SENTENCES])
     batched = encoder.encode(SENTENCES[::-1])[::-1]
     assert np.sum(alone * batched, axis=1).min() > 0.9999
+    # More texts than one batch: OpenVINO's bulk path (async, several batches in flight)
+    # must put every vector back on its own row.
+    order = np.random.default_rng(0).permutation(len(SENTENCES) * 12)
+    many = [f"{SENTENCES[i % len(SENTENCES)]} ({i})" for i in order]
+    bulk = encoder.encode(many)
+    assert len(many) > encoder.batch_size
+    one_by_one = np.stack([encoder.encode([text])[0] for text in many])
+    assert np.sum(one_by_one * bulk, axis=1).min() > 0.9999
+
+
+@given(st.lists(st.integers(1, 300), max_size=200), st.integers(1, 4096))
+def test_token_batches_cover_each_text_once_within_budget(lengths, budget):
+    batches = list(token_batches(lengths, budget))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert lengths[batch[0]] == width
+        assert len(batch) == 1 or len(batch) * width <= budget
+
+
+def test_ingest_encodes_repeated_sentences_once():
+    seen: list[list[str]] = []
+
+    class Counting:
+        def encode(self, texts):
+            seen.append(list(texts))
+            return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    texts = ["Shr 10 cts.", "Oil rose.", "Shr 10 cts.", "Oil rose.", "New."]
+    vectors = encode_unique(Counting(), texts)
+    assert seen == [["Shr 10 cts.", "Oil rose.", "New."]]
+    assert vectors[:, 0].tolist() == [float(len(t)) for t in texts]
 
 
 def test_token_ids_match_sentence_transformers(reference):

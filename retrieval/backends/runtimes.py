@@ -15,7 +15,16 @@ import numpy as np
 
 from .common import MODEL_NAME
 from .onnx_export import INPUTS, OUTPUT
-from .wordpiece import WordPiece, all_cores, embed, model_settings
+from .wordpiece import (
+    TOKENS_PER_TEXT,
+    WordPiece,
+    all_cores,
+    embed,
+    mean_pool,
+    model_settings,
+    normalise,
+    padded_batches,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,7 @@ class _OnnxModelEncoder:
         max_seq_length, self.dim = model_settings(folder)
         self.name = MODEL_NAME
         self.batch_size = max(1, batch_size)
+        self.batch_tokens = self.batch_size * TOKENS_PER_TEXT
         self._wordpiece = WordPiece(folder, max_seq_length)
         self.max_tokens = self._wordpiece.max_tokens
 
@@ -39,7 +49,7 @@ class _OnnxModelEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return embed(self._wordpiece.ids(texts), self._forward, self.batch_size, self.dim)
+        return embed(self._wordpiece.ids(texts), self._forward, self.batch_tokens, self.dim)
 
     def windows(self, text: str) -> list[tuple[int, int]]:
         return self._wordpiece.windows(text)
@@ -93,7 +103,15 @@ def _import_openvino():  # type: ignore[no-untyped-def]
 
 
 class OpenVinoEncoder(_OnnxModelEncoder):
-    """OpenVINO CPU; bf16 inference precision when the CPU supports it (~4.7x torch fp32)."""
+    """OpenVINO CPU; bf16 inference precision when the CPU supports it (~4.7x torch fp32).
+
+    The model is compiled twice, each on first use. Queries run on a latency-tuned
+    compilation that spreads one batch over every core (1.4 ms a question). Bulk
+    encoding runs on a throughput-tuned one with one stream per core and one batch
+    in flight per stream, so while one core pads or pools a batch the other is
+    still in the model (measured 1.15x on news sentences, and 3.3 ms a question,
+    hence the two).
+    """
 
     backend = "openvino"
 
@@ -109,20 +127,52 @@ class OpenVinoEncoder(_OnnxModelEncoder):
 
         # No CACHE_DIR: a compiled blob saves ~0.2 s per start but costs 90 MB per
         # OpenVINO version and thread count, and OpenVINO never deletes old ones.
-        core = ov.Core()
-        capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        self._core = ov.Core()
+        self._model = self._core.read_model(str(onnx_file))
+        capabilities = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         self.precision = "bf16" if "BF16" in capabilities else "f32"
+        self.threads = threads or all_cores()
+        self._async_queue = ov.AsyncInferQueue
+        self._request = None
+        self._queue = None
+        # A request or queue is not thread-safe; a query and a bulk encode may overlap.
+        self._request_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+
+    def _compile(self, hint: str, streams: int):  # type: ignore[no-untyped-def]
         config = {
             "INFERENCE_PRECISION_HINT": self.precision,
-            "INFERENCE_NUM_THREADS": threads or all_cores(),
-            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": self.threads,
+            "PERFORMANCE_HINT": hint,
+            "NUM_STREAMS": streams,
         }
-        self._compiled = core.compile_model(str(onnx_file), "CPU", config)
-        self._request = self._compiled.create_infer_request()
-        self._lock = threading.Lock()  # an infer request is not thread-safe
+        return self._core.compile_model(self._model, "CPU", config)
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
         feed = dict(zip(INPUTS, (ids, mask, types), strict=True))
-        with self._lock:
+        with self._request_lock:
+            if self._request is None:
+                self._request = self._compile("LATENCY", 1).create_infer_request()
             self._request.infer(feed)
             return self._request.get_output_tensor(0).data.copy()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if len(texts) <= self.batch_size:
+            return super().encode(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+
+        def pooled(request, batch) -> None:  # type: ignore[no-untyped-def]
+            # Runs on OpenVINO's thread as each batch finishes; rows never overlap.
+            out[batch.rows] = mean_pool(request.get_output_tensor(0).data, batch.mask)
+
+        with self._queue_lock:
+            if self._queue is None:
+                compiled = self._compile("THROUGHPUT", self.threads)
+                self._queue = self._async_queue(compiled, self.threads)
+            self._queue.set_callback(pooled)
+            for batch in padded_batches(self._wordpiece.ids(texts), self.batch_tokens):
+                types = np.zeros_like(batch.input_ids)
+                feed = dict(zip(INPUTS, (batch.input_ids, batch.mask, types), strict=True))
+                self._queue.start_async(feed, batch)
+            self._queue.wait_all()
+        return normalise(out)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,31 +70,65 @@ class WordPiece:
         return token_windows(text, offsets, self.max_tokens)
 
 
-def length_batches(lengths: list[int], batch_size: int) -> Iterator[list[int]]:
-    """Indices grouped longest-first, so each batch pads to about its own length (~1.6x)."""
+TOKENS_PER_TEXT = 32  # a batch of `batch_size` texts may hold batch_size * 32 padded tokens
+
+
+@dataclass
+class Padded:
+    """One forward pass: which texts (`rows`), their ids padded to the longest, and the mask."""
+
+    rows: list[int]
+    input_ids: np.ndarray
+    mask: np.ndarray
+
+
+def token_batches(lengths: list[int], batch_tokens: int) -> Iterator[list[int]]:
+    """Indices longest-first, each group holding at most `batch_tokens` padded tokens.
+
+    Sorting keeps padding small (~1.6x faster); a token budget instead of a fixed count
+    lets short sentences share a pass (measured ~1.15x on news sentences), while long
+    texts still go in small batches.
+    """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    for k in range(0, len(order), batch_size):
-        yield order[k : k + batch_size]
+    k = 0
+    while k < len(order):
+        n = max(1, batch_tokens // max(1, lengths[order[k]]))
+        yield order[k : k + n]
+        k += n
 
 
-def embed(ids: list[list[int]], forward: Forward, batch_size: int, dim: int) -> np.ndarray:
+def padded_batches(ids: list[list[int]], batch_tokens: int) -> Iterator[Padded]:
+    lengths = [len(x) for x in ids]
+    for rows in token_batches(lengths, batch_tokens):
+        width = lengths[rows[0]]  # the longest: rows are sorted longest-first
+        input_ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            input_ids[r, : lengths[i]] = ids[i]
+            mask[r, : lengths[i]] = 1
+        yield Padded(rows, input_ids, mask)
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of the token vectors under the attention mask (sentence-transformers' Pooling)."""
+    weights = mask.astype(np.float32)[:, None, :]  # (batch, 1, seq)
+    summed = (weights @ np.asarray(hidden, dtype=np.float32))[:, 0, :]
+    return summed / np.maximum(weights.sum(axis=2), 1e-9)
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    # sentence-transformers' Normalize is torch.nn.functional.normalize (eps 1e-12).
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
+
+
+def embed(ids: list[list[int]], forward: Forward, batch_tokens: int, dim: int) -> np.ndarray:
     """Run `forward` over length-sorted padded batches; mean-pool and L2-normalise in numpy."""
     out = np.zeros((len(ids), dim), dtype=np.float32)
-    lengths = [len(x) for x in ids]
-    for batch in length_batches(lengths, batch_size):
-        width = max(lengths[i] for i in batch)
-        input_ids = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, i in enumerate(batch):
-            input_ids[row, : lengths[i]] = ids[i]
-            mask[row, : lengths[i]] = 1
-        hidden = forward(input_ids, mask, np.zeros_like(input_ids))
-        weights = mask.astype(np.float32)[:, None, :]  # (batch, 1, seq)
-        summed = (weights @ np.asarray(hidden, dtype=np.float32))[:, 0, :]
-        out[batch] = summed / np.maximum(weights.sum(axis=2), 1e-9)
-    # sentence-transformers' Normalize is torch.nn.functional.normalize (eps 1e-12).
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return out
+    for batch in padded_batches(ids, batch_tokens):
+        hidden = forward(batch.input_ids, batch.mask, np.zeros_like(batch.input_ids))
+        out[batch.rows] = mean_pool(hidden, batch.mask)
+    return normalise(out)
 
 
 def all_cores() -> int:

@@ -1,0 +1,161 @@
+"""Whole-ingest throughput against raw sentence-transformers fp32 on the same texts (issue 6).
+
+In one run: `briefbot ingest` of N Reuters stories as a new process (start-up,
+parsing, splitting, tagging, SQLite and FAISS included; the ONNX export and
+fidelity verdict already cached, as after the first run), then plain
+`SentenceTransformer.encode` fp32 on exactly the texts that ingest embedded
+(model load not counted: the baseline gets the benefit of the doubt). Repeats
+are interleaved and medians reported. Also: mean cosine of the stored vectors
+to the fp32 ones, and known-item MRR@10 (story titles as questions, bodies
+ingested) for the configured backend and for an ingest with the fp32 backend.
+
+    python bench/ingest.py --stories 3000 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from data import DEFAULT_DATA, reuters_stories, sentence_case  # noqa: E402
+
+
+def write_export(stories: list[dict], path: Path) -> Path:
+    """Bodies only (titles become the known-item questions), with date and dateline."""
+    with path.open("w") as fh:
+        for s in stories:
+            record = {k: s.get(k) for k in ("body", "date", "dateline")}
+            fh.write(json.dumps(record | {"id": s["attrs"]["newid"]}) + "\n")
+    return path
+
+
+def run_ingest(export: Path, data_dir: Path, env: dict[str, str], config: Path | None) -> float:
+    """Seconds for a new `briefbot ingest` process, start to exit."""
+    cmd = [sys.executable, "-m", "bot.cli"]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    cmd += ["ingest", str(export), "--data-dir", str(data_dir)]
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def stored(data_dir: Path) -> tuple[list[str], np.ndarray]:
+    db = sqlite3.connect(data_dir / "briefbot.sqlite3")
+    rows = db.execute("SELECT text, vector FROM sentences ORDER BY id").fetchall()
+    db.close()
+    return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+
+def known_item_mrr(data_dir: Path, questions: list[str], gold: list[str], env) -> float:
+    """MRR@10 of `briefbot ask --batch FILE --json` (one process for every question)."""
+    qfile = data_dir.parent / f"{data_dir.name}-questions.jsonl"
+    qfile.write_text("".join(json.dumps({"question": q, "limit": 10}) + "\n" for q in questions))
+    cmd = [sys.executable, "-m", "bot.cli", "ask", "--batch", str(qfile), "--json"]
+    cmd += ["--data-dir", str(data_dir)]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    db = sqlite3.connect(data_dir / "briefbot.sqlite3")
+    ext_of = dict(db.execute("SELECT id, external_id FROM articles"))
+    db.close()
+    total = 0.0
+    for line, want in zip(out.stdout.splitlines(), gold, strict=True):
+        ranked = [ext_of.get(a["id"]) for a in json.loads(line)["articles"]]
+        total += 1 / (ranked.index(want) + 1) if want in ranked[:10] else 0.0
+    return total / len(gold)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--stories", type=int, default=3000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-mrr", action="store_true", help="skip the fp32-backend ingest and MRR")
+    ap.add_argument("--out", type=Path, default=Path("bench/out/ingest.json"))
+    args = ap.parse_args()
+
+    stories = [
+        s for s in reuters_stories(args.data / "reuters21578-dev") if (s.get("body") or "").strip()
+    ][: args.stories]
+    tmp = Path(tempfile.mkdtemp(prefix="briefbot-ingest-"))
+    export = write_export(stories, tmp / "reuters.jsonl")
+    env = os.environ | {"BRIEFBOT_MODEL_CACHE": str(tmp / "models")}
+    # First run: makes the ONNX export and the fidelity verdict, as any first start would.
+    warm = run_ingest(export, tmp / "warm", env, None)
+    print(f"{len(stories)} stories; first ingest (export + check) {warm:.1f}s", file=sys.stderr)
+
+    from sentence_transformers import SentenceTransformer
+
+    from retrieval.embed import model_path
+
+    model = SentenceTransformer(model_path(), device="cpu")
+    texts, vectors = stored(tmp / "warm")
+    model.encode(texts[:64], batch_size=32)
+    ingest_s, st_s = [], []
+    for r in range(args.repeats):
+        ingest_s.append(run_ingest(export, tmp / f"run{r}", env, None))
+        t = time.perf_counter()
+        reference = model.encode(texts, batch_size=32, normalize_embeddings=True)
+        st_s.append(time.perf_counter() - t)
+        print(f"  repeat {r}: ingest {ingest_s[-1]:.1f}s, ST fp32 {st_s[-1]:.1f}s", file=sys.stderr)
+    ours_s, base_s = statistics.median(ingest_s), statistics.median(st_s)
+    cosine = np.sum(vectors * reference, axis=1)
+    result = {
+        "stories": len(stories),
+        "embedded_texts": len(texts),
+        "ingest_seconds": ingest_s,
+        "st_fp32_encode_seconds": st_s,
+        # Each repeat runs both back to back: the median of per-repeat ratios is the
+        # figure least moved by other load on a shared machine.
+        "speedup": statistics.median(b / o for b, o in zip(st_s, ingest_s, strict=True)),
+        "ingest_texts_per_s": len(texts) / ours_s,
+        "st_fp32_texts_per_s": len(texts) / base_s,
+        "mean_cosine_to_fp32": float(cosine.mean()),
+        "min_cosine_to_fp32": float(cosine.min()),
+    }
+    if not args.no_mrr:
+        questions = [sentence_case(s["title"]) for s in stories]
+        gold = [s["attrs"]["newid"] for s in stories]
+        fp32 = tmp / "config-fp32.toml"
+        fp32.write_text('[embedding]\nbackend = "sentence-transformers"\n')
+        t = run_ingest(export, tmp / "fp32", env, fp32)
+        print(f"  fp32-backend ingest {t:.1f}s", file=sys.stderr)
+        result["mrr_at_10"] = known_item_mrr(tmp / "run0", questions, gold, env)
+        result["mrr_at_10_fp32_backend"] = known_item_mrr(tmp / "fp32", questions, gold, env)
+        result["fp32_backend_ingest_seconds"] = t
+    print(
+        f"\n{len(stories)} stories, {len(texts)} texts embedded:"
+        f" briefbot ingest {ours_s:.1f}s ({result['ingest_texts_per_s']:.0f} texts/s),"
+        f" raw ST fp32 encode {base_s:.1f}s ({result['st_fp32_texts_per_s']:.0f} texts/s)"
+        f" -> ingest is {result['speedup']:.2f}x (median of per-repeat ratios)"
+    )
+    print(
+        f"mean cosine to fp32 {result['mean_cosine_to_fp32']:.6f}"
+        f" (min {result['min_cosine_to_fp32']:.5f})"
+    )
+    if "mrr_at_10" in result:
+        print(
+            f"known-item MRR@10 {result['mrr_at_10']:.4f} vs fp32 backend"
+            f" {result['mrr_at_10_fp32_backend']:.4f}"
+            f" (diff {result['mrr_at_10'] - result['mrr_at_10_fp32_backend']:+.4f})"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
