@@ -40,6 +40,7 @@ class EmbeddingSettings:
 @dataclass(frozen=True)
 class IndexSettings:
     batch_articles: int = 256
+    exact_max_vectors: int = 250_000
 
 
 @dataclass(frozen=True)

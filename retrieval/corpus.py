@@ -19,9 +19,8 @@ from .config import Settings
 from .digest import Digest, DigestBuilder
 from .embed import Encoder, load_encoder
 from .errors import InputError, StoreError
-from .index import DESCRIPTION as index_description
-from .index import KIND as index_kind
 from .index import SentenceIndex
+from .index import describe as describe_index
 from .ingest import IngestReport, ingest, rebuild_index
 from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
 from .search import retrieve
@@ -108,10 +107,11 @@ class Corpus:
         backend = self.store.get_meta("backend") or ""
         dim = int(self.store.get_meta("dim") or 384)
         count, id_sum = self.store.vector_summary()
-        loaded = SentenceIndex.load(self.index_path)
+        exact_max = self.settings.index.exact_max_vectors
+        loaded = SentenceIndex.load(self.index_path, exact_max=exact_max)
         if loaded is not None:
             index, meta = loaded
-            same_model = (meta.model, meta.dim, meta.kind) == (model, dim, index_kind)
+            same_model = (meta.model, meta.dim) == (model, dim)
             if same_model and index.ntotal == count and meta.id_sum == id_sum:
                 return index
             ids = index.ids()
@@ -128,7 +128,7 @@ class Corpus:
             )
         elif count:
             log.warning("index missing or unreadable: rebuilding %d vectors from SQLite", count)
-        index = SentenceIndex(dim, model, backend)
+        index = SentenceIndex(dim, model, backend, exact_max=exact_max)
         if count:
             rebuild_index(self.store, index)
             index.save(self.index_path)
@@ -187,7 +187,12 @@ class Corpus:
             self.store.set_meta("model", encoder.name)
             self.store.set_meta("backend", encoder.backend)
             self.store.set_meta("dim", str(encoder.dim))
-            self.index = SentenceIndex(encoder.dim, encoder.name, encoder.backend)
+            self.index = SentenceIndex(
+                encoder.dim,
+                encoder.name,
+                encoder.backend,
+                exact_max=self.settings.index.exact_max_vectors,
+            )
             return
         if (model, int(self.store.get_meta("dim") or 0)) != (encoder.name, encoder.dim):
             raise StoreError(
@@ -297,7 +302,7 @@ class Corpus:
         return Stats(
             articles=self.store.count_articles(),
             vectors=self.index.ntotal,
-            index=index_description,
+            index=describe_index(self.index.kind),
             model=self.store.get_meta("model"),
             backend=self.store.get_meta("backend"),
             data_dir=str(self.data_dir),

@@ -128,8 +128,8 @@ def ingest(
             for art in batch.articles:
                 tagger(art, vectors[row : row + len(art.sentences)])
                 row += len(art.sentences)
-        ids = store.add_batch(batch.articles, vectors)
-        index.add(ids, vectors)
+        ids, owners = store.add_batch(batch.articles, vectors)
+        index.add(ids, vectors, owners)
         report.added += len(batch.articles)
         report.embedded += len(texts)
         bar.update(len(batch.articles))
@@ -220,7 +220,7 @@ def in_background(items: Iterable[T], depth: int = 512) -> Iterator[T]:
 def rebuild_index(store: Store, index: SentenceIndex, after_id: int = 0) -> int:
     """Add the store's vectors with ids above `after_id` to `index`; returns how many."""
     added = 0
-    for ids, vectors in store.iter_vectors(after_id):
-        index.add(ids, vectors)
+    for ids, owners, vectors in store.iter_vectors(after_id):
+        index.add(ids, vectors, owners)
         added += len(ids)
     return added

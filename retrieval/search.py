@@ -59,11 +59,9 @@ def retrieve(
     candidate_articles: int = 50,
     lexical_weight: float = 0.5,
 ) -> Retrieval:
-    allowed = store.sentence_ids(filters) if filters.active else None
-    _, sids = index.search(qvec, candidate_sentences, allowed)
-    owner_of = store.sentence_owners(sids)
-    dense_ids = list(dict.fromkeys(owner_of[int(s)] for s in sids if int(s) in owner_of))
-    dense_ids = dense_ids[:candidate_articles]
+    admitted = store.admitted(filters) if filters.active else None
+    hits = index.search(qvec, candidate_sentences, admitted)
+    dense_ids = list(dict.fromkeys(hits.articles.tolist()))[:candidate_articles]
     lexical = dict(store.lexical_search(question, candidate_articles, filters))
     candidates = list(dict.fromkeys([*dense_ids, *lexical]))
     owners, positions, vectors, texts = store.sentence_vectors(candidates)

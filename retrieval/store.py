@@ -318,14 +318,17 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def add_batch(self, articles: Sequence[PreparedArticle], vectors: np.ndarray) -> np.ndarray:
+    def add_batch(
+        self, articles: Sequence[PreparedArticle], vectors: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Insert articles, their sentences with vectors, tags and FTS rows in one transaction.
 
         `vectors` holds one row per sentence, in article then sentence order.
-        Returns the new sentence ids in the same order (these are the FAISS ids).
+        Returns the new sentence ids (the FAISS ids) and each one's article id, in that order.
         """
         now = datetime.now(UTC).isoformat()
         sentence_ids: list[int] = []
+        owners: list[int] = []
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         row = 0
         with self._connections.transaction() as db:
@@ -362,10 +365,11 @@ class Store:
                         (aid, sent.position, sent.start, sent.end, sent.text, vecs[row].tobytes()),
                     )
                     sentence_ids.append(cur.lastrowid)
+                    owners.append(aid)
                     row += 1
                 self.write_tags(aid, art.countries, art.topics)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (now,))
-        return np.asarray(sentence_ids, dtype=np.int64)
+        return np.asarray(sentence_ids, dtype=np.int64), np.asarray(owners, dtype=np.int64)
 
     def write_tags(self, aid: int, countries: Iterable[str], topics: dict[str, float]) -> None:
         """Replace an article's tags (call inside a transaction for many articles)."""
@@ -393,18 +397,20 @@ class Store:
 
     def iter_vectors(
         self, after_id: int = 0, chunk: int = 20000
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, vectors) in id order, in chunks, for rebuilding the index."""
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(ids, article ids, vectors) in id order, in chunks, for rebuilding the index."""
         last = after_id
         while True:
             rows = self._db.execute(
-                "SELECT id, vector FROM sentences WHERE id>? ORDER BY id LIMIT ?", (last, chunk)
+                "SELECT id, article_id, vector FROM sentences WHERE id>? ORDER BY id LIMIT ?",
+                (last, chunk),
             ).fetchall()
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            yield ids, vecs.reshape(len(rows), -1)
+            owners = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+            yield ids, owners, vecs.reshape(len(rows), -1)
             last = int(ids[-1])
 
     def sentence_vectors(
@@ -455,17 +461,6 @@ class Store:
         return self._db.execute(
             "SELECT topic, count(*) FROM article_topics GROUP BY topic ORDER BY 2 DESC"
         ).fetchall()
-
-    def sentence_owners(self, sentence_ids: Sequence[int]) -> dict[int, int]:
-        if len(sentence_ids) == 0:
-            return {}
-        marks = ",".join("?" * len(sentence_ids))
-        return dict(
-            self._db.execute(
-                f"SELECT id, article_id FROM sentences WHERE id IN ({marks})",
-                [int(s) for s in sentence_ids],
-            )
-        )
 
     def articles(self, ids: Sequence[int]) -> dict[int, Article]:
         if len(ids) == 0:
@@ -542,12 +537,10 @@ class Store:
             args.append(limit)
         return [r[0] for r in self._db.execute(sql, args)]
 
-    def sentence_ids(self, filters: Filters) -> np.ndarray:
-        """Ids of the sentence vectors of the articles `filters` admits (for FAISS selectors)."""
+    def admitted(self, filters: Filters) -> np.ndarray:
+        """Ids of the articles `filters` admits (the index turns them into a FAISS selector)."""
         where, args = self._where(filters)
-        rows = self._db.execute(
-            f"SELECT s.id FROM sentences s JOIN articles a ON a.id = s.article_id{where}", args
-        ).fetchall()
+        rows = self._db.execute(f"SELECT a.id FROM articles a{where}", args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def lexical_search(

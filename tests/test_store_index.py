@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval import Corpus
-from retrieval.index import SentenceIndex, meta_path
+from retrieval.index import FLAT, HNSW, SentenceIndex, ids_path, meta_path
 
 from .conftest import SEED
 
@@ -72,17 +72,18 @@ def test_long_sentences_are_windowed_not_truncated(fake_corpus: Corpus, tmp_path
 def test_index_behind_store_is_repaired(settings, fake_encoder, tmp_path, caplog):
     with Corpus(settings, encoder=fake_encoder) as corpus:
         corpus.ingest([str(write_records(tmp_path / "a.json", 20))])
-        saved = corpus.index_path.read_bytes(), meta_path(corpus.index_path).read_text()
+        files = [corpus.index_path, ids_path(corpus.index_path), meta_path(corpus.index_path)]
+        saved = [f.read_bytes() for f in files]
         corpus.ingest([str(write_records(tmp_path / "b.json", 30))])
         expected = corpus.index.ntotal
     # Simulate a crash after the SQLite commit but before the index was saved.
-    corpus.index_path.write_bytes(saved[0])
-    meta_path(corpus.index_path).write_text(saved[1])
+    for f, content in zip(files, saved, strict=True):
+        f.write_bytes(content)
     with caplog.at_level(logging.WARNING), Corpus(settings, encoder=fake_encoder) as corpus:
         assert corpus.index.ntotal == expected
         assert "repaired" in caplog.text
         assert sorted(corpus.index.ids()) == sorted(
-            i for ids, _ in corpus.store.iter_vectors() for i in ids
+            i for ids, _, _ in corpus.store.iter_vectors() for i in ids
         )
 
 
@@ -96,7 +97,7 @@ def test_corrupt_or_foreign_index_is_rebuilt(settings, fake_encoder, tmp_path, c
     assert "rebuild" in caplog.text
     # An index with a vector SQLite does not know is never served.
     other = SentenceIndex(64, "fake-hash", "fake")
-    other.add(np.array([999_999]), np.ones((1, 64), np.float32))
+    other.add(np.array([999_999]), np.ones((1, 64), np.float32), np.array([1]))
     other.save(corpus.index_path)
     with Corpus(settings, encoder=fake_encoder) as corpus:
         assert 999_999 not in set(corpus.index.ids())
@@ -134,17 +135,90 @@ def test_crash_mid_ingest_loses_at_most_the_batch_in_flight(settings, fake_encod
         assert (report.added, report.duplicates) == (15, 20)
 
 
-def test_filtered_search_restricts_inside_faiss():
-    rng = np.random.default_rng(0)
-    index = SentenceIndex(16)
-    vecs = rng.normal(size=(5000, 16)).astype(np.float32)
+def clustered(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 50 centres, like sentence embeddings of a few stories."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(50, dim))
+    vecs = centres[rng.integers(0, 50, n)] + 0.6 * rng.normal(size=(n, dim))
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    index.add(np.arange(1, 5001), vecs)
-    allowed = np.arange(4990, 5001)  # 0.2% of the index
-    _, ids = index.search(vecs[0], 5, allowed)
-    assert len(ids) == 5 and set(ids) <= set(allowed)
-    exact = allowed[np.argsort(-(vecs[allowed - 1] @ vecs[0]))[:5]]
-    assert list(ids) == list(exact)
+    return vecs.astype(np.float32)
+
+
+def exact_top(vecs: np.ndarray, query: np.ndarray, k: int, rows: np.ndarray) -> list[int]:
+    return [int(r) for r in rows[np.argsort(-(vecs[rows] @ query))[:k]]]
+
+
+def test_filtered_search_restricts_inside_faiss():
+    vecs = clustered(5000, 16)
+    index = SentenceIndex(16)
+    ids = np.arange(1, 5001)
+    index.add(ids, vecs, ids // 2)  # two sentences per article
+    articles = np.arange(2495, 2501)  # 0.2% of the index: the vectors of ids 4990-5000
+    hits = index.search(vecs[0], 5, articles)
+    allowed = np.flatnonzero(np.isin(ids // 2, articles))
+    assert list(hits.ids) == [i + 1 for i in exact_top(vecs, vecs[0], 5, allowed)]
+    assert set(hits.articles) <= set(articles)
+    assert len(index.search(vecs[0], 5, np.array([99_999])).ids) == 0
+
+
+def test_index_switches_to_hnsw_past_its_size_and_keeps_recall(tmp_path, caplog):
+    vecs = clustered(6000)
+    ids = np.arange(10, 6010)
+    index = SentenceIndex(32, exact_max=4000)
+    with caplog.at_level(logging.INFO, logger="retrieval.index"):
+        for start in range(0, 6000, 1000):
+            part = slice(start, start + 1000)
+            index.add(ids[part], vecs[part], ids[part] // 3)
+    assert index.kind == HNSW and index.ntotal == 6000
+    assert "switching from exact search to HNSW" in caplog.text
+    everything = np.arange(6000)
+    recall = []
+    for q in range(0, 6000, 60):
+        got = index.search(vecs[q], 10).ids
+        recall.append(len(set(got) & {i + 10 for i in exact_top(vecs, vecs[q], 10, everything)}))
+    assert np.mean(recall) / 10 >= 0.95
+
+    # A selective filter (1% of vectors) is answered exactly, inside the index.
+    articles = np.arange(100, 120)
+    allowed = np.flatnonzero(np.isin(ids // 3, articles))
+    for q in (0, 1, 2):
+        got = index.search(vecs[q], 10, articles)
+        assert list(got.ids) == [i + 10 for i in exact_top(vecs, vecs[q], 10, allowed)]
+        assert set(got.articles) <= set(articles)
+    # A broad one (half the vectors) walks the graph wider and still keeps recall.
+    half = np.arange(0, 2010, 2)
+    allowed = np.flatnonzero(np.isin(ids // 3, half))
+    recall = []
+    for q in range(0, 6000, 60):
+        got = index.search(vecs[q], 10, half)
+        assert set(got.articles) <= set(half)
+        want = {i + 10 for i in exact_top(vecs, vecs[q], 10, allowed)}
+        recall.append(len(set(got.ids) & want))
+    assert np.mean(recall) / 10 >= 0.95
+
+    index.save(tmp_path / "i.faiss")
+    loaded, meta = SentenceIndex.load(tmp_path / "i.faiss", exact_max=4000)
+    assert meta.kind == HNSW and loaded.kind == HNSW
+    assert list(loaded.search(vecs[5], 10).ids) == list(index.search(vecs[5], 10).ids)
+    loaded.add(np.array([7000]), vecs[:1], np.array([5000]))
+    assert 7000 in loaded.search(vecs[0], 2).ids
+
+
+def test_small_index_stays_exact(tmp_path):
+    vecs = clustered(300)
+    index = SentenceIndex(32, exact_max=4000)
+    index.add(np.arange(300), vecs, np.arange(300))
+    assert index.kind == FLAT
+    assert list(index.search(vecs[7], 10).ids) == exact_top(vecs, vecs[7], 10, np.arange(300))
+
+
+def test_index_with_mismatched_ids_file_is_not_served(tmp_path):
+    vecs = clustered(50)
+    index = SentenceIndex(32)
+    index.add(np.arange(50), vecs, np.arange(50))
+    index.save(tmp_path / "i.faiss")
+    np.save(ids_path(tmp_path / "i.faiss"), np.zeros((2, 3), np.int64))
+    assert SentenceIndex.load(tmp_path / "i.faiss") is None
 
 
 def test_background_preparation_keeps_order_and_reraises():
