@@ -9,16 +9,18 @@ Which index depends on size (`bench/index.py` measures both):
   a few milliseconds at that size;
 - past it, HNSW over the same fp16 vectors (`IndexHNSWSQ`), built once when the
   corpus crosses the line (logged) and grown incrementally after. Search breadth
-  (efSearch) is never below the number of candidates asked for, which keeps
-  recall@10 against exact search above 0.99 on real news vectors.
+  (efSearch) is never below the number of candidates asked for; for the 400 that
+  `ask` asks for, recall@10 against exact search measured 0.98 at 100k vectors and
+  0.996 at 1M, in ~1.1 ms against 2.9 ms and 30 ms exhaustive.
 
 A filter (a country, a date range) restricts the search inside FAISS with a
 bitmap of admitted positions, built from the article of each vector held here
 (no SQL per sentence). On HNSW a selective filter would silently lose half the
 right answers at the usual breadth, so a filter admitting under
 `FILTER_EXACT_BELOW` of the vectors is searched exhaustively (exact, and cheap
-because only admitted vectors are scored); a broad one searches the graph with
-the breadth raised by 1/selectivity.
+because only admitted vectors are scored: 8 ms for 5% of 1M); a broad one
+searches the graph with the breadth raised by 1/selectivity (recall@10 0.99 for
+40% of 1M in 5 ms, against 32 ms exhaustive).
 
 The index is a cache of what SQLite holds: it is saved atomically beside the
 database with its ids and a metadata file, and `Corpus` checks they agree.
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 EXACT_MAX = 250_000  # vectors; exhaustive fp16 search past this costs more than ~8 ms a query
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 64  # the least breadth; raised to k when more candidates are asked for
+HNSW_EF_SEARCH = 128  # the least breadth; raised to k when more candidates are asked for
 FILTER_EXACT_BELOW = 0.25  # share of vectors a filter admits under which HNSW scans exactly
 FLAT, HNSW = "flat-fp16", "hnsw-fp16"
 KINDS = (FLAT, HNSW)
