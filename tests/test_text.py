@@ -73,6 +73,14 @@ def test_derive_title_is_first_sentence_cut_at_a_word():
     assert body.startswith(title[:-1])
 
 
+def test_derive_title_reads_only_the_opening_but_finds_the_same_sentence():
+    opening = "Tokyo said on Monday it would retaliate against U.S. duties on steel."
+    body = opening + " It gave no details. " * 200 + "\n\n" + "Another paragraph. " * 300
+    assert derive_title(body) == opening.rstrip(".")
+    spans = split_sentences(body)
+    assert derive_title(body) == body[spans[0][0] : spans[0][1]].rstrip(".")
+
+
 def test_content_key_ignores_wrapping_and_case():
     assert content_key("T", "Hello  world,\nagain") == content_key("t", "hello world again")
 
