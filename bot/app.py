@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -109,7 +110,8 @@ class BriefBot(discord.Client):
         results = await asyncio.to_thread(self.poller.poll_due)
         for result in results:
             if result.items:
-                report = await self.run(self.corpus.ingest_items, result.items, False)
+                ingest = functools.partial(self.corpus.ingest_items, save_index=False)
+                report = await self.run(ingest, result.items, False)
                 self.feeds.record_added(result.feed.id, report.added)
                 log.info("feed %s: %d new articles", result.feed.label, report.added)
             if result.alert or result.recovered:
@@ -138,6 +140,7 @@ class BriefBot(discord.Client):
         if digests is not None:
             digests.shutdown()
         await super().close()
+        await self.run(self.corpus.flush)  # the index that feed polls left unsaved
 
     async def sync_commands(self) -> None:
         """Sync to the dev guild (instant) or globally, only when the command set changed."""

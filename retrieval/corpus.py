@@ -8,6 +8,7 @@ CLI and the Discord bot both drive the library through it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "briefbot.sqlite3"
 INDEX_NAME = "sentences.faiss"
+# Feed polls rewrite the index file every time only while it is small (~75 MB at this size).
+INDEX_ALWAYS_SAVE_BELOW = 100_000  # vectors
+INDEX_SAVE_INTERVAL = 600.0  # seconds
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Corpus:
         self._tagger: ArticleTagger | None = None
         self.index_path = self.data_dir / INDEX_NAME
         self.index = self._open_index()
+        self._index_unsaved, self._saved_at = False, time.monotonic()
 
     # --- lifecycle ------------------------------------------------------------------------
     @property
@@ -92,7 +97,13 @@ class Corpus:
             self._tagger = ArticleTagger(self.encoder)
         return self._tagger
 
+    def flush(self) -> None:
+        """Write the index if feed polls left it unsaved."""
+        if self._index_unsaved:
+            self.save_index()
+
     def close(self) -> None:
+        self.flush()
         self.store.close()
 
     def __enter__(self) -> Corpus:
@@ -139,8 +150,17 @@ class Corpus:
         """Add the articles found in files, folders and URLs."""
         return self.ingest_items(load(targets), progress)
 
-    def ingest_items(self, items: Iterable[Item], progress: bool | None = None) -> IngestReport:
-        """Add already-parsed items (e.g. from a feed poller); new ones are tagged and indexed."""
+    def ingest_items(
+        self, items: Iterable[Item], progress: bool | None = None, *, save_index: bool = True
+    ) -> IngestReport:
+        """Add already-parsed items (e.g. from a feed poller); new ones are tagged and indexed.
+
+        `save_index=False` (the bot's feed polls) writes the index file at most every
+        `INDEX_SAVE_INTERVAL` seconds once it is large, and at `close()`: rewriting
+        hundreds of MB for a few new headlines a minute is waste, and an index left
+        behind by a crash is repaired from SQLite at the next start (only the missing
+        vectors are added).
+        """
         encoder = self.encoder
         self._check_model(encoder)
         report = ingest(
@@ -153,8 +173,15 @@ class Corpus:
             progress=progress,
         )
         if report.added:
-            self.index.save(self.index_path)
+            self._index_unsaved = True
+            large = self.index.ntotal > INDEX_ALWAYS_SAVE_BELOW
+            if save_index or not large or time.monotonic() - self._saved_at > INDEX_SAVE_INTERVAL:
+                self.save_index()
         return report
+
+    def save_index(self) -> None:
+        self.index.save(self.index_path)
+        self._index_unsaved, self._saved_at = False, time.monotonic()
 
     def retag(self, progress: bool | None = None) -> int:
         """Recompute every article's countries and topics (after editing topics or aliases)."""

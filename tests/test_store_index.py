@@ -11,6 +11,7 @@ import pytest
 
 from retrieval import Corpus
 from retrieval.index import FLAT, HNSW, SentenceIndex, ids_path, meta_path
+from retrieval.loaders import load
 
 from .conftest import SEED
 
@@ -238,3 +239,26 @@ def test_background_preparation_keeps_order_and_reraises():
     stream = in_background(iter(range(10**9)), depth=4)  # endless: closing must stop it
     assert next(stream) == 0
     stream.close()
+
+
+def test_feed_polls_defer_writing_a_large_index(settings, fake_encoder, tmp_path, monkeypatch):
+    import retrieval.corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "INDEX_ALWAYS_SAVE_BELOW", 0)  # every index is "large"
+    with Corpus(settings, encoder=fake_encoder) as corpus:
+        corpus.ingest([str(write_records(tmp_path / "a.json", 10))])  # explicit: saved now
+        saved = corpus.index_path.stat().st_mtime_ns
+        items = list(load([str(write_records(tmp_path / "b.json", 5, start=10))]))
+        corpus.ingest_items(items, progress=False, save_index=False)
+        assert corpus.index_path.stat().st_mtime_ns == saved
+        expected = corpus.index.ntotal
+    # close() wrote it: it opens without repair.
+    assert SentenceIndex.load(corpus.index_path)[1].count == expected
+    # A process killed before close(): the next start adds the missing vectors from SQLite.
+    corpus = Corpus(settings, encoder=fake_encoder)
+    items = list(load([str(write_records(tmp_path / "c.json", 5, start=20))]))
+    corpus.ingest_items(items, progress=False, save_index=False)
+    expected = corpus.index.ntotal
+    corpus.store.close()  # no flush
+    with Corpus(settings, encoder=fake_encoder) as reopened:
+        assert reopened.index.ntotal == expected
