@@ -124,6 +124,8 @@ class Corpus:
             index, meta = loaded
             same_model = (meta.model, meta.dim) == (model, dim)
             if same_model and index.ntotal == count and meta.id_sum == id_sum:
+                if index.fit_size():
+                    index.save(self.index_path)
                 return index
             ids = index.ids()
             if same_model and index.ntotal < count and len(ids) and int(ids.sum()) == meta.id_sum:

@@ -129,28 +129,53 @@ class SentenceIndex:
         """Add vectors with their sentence ids and the id of the article each belongs to."""
         if not len(ids):
             return
+        if self.kind == FLAT and self.ntotal + len(ids) > self.exact_max:
+            self._to_hnsw()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._lock:
-            if self.kind == FLAT and self.ntotal + len(ids) > self.exact_max:
-                self._to_hnsw()
             self._index.add(vectors)
             self._ids.extend(np.asarray(ids, dtype=np.int64))
             self._articles.extend(np.asarray(articles, dtype=np.int64))
 
+    def fit_size(self) -> bool:
+        """Exact or HNSW as the current size and `exact_max` say (after loading, or a
+        changed `[index] exact_max_vectors`); True when that changed the index."""
+        if self.kind == FLAT and self.ntotal > self.exact_max:
+            self._to_hnsw()
+            return True
+        if self.kind == HNSW and self.ntotal <= self.exact_max:
+            log.info("index: %d vectors fit exact search: leaving HNSW", self.ntotal)
+            self._rebuild(_flat(self.dim), FLAT)
+            return True
+        return False
+
     def _to_hnsw(self) -> None:
         """Move every vector so far into an HNSW graph (once, when the corpus outgrows exact)."""
-        t = time.perf_counter()
         log.info(
             "index: past %d vectors, switching from exact search to HNSW (M=%d); building",
             self.exact_max,
             HNSW_M,
         )
-        hnsw = _hnsw(self.dim)
-        n = self.ntotal
-        for start in range(0, n, 50_000):
-            hnsw.add(self._index.reconstruct_n(start, min(50_000, n - start)))
-        self._index, self.kind = hnsw, HNSW
-        log.info("index: HNSW over %d vectors built in %.1fs", n, time.perf_counter() - t)
+        t = time.perf_counter()
+        self._rebuild(_hnsw(self.dim), HNSW)
+        log.info("index: HNSW over %d vectors built in %.1fs", self.ntotal, time.perf_counter() - t)
+
+    def _rebuild(self, target: faiss.Index, kind: str) -> None:
+        """Copy every vector into `target`, then serve from it.
+
+        The copy runs without the lock, chunk by chunk, so questions are answered by the
+        old index meanwhile (a 250k-vector HNSW build takes 20-45 s here).
+        """
+        done = 0
+        while True:
+            with self._lock:
+                n = self.ntotal
+                if done == n:
+                    self._index, self.kind = target, kind
+                    return
+                chunk = self._index.reconstruct_n(done, min(50_000, n - done))
+            target.add(chunk)
+            done += len(chunk)
 
     def search(self, query: np.ndarray, k: int, articles: np.ndarray | None = None) -> Hits:
         """The k most similar vectors; `articles` (ids) restricts the search to their vectors."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from retrieval import Corpus
+from retrieval import Corpus, Filters
 from retrieval.index import FLAT, HNSW, SentenceIndex, ids_path, meta_path
 from retrieval.loaders import load
 
@@ -262,3 +263,39 @@ def test_feed_polls_defer_writing_a_large_index(settings, fake_encoder, tmp_path
     corpus.store.close()  # no flush
     with Corpus(settings, encoder=fake_encoder) as reopened:
         assert reopened.index.ntotal == expected
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(countries=("US",)),
+        Filters(countries=("JP", "CN")),
+        Filters(topics=("trade",)),
+        Filters(countries=("US",), topics=("trade",)),
+        Filters(since=datetime(2025, 1, 1, tzinfo=UTC)),
+        Filters(countries=("CN",), since=datetime(2025, 1, 1, tzinfo=UTC), after_id=3),
+        Filters(after_id=5),
+        Filters(countries=("ZZ",)),
+    ],
+)
+def test_admitted_articles_match_the_sql_filter(seed_corpus: Corpus, filters: Filters):
+    """The fast path behind FAISS selectors agrees with the one-query SQL filter."""
+    store = seed_corpus.store
+    assert list(store.admitted(filters)) == sorted(store.article_ids(filters))
+
+
+def test_saved_index_follows_a_changed_size_limit(tmp_path, caplog):
+    vecs = clustered(3000)
+    index = SentenceIndex(32, exact_max=10_000)
+    index.add(np.arange(3000), vecs, np.arange(3000))
+    index.save(tmp_path / "i.faiss")
+    lowered, _ = SentenceIndex.load(tmp_path / "i.faiss", exact_max=1000)
+    with caplog.at_level(logging.INFO, logger="retrieval.index"):
+        assert lowered.fit_size() and lowered.kind == HNSW
+    assert "switching from exact search to HNSW" in caplog.text
+    assert len(set(lowered.search(vecs[3], 10).ids) & set(index.search(vecs[3], 10).ids)) >= 8
+    raised = lowered
+    raised.exact_max = 10_000
+    assert raised.fit_size() and raised.kind == FLAT
+    assert list(raised.search(vecs[3], 10).ids) == list(index.search(vecs[3], 10).ids)
+    assert not raised.fit_size()

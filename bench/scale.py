@@ -1,0 +1,555 @@
+"""Ask latency, cold start and memory at ~100k articles (~800k vectors), past the HNSW line.
+
+We have no 100k-article corpus, so one is grown from a real data directory built
+by `bench/latency.py`: its SQLite store is copied, then its articles are replicated
+until `--articles`. Each copy gets new ids, distinct keys (`#copyN` suffix), the
+same tags and FTS row, publication dates shifted back by `SHIFT_DAYS` per copy (date
+windows stay selective), and its sentences with their vectors perturbed:
+v' = normalise(v + sigma * gaussian), sigma set for a mean cosine of ~0.9 to the
+source vector (measured and reported). Copies are near-duplicates, the way wire
+stories are, not uniform random vectors. The index files are then deleted so that
+opening a `Corpus` rebuilds the index from SQLite (timed; past 250k vectors it is HNSW).
+
+The measurement runs in a fresh child process, so its peak RSS is the serving
+process's, not the build's: warm `ask` p50/p95 unfiltered and filtered to JP (a
+selective filter: exhaustive under HNSW) and US (broad: a wider graph walk), plus
+the index search, FTS5 and filter SQL alone; a fresh `briefbot ask` process (median
+of 3); then the same on an exact fp16 index built in-process from the store and
+swapped in (the baseline). Peak RSS is VmHWM, not getrusage's ru_maxrss, which
+Linux carries over from the parent when a process is spawned (see `peak_rss_mb`).
+
+    python bench/scale.py --source /tmp/bb-large --data-dir /tmp/bb-100k --articles 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentence_case
+from tqdm import tqdm
+
+from retrieval import Corpus, Filters, load_settings
+from retrieval.corpus import DB_NAME, INDEX_NAME
+from retrieval.dates import isoformat
+from retrieval.index import SentenceIndex, ids_path, meta_path
+from retrieval.ingest import rebuild_index
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_COSINE = 0.9  # mean cosine between a source vector and its perturbed copy
+SHIFT_DAYS = 45  # each copy is published this many days before the previous one
+CHUNK_ARTICLES = 1000  # source articles per transaction
+BUILD_INFO = "scale-build.json"
+
+ARTICLE_COLUMNS = (
+    "id, ext_key, external_id, url, content_key, title, title_derived, body,"
+    " source, origin, dateline, published, added, dated"
+)
+
+
+def sigma_for(cosine: float, dim: int) -> float:
+    """Per-dimension noise giving unit vectors this expected cosine to their noisy copy:
+    |noise|^2 ~ dim * sigma^2, and cos = 1 / sqrt(1 + dim * sigma^2)."""
+    return float(np.sqrt((1 / cosine**2 - 1) / dim))
+
+
+def load_avg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def index_files(data_dir: Path) -> list[Path]:
+    path = data_dir / INDEX_NAME
+    return [path, ids_path(path), meta_path(path)]
+
+
+def shifted(value: str | None, days: int) -> str | None:
+    if value is None:
+        return None
+    return isoformat(datetime.fromisoformat(value) - timedelta(days=days))
+
+
+def suffixed(value: str | None, copy: int) -> str | None:
+    return None if value is None else f"{value}#copy{copy}"
+
+
+def build(source: Path, out: Path, articles: int, seed: int) -> dict:
+    """Copy `source`'s store into `out` and replicate its articles up to `articles`."""
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / DB_NAME
+    tmp = out / (DB_NAME + ".building")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+        leftover.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    # Read-only, and immutable when no WAL is pending: SQLite then creates no -wal/-shm
+    # files beside the source (opening a WAL database read-only otherwise does).
+    wal = source / f"{DB_NAME}-wal"
+    immutable = "&immutable=1" if not wal.exists() or wal.stat().st_size == 0 else ""
+    src = sqlite3.connect(f"file:{source / DB_NAME}?mode=ro{immutable}", uri=True)
+    db = sqlite3.connect(tmp, isolation_level=None)
+    src.backup(db)
+    src.close()
+    copy_s = time.perf_counter() - t0
+    # A scratch file renamed into place only when complete: no journal needed meanwhile.
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-262144")  # 256 MB
+
+    base_ids = [r[0] for r in db.execute("SELECT id FROM articles ORDER BY id")]
+    art_stride = db.execute("SELECT max(id) FROM articles").fetchone()[0]
+    sent_stride = db.execute("SELECT max(id) FROM sentences").fetchone()[0]
+    base_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+    dim = int(db.execute("SELECT value FROM meta WHERE key='dim'").fetchone()[0])
+    sigma = sigma_for(TARGET_COSINE, dim)
+    rng = np.random.default_rng(seed)
+
+    plan: list[tuple[int, list[int]]] = []  # (copy number, source article ids)
+    remaining, copy = articles - len(base_ids), 0
+    while remaining > 0:
+        copy += 1
+        if remaining >= len(base_ids):
+            chosen = base_ids
+        else:  # the last, partial copy: a random sample, so the Reuters/BBC mix holds
+            chosen = sorted(rng.choice(base_ids, remaining, replace=False).tolist())
+        plan.append((copy, chosen))
+        remaining -= len(chosen)
+
+    cos_sum, cos_n, added_sentences = 0.0, 0, 0
+    t1 = time.perf_counter()
+    with tqdm(total=sum(len(c) for _, c in plan), desc="replicate", unit=" articles") as bar:
+        for copy, chosen in plan:
+            a_off, s_off, days = copy * art_stride, copy * sent_stride, copy * SHIFT_DAYS
+            for start in range(0, len(chosen), CHUNK_ARTICLES):
+                ids = chosen[start : start + CHUNK_ARTICLES]
+                marks = ",".join("?" * len(ids))
+                db.execute("BEGIN")
+                rows = db.execute(
+                    f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", ids
+                ).fetchall()
+                db.executemany(
+                    f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({','.join('?' * 14)})",
+                    [
+                        (
+                            aid + a_off,
+                            suffixed(ext_key, copy),
+                            suffixed(external_id, copy),
+                            suffixed(url, copy),
+                            suffixed(content_key, copy),
+                            title,
+                            derived,
+                            body,
+                            src_name,
+                            origin,
+                            dateline,
+                            shifted(published, days),
+                            added,
+                            shifted(dated, days),
+                        )
+                        for (
+                            aid,
+                            ext_key,
+                            external_id,
+                            url,
+                            content_key,
+                            title,
+                            derived,
+                            body,
+                            src_name,
+                            origin,
+                            dateline,
+                            published,
+                            added,
+                            dated,
+                        ) in rows
+                    ],
+                )
+                db.execute(
+                    "INSERT INTO articles_fts(rowid, title, lead, body)"
+                    f" SELECT rowid + ?, title, lead, body FROM articles_fts"
+                    f" WHERE rowid IN ({marks})",
+                    [a_off, *ids],
+                )
+                for table, cols in (
+                    ("article_countries", "code, rank"),
+                    ("article_topics", "topic, score"),
+                ):
+                    db.execute(
+                        f"INSERT INTO {table} SELECT article_id + ?, {cols} FROM {table}"
+                        f" WHERE article_id IN ({marks})",
+                        [a_off, *ids],
+                    )
+                sents = db.execute(
+                    "SELECT id, article_id, position, start, end, text, vector FROM sentences"
+                    f" WHERE article_id IN ({marks}) ORDER BY id",
+                    ids,
+                ).fetchall()
+                if sents:
+                    v = np.frombuffer(b"".join(r[6] for r in sents), np.float32)
+                    v = v.reshape(len(sents), dim)
+                    w = v + sigma * rng.standard_normal(v.shape, dtype=np.float32)
+                    w /= np.linalg.norm(w, axis=1, keepdims=True)
+                    cos_sum += float(np.einsum("ij,ij->", v, w))
+                    cos_n += len(sents)
+                    db.executemany(
+                        "INSERT INTO sentences (id, article_id, position, start, end, text,"
+                        " vector) VALUES (?,?,?,?,?,?,?)",
+                        [
+                            (r[0] + s_off, r[1] + a_off, r[2], r[3], r[4], r[5], vec.tobytes())
+                            for r, vec in zip(sents, w, strict=True)
+                        ],
+                    )
+                    added_sentences += len(sents)
+                db.execute("COMMIT")
+                bar.update(len(ids))
+    replicate_s = time.perf_counter() - t1
+    db.execute("PRAGMA journal_mode=WAL")  # what the store runs in
+    total_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    total_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+    db.close()
+    os.replace(tmp, target)
+    return {
+        "source": str(source),
+        "source_articles": len(base_ids),
+        "source_sentences": base_sentences,
+        "articles": total_articles,
+        "sentences": total_sentences,
+        "copies": len(plan),
+        "last_copy_articles": len(plan[-1][1]) if plan else 0,
+        "sigma": sigma,
+        "mean_cosine_copy_to_source": cos_sum / max(cos_n, 1),
+        "shift_days_per_copy": SHIFT_DAYS,
+        "sqlite_copy_seconds": copy_s,
+        "replicate_seconds": replicate_s,
+        "build_seconds": time.perf_counter() - t0,
+        "added_sentences": added_sentences,
+        "load_avg_after": load_avg(),
+    }
+
+
+def rebuild(out: Path) -> dict:
+    """Delete the index files and time the rebuild from SQLite that opening a Corpus does."""
+    for path in index_files(out):
+        path.unlink(missing_ok=True)
+    before = load_avg()
+    t = time.perf_counter()
+    with Corpus(load_settings(data_dir=out)) as corpus:
+        seconds = time.perf_counter() - t
+        kind, vectors = corpus.index.kind, corpus.index.ntotal
+    return {
+        "seconds": seconds,
+        "kind": kind,
+        "vectors": vectors,
+        "index_bytes": sum(p.stat().st_size for p in index_files(out)),
+        "load_avg_before": before,
+        "load_avg_after": load_avg(),
+    }
+
+
+def questions(data: Path, n: int) -> list[str]:
+    """Reuters titles and BBC headlines, shuffled (the same set as bench/latency.py)."""
+    titles = [
+        sentence_case(s["title"])
+        for s in reuters_stories(data / "reuters21578-dev")
+        if s.get("title")
+    ]
+    titles += [bbc_headline(p["text"]) for p in bbc_pairs(data / "bbc-news-summary-dev")]
+    rng = np.random.default_rng(1)
+    return [titles[i] for i in rng.permutation(len(titles))[:n]]
+
+
+def pct(values: list[float]) -> dict:
+    return {
+        "p50": statistics.median(values),
+        "p95": float(np.percentile(values, 95)),
+        "mean": statistics.fmean(values),
+    }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries that across
+    fork/exec from the parent's high-water mark, so a child spawned by a 2 GB parent
+    reports 2 GB. VmHWM belongs to the process's own address space."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# Runs a command and prints its wall time and peak RSS. The command is spawned from this
+# small process, so the ru_maxrss it inherits is ~10 MB, not the measuring process's GB.
+LAUNCHER = """
+import resource, subprocess, sys, time
+t = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, capture_output=True)
+wall = time.perf_counter() - t
+print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+def measure(args: argparse.Namespace) -> dict:
+    qs = questions(args.data, args.queries)
+    out = args.data_dir
+    filters = {
+        "unfiltered": None,
+        "JP": Filters(countries=("JP",)),
+        "US": Filters(countries=("US",)),
+    }
+
+    t = time.perf_counter()
+    corpus = Corpus(load_settings(data_dir=out))
+    corpus.encoder.encode(["warm up"])
+    load_s = time.perf_counter() - t
+    stats = corpus.stats()
+    corpus.ask("warm up question about trade")
+    admitted = {
+        name: (len(corpus.store.admitted(f)) if f else stats.articles)
+        for name, f in filters.items()
+    }
+
+    # Each question's vector, and the article ids each filter admits, for timing stages.
+    qvecs = [corpus.encoder.encode([q])[0] for q in qs]
+    admits = {name: corpus.store.admitted(f) if f else None for name, f in filters.items()}
+    k = corpus.settings.answer.candidate_sentences
+
+    def stages() -> dict:
+        """Per filter, ms: the index search alone, and the SQL parts of an ask around it."""
+        out: dict[str, dict] = {}
+        for name, f in filters.items():
+            search, lexical, admitted_sql = [], [], []
+            for q, v in zip(qs, qvecs, strict=True):
+                t = time.perf_counter()
+                corpus.index.search(v, k, admits[name])
+                search.append(1000 * (time.perf_counter() - t))
+                t = time.perf_counter()
+                corpus.store.lexical_search(q, 50, f or Filters())
+                lexical.append(1000 * (time.perf_counter() - t))
+                if f is not None:
+                    t = time.perf_counter()
+                    corpus.store.admitted(f)
+                    admitted_sql.append(1000 * (time.perf_counter() - t))
+            out[name] = {"index_search": pct(search), "lexical_search": pct(lexical)}
+            if admitted_sql:
+                out[name]["admitted_sql"] = pct(admitted_sql)
+        return out
+
+    def timed() -> tuple[dict, dict]:
+        """Per filter: ask latencies (ms) and each question's top-5 article ids."""
+        times: dict[str, list[float]] = {}
+        tops: dict[str, list[list[int]]] = {}
+        for name, f in filters.items():
+            times[name], tops[name] = [], []
+            for q in qs:
+                t = time.perf_counter()
+                result = corpus.ask(q, f)
+                times[name].append(1000 * (time.perf_counter() - t))
+                tops[name].append([r.article.id for r in result.articles])
+        return times, tops
+
+    load_before = load_avg()
+    kind = corpus.index.kind
+    hnsw_ms, hnsw_top = timed()
+    hnsw_stages = stages()
+    load_hnsw = load_avg()
+    peak_serving = peak_rss_mb()
+
+    cold, cold_rss = [], []
+    for q in qs[:3]:
+        cli = [sys.executable, "-m", "bot.cli", "ask", q, "--data-dir", str(out), "--json"]
+        run = subprocess.run(
+            [sys.executable, "-S", "-c", LAUNCHER, *cli],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        wall, rss = map(float, run.stdout.split())
+        cold.append(wall)
+        cold_rss.append(rss)
+    load_cold = load_avg()
+
+    # The baseline: an exact fp16 index built in-process from the store and swapped in
+    # (a second Corpus would load the saved HNSW index whatever exact_max_vectors says).
+    t = time.perf_counter()
+    flat = SentenceIndex(
+        corpus.index.dim,
+        corpus.index.model,
+        corpus.index.backend,
+        exact_max=corpus.index.ntotal + 1,
+    )
+    rebuild_index(corpus.store, flat)
+    flat_build_s = time.perf_counter() - t
+    hnsw, corpus.index = corpus.index, flat
+    del hnsw
+    exact_ms, exact_top = timed()
+    exact_stages = stages()
+    load_exact = load_avg()
+    corpus.store.close()  # not corpus.close(): nothing may save the swapped-in flat index
+
+    def overlap(a: list[list[int]], b: list[list[int]]) -> float:
+        pairs = zip(a, b, strict=True)
+        return statistics.fmean(len(set(x) & set(y)) / max(len(x), 1) for x, y in pairs)
+
+    result = {
+        "data_dir": str(out),
+        "articles": stats.articles,
+        "vectors": stats.vectors,
+        "index_kind": kind,
+        "index": stats.index,
+        "encoder": corpus.encoder.backend,
+        "queries": len(qs),
+        "admitted_articles": admitted,
+        "load_seconds": load_s,
+        "warm_ask_ms": {
+            "hnsw": {name: pct(v) for name, v in hnsw_ms.items()},
+            "exact": {name: pct(v) for name, v in exact_ms.items()},
+        },
+        "stage_ms": {"hnsw": hnsw_stages, "exact": exact_stages},
+        "index_search_hnsw_over_exact_p50": {
+            name: hnsw_stages[name]["index_search"]["p50"]
+            / exact_stages[name]["index_search"]["p50"]
+            for name in filters
+        },
+        "hnsw_over_exact_p50": {
+            name: statistics.median(hnsw_ms[name]) / statistics.median(exact_ms[name])
+            for name in filters
+        },
+        "top5_overlap_hnsw_vs_exact": {
+            name: overlap(hnsw_top[name], exact_top[name]) for name in filters
+        },
+        "exact_baseline": "flat fp16 SentenceIndex rebuilt in-process from SQLite, swapped in",
+        "exact_index_build_seconds": flat_build_s,
+        "fresh_process_ask_seconds": {"median": statistics.median(cold), "runs": cold},
+        "fresh_process_peak_rss_mb": {"max": max(cold_rss), "runs": cold_rss},
+        "peak_rss_mb": peak_serving,
+        "peak_rss_mb_with_exact_baseline": peak_rss_mb(),
+        "peak_rss_source": "VmHWM of the measuring process; the CLI's via a small launcher",
+        "db_bytes": sum(
+            p.stat().st_size for p in out.glob(DB_NAME + "*") if not p.name.endswith("building")
+        ),
+        "index_bytes": sum(p.stat().st_size for p in index_files(out) if p.exists()),
+        "load_avg": {
+            "before_warm": load_before,
+            "after_hnsw_warm": load_hnsw,
+            "after_fresh_process": load_cold,
+            "after_exact_warm": load_exact,
+        },
+    }
+    info = out / BUILD_INFO
+    if info.exists():
+        result["build"] = json.loads(info.read_text())
+    return result
+
+
+def table(r: dict) -> str:
+    kind = r["index_kind"]
+    lines = [
+        f"{r['articles']} articles, {r['vectors']} vectors, index {kind},"
+        f" encoder {r['encoder']}, {r['queries']} questions; ms, p50/p95",
+        f"{'':<11}{'ask ' + kind:>16}{'ask exact':>14}{'ratio':>7}{'top5':>6}"
+        f"{'search ' + kind:>19}{'search exact':>14}{'lexical':>9}{'filter':>8}",
+    ]
+    for name in r["warm_ask_ms"]["hnsw"]:
+        h, e = r["warm_ask_ms"]["hnsw"][name], r["warm_ask_ms"]["exact"][name]
+        sh, se = r["stage_ms"]["hnsw"][name], r["stage_ms"]["exact"][name]
+        hs, es = sh["index_search"], se["index_search"]
+        sql = sh.get("admitted_sql", {}).get("p50")
+        lines.append(
+            f"{name:<11}{h['p50']:>9.1f}/{h['p95']:<6.1f}{e['p50']:>7.1f}/{e['p95']:<6.1f}"
+            f"{r['hnsw_over_exact_p50'][name]:>7.2f}{r['top5_overlap_hnsw_vs_exact'][name]:>6.2f}"
+            f"{hs['p50']:>12.1f}/{hs['p95']:<6.1f}{es['p50']:>7.1f}/{es['p95']:<6.1f}"
+            f"{sh['lexical_search']['p50']:>9.1f}{'-' if sql is None else f'{sql:.1f}':>8}"
+        )
+    fresh = r["fresh_process_ask_seconds"]
+    lines += [
+        f"fresh `briefbot ask`: {fresh['median']:.2f} s median of 3"
+        f" ({', '.join(f'{x:.2f}' for x in fresh['runs'])});"
+        f" its peak RSS {r['fresh_process_peak_rss_mb']['max']:.0f} MB",
+        f"peak RSS in-process: {r['peak_rss_mb']:.0f} MB"
+        f" ({r['peak_rss_mb_with_exact_baseline']:.0f} MB with the exact baseline loaded too)",
+        f"DB {r['db_bytes'] / 2**30:.2f} GiB, index {r['index_bytes'] / 2**20:.0f} MiB,"
+        f" load average {r['load_avg']}",
+    ]
+    b = r.get("build")
+    if b:
+        ix = b.get("index_rebuild", {})
+        lines.append(
+            f"build {b['build_seconds']:.0f} s ({b['copies']} copies, mean cosine"
+            f" {b['mean_cosine_copy_to_source']:.3f}); index rebuild"
+            f" {ix.get('seconds', float('nan')):.0f} s -> {ix.get('kind')}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--source", type=Path, help="a data dir built by bench/latency.py")
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--articles", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Reuters/BBC for questions")
+    ap.add_argument("--out", type=Path, default=Path("bench/out/scale.json"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--rebuild-index", action="store_true", help="delete and re-time the index rebuild"
+    )
+    ap.add_argument(
+        "--measure-only", action="store_true", help="measure DATA_DIR as it is (the child run)"
+    )
+    args = ap.parse_args()
+    if args.source is not None:
+        # The source's ONNX export and fidelity verdict: no export needed.
+        os.environ.setdefault("BRIEFBOT_MODEL_CACHE", str(args.source / "models"))
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    logging.getLogger("retrieval.index").setLevel(logging.INFO)
+
+    if not args.measure_only:
+        info_path = args.data_dir / BUILD_INFO
+        built = not (args.data_dir / DB_NAME).exists()
+        if built:
+            if args.source is None:
+                ap.error(f"{args.data_dir} has no store: --source is needed to build one")
+            info = build(args.source, args.data_dir, args.articles, args.seed)
+            print(
+                f"built {info['articles']} articles / {info['sentences']} sentences in"
+                f" {info['build_seconds']:.0f} s; mean cosine copy-source"
+                f" {info['mean_cosine_copy_to_source']:.4f}; load {info['load_avg_after']}",
+                file=sys.stderr,
+            )
+            info_path.write_text(json.dumps(info, indent=1))
+        if built or args.rebuild_index:
+            ix = rebuild(args.data_dir)
+            print(
+                f"index rebuilt from SQLite: {ix['vectors']} vectors, {ix['kind']},"
+                f" {ix['seconds']:.1f} s; load {ix['load_avg_after']}",
+                file=sys.stderr,
+            )
+            info = json.loads(info_path.read_text()) if info_path.exists() else {}
+            info_path.write_text(json.dumps(info | {"index_rebuild": ix}, indent=1))
+        # Measure in a fresh process: its peak RSS is serving memory, not the build's.
+        child = [sys.executable, __file__, *sys.argv[1:], "--measure-only"]
+        sys.exit(subprocess.run(child, check=False).returncode)
+
+    result = measure(args)
+    print(json.dumps(result, indent=1))
+    print(table(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
