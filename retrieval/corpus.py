@@ -261,10 +261,10 @@ class Corpus:
             raise InputError("the question is empty")
         cfg = self.settings.answer
         filters = filters or Filters()
-        qvec = self.encoder.encode([question])[0]
+        encoder = self.encoder
         retrieval = retrieve(
             question,
-            qvec,
+            lambda text: encoder.encode([text])[0],
             self.store,
             self.index,
             filters,
