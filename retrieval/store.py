@@ -587,23 +587,48 @@ class Store:
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
-        where, args = self._where(filters)
-        extra = where.replace(" WHERE ", " AND ", 1) if where else ""
+        where, args = self._fts_filters(filters)
         weights = ", ".join(map(str, BM25_WEIGHTS))
-        # Without filters, no join: looking up every matching article's row doubled the
-        # cost at 100k articles (54 -> 23 ms a question).
-        join = " JOIN articles a ON a.id = articles_fts.rowid" if extra else ""
         try:
             rows = self._db.execute(
-                f"SELECT articles_fts.rowid, -bm25(articles_fts, {weights}) AS score"
-                f" FROM articles_fts{join}"
-                f" WHERE articles_fts MATCH ?{extra} ORDER BY score DESC LIMIT ?",
+                f"SELECT rowid, -bm25(articles_fts, {weights}) AS score FROM articles_fts"
+                f" WHERE articles_fts MATCH ?{where} ORDER BY score DESC LIMIT ?",
                 [match, *args, limit],
             ).fetchall()
         except sqlite3.OperationalError as exc:
             log.warning("lexical search failed for %r: %s", question, exc)
             return []
         return [(int(a), float(s)) for a, s in rows]
+
+    def _fts_filters(self, filters: Filters) -> tuple[str, list[object]]:
+        """`filters` as conditions on the FTS rowid (the article id), without a join.
+
+        `+rowid IN (subquery)`: the unary plus keeps SQLite from driving the search
+        from the subquery's ids (one FTS lookup each); the set is built once and each
+        match is checked against it. Measured at 100k articles: JP 36 -> 7 ms, US
+        58 -> 28 ms a question, same results as joining the articles table.
+        """
+        sets: list[tuple[str, list[object]]] = []
+        if filters.countries:
+            marks = ",".join("?" * len(filters.countries))
+            sql = f"SELECT article_id FROM article_countries WHERE code IN ({marks})"
+            sets.append((sql, list(filters.countries)))
+        if filters.topics:
+            marks = ",".join("?" * len(filters.topics))
+            sql = f"SELECT article_id FROM article_topics WHERE topic IN ({marks})"
+            sets.append((sql, list(filters.topics)))
+        if filters.since or filters.until:
+            sql, args = "SELECT id FROM articles WHERE dated >= ?", [isoformat(filters.since) or ""]
+            if filters.until:
+                sql += " AND dated < ?"
+                args.append(isoformat(filters.until))
+            sets.append((sql, args))
+        where = "".join(f" AND +rowid IN ({sql})" for sql, _ in sets)
+        args = [a for _, set_args in sets for a in set_args]
+        if filters.after_id is not None:
+            where += " AND rowid > ?"
+            args.append(filters.after_id)
+        return where, args
 
     def max_article_id(self) -> int:
         return self._db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]

@@ -299,3 +299,22 @@ def test_saved_index_follows_a_changed_size_limit(tmp_path, caplog):
     assert raised.fit_size() and raised.kind == FLAT
     assert list(raised.search(vecs[3], 10).ids) == list(index.search(vecs[3], 10).ids)
     assert not raised.fit_size()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(countries=("US",)),
+        Filters(countries=("JP", "CN"), topics=("trade",)),
+        Filters(countries=("CN",), since=datetime(2025, 1, 1, tzinfo=UTC), after_id=3),
+        Filters(since=datetime(2025, 4, 1, tzinfo=UTC), until=datetime(2025, 6, 1, tzinfo=UTC)),
+    ],
+)
+def test_filtered_bm25_is_the_unfiltered_ranking_restricted(seed_corpus: Corpus, filters):
+    store = seed_corpus.store
+    admitted = set(store.admitted(filters).tolist())
+    for question in ("tariffs on Japanese cars", "China export controls rare earths", "oil"):
+        everything = store.lexical_search(question, 1000, Filters())
+        assert everything
+        want = [(a, s) for a, s in everything if a in admitted][:3]
+        assert store.lexical_search(question, 3, filters) == want
