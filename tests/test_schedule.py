@@ -113,9 +113,17 @@ def test_jobs_persist_across_restarts(tmp_path: Path):
     assert seen["first"].astimezone(UTC).hour == 23  # 08:00 Tokyo
 
 
+def far_from_now() -> str:
+    """A daily time 12 h from now, so no regular run falls inside a test's missed window.
+
+    A fixed "08:00" made the beyond-grace test fail whenever it ran within grace after 08:00.
+    """
+    return (datetime.now(UTC) + timedelta(hours=12)).strftime("%H:%M")
+
+
 def test_missed_run_within_grace_fires_once_after_downtime(tmp_path: Path):
     store = SubscriptionStore(tmp_path / "s.sqlite3")
-    sub = store.add(1, "08:00", "UTC")
+    sub = store.add(1, far_from_now(), "UTC")
     run_scheduler(tmp_path, store.list(), 0.05)
     move_next_run(tmp_path, sub.id, datetime.now(UTC) - timedelta(hours=2))
     assert run_scheduler(tmp_path, store.list(), 0.5) == [sub.id]
@@ -124,7 +132,7 @@ def test_missed_run_within_grace_fires_once_after_downtime(tmp_path: Path):
 
 def test_missed_run_beyond_grace_is_skipped(tmp_path: Path):
     store = SubscriptionStore(tmp_path / "s.sqlite3")
-    sub = store.add(1, "08:00", "UTC")
+    sub = store.add(1, far_from_now(), "UTC")
     run_scheduler(tmp_path, store.list(), 0.05)
     move_next_run(tmp_path, sub.id, datetime.now(UTC) - timedelta(hours=10))
     assert run_scheduler(tmp_path, store.list(), 0.5, grace=6 * 3600) == []
