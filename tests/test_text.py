@@ -93,3 +93,33 @@ def test_sentence_spans_are_ordered_verbatim_substrings(text):
         assert last <= start < end <= len(body)
         assert body[start:end] == body[start:end].strip()
         last = end
+
+
+# Characters that matter to syntok (terminals, brackets, quotes, digits, odd spaces)
+# mixed with plain letters, so generated paragraphs hit both paths of split_sentences.
+_SYNTOK_ALPHABET = st.sampled_from(
+    [
+        *"aAbZ xy 09.,;:!?()[]{}'\"-\u2019\u201d\u00ad\u00a0\u2003\t\n\x1c\u200b\uff08\u3002…",
+        *("U.S.", "Mr.", "1.5", "...", " the ", "Tokyo"),
+    ]
+)
+
+
+@given(st.lists(_SYNTOK_ALPHABET, max_size=40).map("".join))
+def test_split_sentences_matches_syntok_on_any_paragraph(para):
+    """The no-split shortcut must give exactly what syntok gives (it only skips work)."""
+    from retrieval.text import _one_sentence, syntok_spans
+
+    shortcut = _one_sentence(para)
+    if shortcut is not None:
+        assert [shortcut] == syntok_spans(para)
+    assert split_sentences(para) == syntok_spans(para)
+
+
+def test_split_sentences_shortcut_covers_plain_newswire_paragraphs():
+    from retrieval.text import _one_sentence
+
+    assert _one_sentence("Exports rose 5.93 pct to 1,200 mln dlrs in March, it said.") == (0, 58)
+    assert _one_sentence("He said: \"We will respond.\"") == (0, 27)
+    assert _one_sentence("Japan asked the U.S. to act.") is None
+    assert _one_sentence("Tariffs (on steel) rose.") is None
