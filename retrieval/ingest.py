@@ -3,6 +3,8 @@
 Deduplication happens before embedding, so re-ingesting or adding a few
 articles to a large corpus embeds only what is new. Each batch is embedded,
 then committed to SQLite in one transaction, then added to the FAISS index.
+Three stages overlap: a worker thread parses and splits, another embeds batch
+N+1, and the caller's thread tags and stores batch N (SQLite stays on it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import Full, Queue
 from typing import TypeVar
@@ -82,11 +85,15 @@ def prepare(raw: RawArticle, encoder: Encoder) -> PreparedArticle:
 
 
 class _Batch:
-    """Articles waiting to be embedded, with in-batch dedupe keys."""
+    """Articles waiting to be embedded, with dedupe keys for them and the batch in flight.
+
+    The batch being embedded is not in SQLite yet, so `store.is_duplicate` cannot see it.
+    """
 
     def __init__(self) -> None:
         self.articles: list[PreparedArticle] = []
         self.keys: set[str] = set()
+        self.in_flight: set[str] = set()
 
     def seen(self, art: PreparedArticle) -> bool:
         keys = {f"c:{art.content_key}"}
@@ -94,10 +101,16 @@ class _Batch:
             keys.add(f"u:{art.url}")
         if art.ext_key:
             keys.add(f"e:{art.ext_key}")
-        if keys & self.keys:
+        if keys & self.keys or keys & self.in_flight:
             return True
         self.keys |= keys
         return False
+
+    def take(self) -> list[PreparedArticle]:
+        """Hand the articles over for embedding; their keys stay until the next take."""
+        articles, self.articles = self.articles, []
+        self.in_flight, self.keys = self.keys, set()
+        return articles
 
 
 def ingest(
@@ -117,24 +130,37 @@ def ingest(
     report = IngestReport()
     batch = _Batch()
     bar = tqdm(desc="ingest", unit=" articles", disable=None if progress is None else not progress)
+    embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed")
+    pending: tuple[list[PreparedArticle], Future[np.ndarray]] | None = None
 
-    def flush() -> None:
-        if not batch.articles:
+    def store_pending() -> None:
+        """Tag and store the batch in flight once its vectors are ready."""
+        nonlocal pending
+        if pending is None:
             return
-        texts = [row.text for art in batch.articles for row in art.sentences]
-        vectors = encode_unique(encoder, texts)
+        articles, future = pending
+        pending = None
+        vectors = future.result()
         if tagger is not None:
             row = 0
-            for art in batch.articles:
+            for art in articles:
                 tagger(art, vectors[row : row + len(art.sentences)])
                 row += len(art.sentences)
-        ids, owners = store.add_batch(batch.articles, vectors)
+        ids, owners = store.add_batch(articles, vectors)
         index.add(ids, vectors, owners)
-        report.added += len(batch.articles)
-        report.embedded += len(texts)
-        bar.update(len(batch.articles))
-        batch.articles.clear()
-        batch.keys.clear()
+        report.added += len(articles)
+        report.embedded += len(vectors)
+        bar.update(len(articles))
+
+    def flush() -> None:
+        nonlocal pending
+        if not batch.articles:
+            return
+        articles = batch.take()
+        texts = [row.text for art in articles for row in art.sentences]
+        future = embedding.submit(encode_unique, encoder, texts)
+        store_pending()  # the previous batch, while this one is embedded
+        pending = (articles, future)
 
     try:
         for item in in_background(_prepared(items, encoder)):
@@ -154,7 +180,9 @@ def ingest(
             if len(batch.articles) >= batch_articles:
                 flush()
         flush()
+        store_pending()
     finally:
+        embedding.shutdown(wait=True, cancel_futures=True)
         bar.close()
     report.articles = store.count_articles()
     return report

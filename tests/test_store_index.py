@@ -52,6 +52,27 @@ def test_dedupe_by_url_external_id_and_content(fake_corpus: Corpus, tmp_path: Pa
     assert (report.added, report.duplicates) == (2, 3)
 
 
+def test_duplicate_of_the_batch_being_embedded_is_caught(settings, fake_encoder, tmp_path):
+    """Batch N is embedded while N+1 fills, so N is not in SQLite yet when N+1 is checked."""
+    from dataclasses import replace
+
+    small = replace(settings, index=replace(settings.index, batch_articles=2))
+    f = tmp_path / "a.jsonl"
+    rows = [
+        {"id": "x1", "title": "A", "body": "Alpha body."},
+        {"id": "x2", "title": "B", "body": "Beta body."},
+        {"id": "x1", "title": "A again", "body": "Alpha body, resent."},
+        {"title": "B", "body": "Beta  body."},
+        {"id": "x3", "title": "D", "body": "Delta body."},
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in rows))
+    with Corpus(small, encoder=fake_encoder) as corpus:
+        report = corpus.ingest([str(f)])
+        assert (report.added, report.duplicates) == (3, 2)
+        assert corpus.store.count_articles() == 3
+        assert corpus.index.ntotal == corpus.store.vector_summary()[0]
+
+
 def test_incremental_ingest_embeds_only_new_articles(fake_corpus: Corpus, fake_encoder, tmp_path):
     fake_corpus.ingest([str(write_records(tmp_path / "a.json", 50))])
     fake_encoder.calls.clear()
