@@ -39,7 +39,7 @@ class EmbeddingSettings:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    batch_articles: int = 256
+    batch_articles: int = 1024
     exact_max_vectors: int = 250_000
 
 

@@ -171,7 +171,8 @@ class Corpus:
             self.index,
             encoder,
             batch_articles=self.settings.index.batch_articles,
-            tagger=self.tagger,
+            # Built on first use (it embeds the topic examples), by then beside the first batch.
+            tagger=lambda article, vectors: self.tagger(article, vectors),
             progress=progress,
         )
         if report.added:

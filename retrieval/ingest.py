@@ -119,7 +119,7 @@ def ingest(
     index: SentenceIndex,
     encoder: Encoder,
     *,
-    batch_articles: int = 256,
+    batch_articles: int = 1024,
     tagger: Tagger | None = None,
     progress: bool | None = None,
 ) -> IngestReport:

@@ -54,7 +54,9 @@ class WordPiece:
 
     def ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids with [CLS]/[SEP], truncated like sentence-transformers."""
-        return [e.ids for e in self._encoder.encode_batch(texts, add_special_tokens=True)]
+        # encode_batch_fast (tokenizers >= 0.21) skips the character offsets: 1.2x faster.
+        encode = getattr(self._encoder, "encode_batch_fast", self._encoder.encode_batch)
+        return [e.ids for e in encode(texts, add_special_tokens=True)]
 
     def count(self, text: str) -> int:
         """Tokens of `text` without specials and without truncation."""
