@@ -71,15 +71,17 @@ def retrieve(
     admitted = store.admitted(filters) if filters.active else None
     hits = index.search(qvec, candidate_sentences, admitted)
     dense_ids = list(dict.fromkeys(hits.articles.tolist()))[:candidate_articles]
+    # The dense candidates' sentences are read while BM25 is still running; then only
+    # the articles BM25 alone found.
+    dense_rows = store.sentence_vectors(dense_ids)
     lexical = dict(lexical_job.result())
-    candidates = list(dict.fromkeys([*dense_ids, *lexical]))
-    owners, positions, vectors, texts = store.sentence_vectors(candidates)
-    sims = vectors @ qvec.astype(np.float32) if len(texts) else np.zeros(0, np.float32)
-    table = SentenceTable(owners, positions, vectors, texts, sims)
+    seen = set(dense_ids)
+    lexical_rows = store.sentence_vectors([a for a in lexical if a not in seen])
+    table = sentence_table([dense_rows, lexical_rows], qvec)
     top_lex = max(lexical.values(), default=0.0) or 1.0
     ranked = []
-    for aid, (start, end) in article_slices(owners).items():
-        s, pos = sims[start:end], positions[start:end]
+    for aid, (start, end) in article_slices(table.owners).items():
+        s, pos = table.sims[start:end], table.positions[start:end]
         depth = np.minimum(np.maximum(pos, 0), DEPTH_CAP) * DEPTH_PENALTY
         lead = s[pos <= LEAD_POSITIONS]
         dense = (float((s - depth).max()) + float(lead.max() if len(lead) else s.max())) / 2
@@ -87,6 +89,29 @@ def retrieve(
         ranked.append(Candidate(aid, dense + lexical_weight * lex, dense, lex, float(s.max())))
     ranked.sort(key=lambda c: -c.score)
     return Retrieval(question, ranked, table)
+
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]  # as Store.sentence_vectors
+
+
+def sentence_table(parts: list[Rows], qvec: np.ndarray) -> SentenceTable:
+    """Sentence rows of disjoint article sets, merged in (article, position) order."""
+    parts = [p for p in parts if len(p[3])]
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return SentenceTable(
+            empty, empty, np.zeros((0, 0), np.float32), [], np.zeros(0, np.float32)
+        )
+    owners = np.concatenate([p[0] for p in parts])
+    positions = np.concatenate([p[1] for p in parts])
+    vectors = np.concatenate([p[2] for p in parts])
+    texts = [t for p in parts for t in p[3]]
+    if len(parts) > 1:
+        order = np.lexsort((positions, owners))
+        owners, positions, vectors = owners[order], positions[order], vectors[order]
+        texts = [texts[i] for i in order]
+    sims = vectors @ qvec.astype(np.float32)
+    return SentenceTable(owners, positions, vectors, texts, sims)
 
 
 def article_slices(owners: np.ndarray) -> dict[int, tuple[int, int]]:
