@@ -29,6 +29,11 @@ SCHEMA_VERSION = 1
 LEAD_SENTENCES = 2
 # BM25 column weights (title, lead, body): measured on Reuters known-item search.
 BM25_WEIGHTS = (2.0, 1.0, 1.0)
+# In a corpus of COMMON_TERMS_FROM articles or more, a question's words found in more
+# than COMMON_TERM_SHARE of them are left out of BM25 (see Store._informative). Below
+# that size BM25 is fast anyway (4 ms at 15k articles) and every word is kept.
+COMMON_TERM_SHARE = 0.10
+COMMON_TERMS_FROM = 25_000
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id INTEGER PRIMARY KEY,
@@ -565,6 +570,10 @@ class Store:
     ) -> list[tuple[int, float]]:
         """(article id, BM25 score, higher is better) for the question's content words."""
         terms = query_terms(question)
+        if not filters.active:
+            # Under a filter, corpus-wide counts are the wrong measure of a word (it may be
+            # what tells the admitted articles apart), and filtered searches are cheaper.
+            terms = self._informative(terms)
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
@@ -580,6 +589,34 @@ class Store:
             log.warning("lexical search failed for %r: %s", question, exc)
             return []
         return [(int(a), float(s)) for a, s in rows]
+
+    def _informative(self, terms: list[str]) -> list[str]:
+        """`terms` without those in over COMMON_TERM_SHARE of articles, if 2+ others remain.
+
+        FTS5 computes bm25() for every article matching any term, so one common word
+        ("market", "said") makes a question score a third of the corpus while its low idf
+        barely moves the ranking (Elasticsearch's common-terms cutoff, taken further).
+        Measured: BM25 at 100k articles 22 -> 10 ms a question, top-10 overlap with all
+        words 0.94; known-item MRR@10 on 3000 Reuters stories 0.793 -> 0.786, hence only
+        in large corpora. Each count stops at the cutoff (~1.5 ms at 100k articles).
+        """
+        if len(terms) < 3:
+            return terms
+        articles = self._db.execute("SELECT max(rowid) FROM articles_fts").fetchone()[0] or 0
+        if articles < COMMON_TERMS_FROM:
+            return terms
+        cutoff = int(articles * COMMON_TERM_SHARE)
+        rare = [
+            t
+            for t in terms
+            if self._db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?"
+                " LIMIT ?)",
+                (f'"{t}"', cutoff + 1),
+            ).fetchone()[0]
+            <= cutoff
+        ]
+        return rare if len(rare) >= 2 else terms
 
     def _fts_filters(self, filters: Filters) -> tuple[str, list[object]]:
         """`filters` as conditions on the FTS rowid (the article id), without a join.

@@ -34,9 +34,7 @@ _CLOSING = (
     ")]}\uff60\uff5d\uff3d\uff09\ufe5e\ufe5c\ufe5a\ufd3f\u301b\u3019\u2986\u2984"
 )
 _MAY_SPLIT = re.compile(
-    r"\n|(?<![0-9])\.|\.(?![0-9])|["
-    + re.escape(_TERMINALS.replace(".", "") + _OPENING)
-    + "]"
+    r"\n|(?<![0-9])\.|\.(?![0-9])|[" + re.escape(_TERMINALS.replace(".", "") + _OPENING) + "]"
 )
 _FINAL = frozenset(_TERMINALS + _CLOSING)
 _OPENING_QUOTES = frozenset("\"'\u201c\u2018")

@@ -339,3 +339,42 @@ def test_filtered_bm25_is_the_unfiltered_ranking_restricted(seed_corpus: Corpus,
         assert everything
         want = [(a, s) for a, s in everything if a in admitted][:3]
         assert store.lexical_search(question, 3, filters) == want
+
+
+def test_bm25_leaves_out_words_most_articles_contain(fake_corpus: Corpus, tmp_path, monkeypatch):
+    """A word in over 10% of a large corpus is not scored, unless too few others remain."""
+    from retrieval import store as store_module
+    from retrieval.store import COMMON_TERM_SHARE
+
+    monkeypatch.setattr(store_module, "COMMON_TERMS_FROM", 500)  # "large" for the test
+    records = [
+        {
+            "id": f"m{i}",
+            "title": f"Market report {i}" + (" on tariffs" if i % 100 == 0 else ""),
+            "body": f"The market moved on item{i}. Steel output was {i} tonnes"
+            + (" and steel tariffs rose." if i % 50 == 0 else "."),
+        }
+        for i in range(600)
+    ]
+    (tmp_path / "m.json").write_text(json.dumps(records))
+    fake_corpus.ingest([str(tmp_path / "m.json")])
+    store = fake_corpus.store
+    assert COMMON_TERM_SHARE < 1.0
+    # "market" and "steel" are in every article: they are dropped when two rarer words remain.
+    assert store._informative(["market", "steel", "tariffs", "item100"]) == ["tariffs", "item100"]
+    assert store._informative(["market", "steel", "tariffs"]) == ["market", "steel", "tariffs"]
+    assert store._informative(["market", "tariffs"]) == ["market", "tariffs"]
+    with_common = store.lexical_search("market steel tariffs item100", 5, Filters())
+    assert with_common == store.lexical_search("tariffs item100", 5, Filters())
+    assert with_common[0][0] == store.lexical_search("item100", 1, Filters())[0][0]
+    # Under a filter every word counts: corpus-wide frequency says little inside it.
+    filtered = store.lexical_search("market steel tariffs item100", 5, Filters(after_id=0))
+    monkeypatch.setattr(store_module, "COMMON_TERMS_FROM", 10**9)
+    assert filtered == store.lexical_search("market steel tariffs item100", 5, Filters())
+    assert filtered != with_common
+
+
+def test_bm25_keeps_every_word_in_a_small_corpus(seed_corpus: Corpus):
+    store = seed_corpus.store
+    terms = ["china", "tariffs", "japan", "trade"]
+    assert store._informative(terms) == terms
