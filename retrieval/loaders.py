@@ -225,7 +225,7 @@ def parse_json_stream(fh: BinaryIO, origin: str) -> Iterator[Item]:
                 break
     except OSError as exc:
         yield from state.take_notes()
-        yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+        yield _unreadable(origin, exc)
         return
     what = _describe_json_error(error)
     if state.read:
@@ -528,6 +528,11 @@ def looks_like_feed(raw: bytes) -> bool:
     return b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head
 
 
+def _unreadable(origin: str, exc: OSError) -> Skipped:
+    """The one way every loader reports a file it could not read (no traceback)."""
+    return Skipped(origin, f"cannot read: {exc.strerror or exc}")
+
+
 def load_file(path: Path) -> Iterator[Item]:
     origin = str(path)
     suffix = path.suffix.lower()
@@ -540,7 +545,7 @@ def load_file(path: Path) -> Iterator[Item]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+        yield _unreadable(origin, exc)
         return
     if suffix in FEED_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_feed(raw)):
         yield from parse_feed(raw, origin)
@@ -562,14 +567,14 @@ def _load_json_file(path: Path) -> Iterator[Item]:
     try:
         fh = path.open("rb")
     except OSError as exc:
-        yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+        yield _unreadable(origin, exc)
         return
     with fh:
         try:
             head = fh.read(2048)
             raw = head + fh.read() if looks_like_feed(head) else None
         except OSError as exc:
-            yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+            yield _unreadable(origin, exc)
             return
         if raw is not None:
             yield from parse_feed(raw, origin)
@@ -583,7 +588,7 @@ def _load_jsonl_file(path: Path) -> Iterator[Item]:
     try:
         fh = path.open("rb")
     except OSError as exc:
-        yield Skipped(origin, f"cannot read: {exc.strerror or exc}")
+        yield _unreadable(origin, exc)
         return
     with fh:
         noted = False
