@@ -87,6 +87,20 @@ def suffixed(value: str | None, copy: int) -> str | None:
     return None if value is None else f"{value}#copy{copy}"
 
 
+def copied(row: tuple, copy: int, id_offset: int, days: int) -> tuple:
+    """An `ARTICLE_COLUMNS` row as copy number `copy`: new id and keys, dates moved on."""
+    aid, ext_key, external_id, url, content_key, *text_and_source, published, added, dated = row
+    keys = (suffixed(v, copy) for v in (ext_key, external_id, url, content_key))
+    return (
+        aid + id_offset,
+        *keys,
+        *text_and_source,  # title, title_derived, body, source, origin, dateline
+        shifted(published, days),
+        added,
+        shifted(dated, days),
+    )
+
+
 def build(source: Path, out: Path, articles: int, seed: int) -> dict:
     """Copy `source`'s store into `out` and replicate its articles up to `articles`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -142,40 +156,7 @@ def build(source: Path, out: Path, articles: int, seed: int) -> dict:
                 ).fetchall()
                 db.executemany(
                     f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({','.join('?' * 14)})",
-                    [
-                        (
-                            aid + a_off,
-                            suffixed(ext_key, copy),
-                            suffixed(external_id, copy),
-                            suffixed(url, copy),
-                            suffixed(content_key, copy),
-                            title,
-                            derived,
-                            body,
-                            src_name,
-                            origin,
-                            dateline,
-                            shifted(published, days),
-                            added,
-                            shifted(dated, days),
-                        )
-                        for (
-                            aid,
-                            ext_key,
-                            external_id,
-                            url,
-                            content_key,
-                            title,
-                            derived,
-                            body,
-                            src_name,
-                            origin,
-                            dateline,
-                            published,
-                            added,
-                            dated,
-                        ) in rows
-                    ],
+                    [copied(row, copy, a_off, days) for row in rows],
                 )
                 db.execute(
                     "INSERT INTO articles_fts(rowid, title, lead, body)"
