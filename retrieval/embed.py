@@ -10,13 +10,15 @@ Backends (`[embedding] backend`), all computing the same model:
 - ``st-bf16``: the same under torch bf16 autocast (CPUs with native bf16);
 - ``onnx``: ONNX Runtime fp32 on an ONNX export made once into the cache dir;
 - ``openvino``: OpenVINO on that export, bf16 inference precision where the CPU has it;
+- ``openvino-int8``: the same with int8 feed-forward weights and activations quantised
+  on the fly (CPUs with VNNI; ~1.13x ``openvino``), made once with NNCF
+  (`retrieval.backends.int8`). Only the feed-forward layers: int8 everywhere, or a
+  static calibrated model, drifts too far from fp32 (mean cosine 0.95-0.9992);
 - ``auto``: the fastest of these that loads here and passes a fidelity check against
   the reference (see `retrieval.backends.fidelity`), else the reference.
 
-The ONNX/OpenVINO paths never import torch at run time, so a fresh process
-answers its first query in well under a second. Int8 quantisation is left
-out on purpose: measured here it ranks neighbours unlike fp32 (mean cosine
-0.95-0.994, top-10 agreement 0.75-0.87).
+The ONNX/OpenVINO paths never import torch (or NNCF) at run time, so a fresh
+process answers its first query in well under a second.
 """
 
 from __future__ import annotations
@@ -31,19 +33,27 @@ from .backends.common import MODEL_NAME, Encoder, model_path, token_windows
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("sentence-transformers", "st-bf16", "onnx", "openvino")
+BACKENDS = ("sentence-transformers", "st-bf16", "onnx", "openvino", "openvino-int8")
 REFERENCE = "sentence-transformers"
-# Fastest first, as measured here (bench/encoders.py): OpenVINO bf16 ~2.9x the
-# reference, ONNX Runtime ~1.5x with a 0.35 s load. st-bf16 (~1.7x) comes after ONNX
-# because it pays torch's seconds-long import on every start.
-AUTO_ORDER = ("openvino", "onnx", "st-bf16")
+# Fastest first, as measured here (bench/encoders.py): OpenVINO int8 feed-forward
+# ~1.13x OpenVINO bf16, which is ~2.9x the reference; ONNX Runtime ~1.5x with a 0.35 s
+# load. st-bf16 (~1.7x) comes after ONNX because it pays torch's seconds-long import
+# on every start.
+AUTO_ORDER = ("openvino-int8", "openvino", "onnx", "st-bf16")
 _MODULES = {
     "sentence-transformers": ("torch", "sentence_transformers"),
     "st-bf16": ("torch", "sentence_transformers"),
     "onnx": ("onnxruntime", "tokenizers"),
     "openvino": ("openvino", "tokenizers"),
+    "openvino-int8": ("openvino", "tokenizers"),
 }
-_EXPORT_MODULES = ("torch", "transformers", "onnx")
+# Needed only to make a missing artefact: the ONNX export, and the int8 model from it.
+_EXPORT_MODULES = {
+    "onnx": ("torch", "transformers", "onnx"),
+    "openvino": ("torch", "transformers", "onnx"),
+    "openvino-int8": ("torch", "transformers", "onnx", "nncf"),
+}
+_INT8_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}
 
 
 def default_cache_dir() -> Path:
@@ -52,23 +62,39 @@ def default_cache_dir() -> Path:
     return Path(base) / "briefbot" / "models"
 
 
-def unavailable(backend: str, onnx_file: Path | None = None) -> str | None:
+def unavailable(backend: str, artifact: Path | None = None) -> str | None:
     """Why `backend` cannot run here (a missing module, no bf16 CPU), or None. No imports.
 
-    Pass the ONNX backends' `onnx_file`: when it is not exported yet, the exporter's
-    modules (torch, transformers, onnx) are needed too.
+    Pass the ONNX backends' `artifact` (see `artifact_path`): when it is not made yet,
+    the exporter's modules (torch, transformers, onnx; nncf for int8) are needed too.
     """
     modules = _MODULES[backend]
-    if onnx_file is not None and not onnx_file.exists():
-        modules = (*modules, *_EXPORT_MODULES)
+    if artifact is not None and not artifact.exists():
+        modules = (*modules, *_EXPORT_MODULES[backend])
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         return f"{', '.join(missing)} not installed"
-    if backend == "st-bf16":
+    if backend in ("st-bf16", "openvino-int8"):
         from .backends.fidelity import cpu_flags
 
-        if not cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        flags = cpu_flags()
+        if backend == "st-bf16" and not flags & {"avx512_bf16", "amx_bf16"}:
             return "the CPU has no native bf16 (autocast would be emulated and slow)"
+        if backend == "openvino-int8" and not flags & _INT8_FLAGS:
+            return "the CPU has no int8 dot-product instructions (VNNI), so int8 is not faster"
+    return None
+
+
+def artifact_path(backend: str, cache_dir: Path, folder: Path) -> Path | None:
+    """The file an ONNX backend loads (made on first use), or None for the torch ones."""
+    if backend == "openvino-int8":
+        from .backends.int8 import int8_path
+
+        return int8_path(cache_dir, folder)
+    if backend in ("onnx", "openvino"):
+        from .backends.onnx_export import onnx_path
+
+        return onnx_path(cache_dir, folder)
     return None
 
 
@@ -89,20 +115,26 @@ def _build(backend: str, folder: Path, cache_dir: Path, batch_size: int, threads
     import_runtime(backend)  # a broken runtime should fail before the slow export, not after
     if backend == "onnx":
         return OnnxRuntimeEncoder(ensure_onnx(cache_dir, folder), folder, batch_size, threads)
+    if backend == "openvino-int8":
+        from .backends.int8 import ACTIVATION_GROUP, ensure_int8
+
+        model = ensure_int8(cache_dir, folder)
+        return OpenVinoEncoder(
+            model, folder, batch_size, threads, activation_group=ACTIVATION_GROUP
+        )
     return OpenVinoEncoder(ensure_onnx(cache_dir, folder), folder, batch_size, threads)
 
 
 def _auto(folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encoder:
     """The fastest backend that loads and is faithful here; the fp32 reference otherwise."""
     from .backends import fidelity
-    from .backends.onnx_export import onnx_path
 
     def load_reference() -> Encoder:
         # Through the process-wide cache: a reference loaded for one check serves them all.
         return load_encoder(REFERENCE, batch_size, threads, cache_dir=cache_dir)
 
     for backend in AUTO_ORDER:
-        artifact = onnx_path(cache_dir, folder) if backend in ("onnx", "openvino") else None
+        artifact = artifact_path(backend, cache_dir, folder)
         reason = unavailable(backend, artifact)
         if reason:
             log.info("embedding backend auto: skipping %s (%s)", backend, reason)
@@ -178,12 +210,7 @@ def load_encoder(
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if backend == "auto":
         return _auto(folder, cache, batch_size, threads)
-    if backend in ("onnx", "openvino"):
-        from .backends.onnx_export import onnx_path
-
-        reason = unavailable(backend, onnx_path(cache, folder))
-    else:
-        reason = unavailable(backend)
+    reason = unavailable(backend, artifact_path(backend, cache, folder))
     if reason and backend != "st-bf16":  # st-bf16 on a CPU without bf16 works, only slowly
         from .errors import ConfigError
 
@@ -204,6 +231,7 @@ __all__ = [
     "MODEL_NAME",
     "REFERENCE",
     "Encoder",
+    "artifact_path",
     "load_encoder",
     "model_path",
     "token_windows",

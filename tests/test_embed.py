@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval import ConfigError, embed
-from retrieval.backends import fidelity, onnx_export, runtimes
+from retrieval.backends import fidelity, int8, onnx_export, runtimes
 from retrieval.backends.wordpiece import WordPiece, token_batches
 from retrieval.embed import AUTO_ORDER, BACKENDS, REFERENCE, load_encoder, model_path, unavailable
 from retrieval.ingest import encode_unique
@@ -38,7 +38,7 @@ LONG_TEXT = (
     + "U.S.-" * 150  # ~600 tokens with no whitespace: must be cut inside the "word"
     + " Officials said a joint communique would stop short of condemning tariffs. " * 10
 )
-FORBIDDEN = ("torch", "sentence_transformers", "transformers")
+FORBIDDEN = ("torch", "sentence_transformers", "transformers", "nncf")
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +63,11 @@ def _load(backend: str, cache: Path):
 
 
 def _fresh_cache(model_cache: Path, tmp_path: Path) -> Path:
-    """A cache with the session's export and fp32 vectors (hard links) but no verdicts."""
+    """A cache with the session's exports and fp32 vectors (hard links) but no verdicts."""
     cache = tmp_path / "models"
     cache.mkdir()
-    for path in [*model_cache.glob("*.onnx"), *model_cache.glob("*.npy")]:
+    made = ("*.onnx", "*.npy", "*.xml", "*.bin")
+    for path in [p for pattern in made for p in model_cache.glob(pattern)]:
         os.link(path, cache / path.name)
     return cache
 
@@ -83,7 +84,7 @@ def test_backend_matches_reference(backend, reference, model_cache):
     assert encoder.encode([]).shape == (0, 384)
 
 
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+@pytest.mark.parametrize("backend", ["onnx", "openvino", "openvino-int8"])
 def test_order_and_batching_do_not_change_vectors(backend, model_cache):
     encoder = _load(backend, model_cache)
     alone = np.stack([encoder.encode([s])[0] for s in SENTENCES])
@@ -191,13 +192,13 @@ def test_auto_falls_back_when_a_backend_fails_to_import(model_cache, tmp_path, m
     real = runtimes.import_runtime
 
     def broken(backend):
-        if backend == "openvino":
+        if backend.startswith("openvino"):
             raise ImportError("libopenvino.so: cannot open shared object file")
         return real(backend)
 
     monkeypatch.setattr(runtimes, "import_runtime", broken)
     chosen = load_encoder.__wrapped__("auto", cache_dir=cache)
-    assert chosen.backend != "openvino"
+    assert not chosen.backend.startswith("openvino")
     assert chosen.encode(["still works"]).shape == (1, 384)
 
 
@@ -223,6 +224,41 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_int8_model_is_made_once_quietly_and_whole(model_cache, tmp_path, capfd):
+    """Made from the ONNX export with nothing on stdout (it carries --json) and no temp files."""
+    if unavailable("openvino-int8"):
+        pytest.skip(unavailable("openvino-int8"))
+    cache = tmp_path / "models"
+    cache.mkdir()
+    for path in model_cache.glob("*.onnx"):
+        os.link(path, cache / path.name)
+    folder = Path(model_path())
+    made = int8.ensure_int8(cache, folder)
+    assert capfd.readouterr().out == ""
+    exports = {p.name for p in model_cache.glob("*.onnx")}
+    assert {p.name for p in cache.iterdir()} == {made.name, made.stem + ".bin", *exports}
+    stamp = made.stat().st_mtime_ns
+    assert int8.ensure_int8(cache, folder) == made and made.stat().st_mtime_ns == stamp
+    # Only the feed-forward layers (384 <-> 1536) hold int8 weights; attention (384 x 384)
+    # and the embedding tables stay as they were.
+    ov = runtimes._import_openvino()
+    int8_weights = [
+        tuple(op.get_output_partial_shape(0).to_shape())
+        for op in ov.Core().read_model(str(made)).get_ops()
+        if op.get_type_name() == "Constant"
+        and op.get_element_type().get_type_name() == "u8"
+        and not op.get_friendly_name().endswith("zero_point")
+    ]
+    assert sorted(int8_weights) == [(384, 1536)] * 6 + [(1536, 384)] * 6
+
+
+def test_int8_needs_vnni(monkeypatch):
+    monkeypatch.setattr(fidelity, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert "VNNI" in (unavailable("openvino-int8") or "")
+    monkeypatch.setattr(fidelity, "cpu_flags", lambda: {"avx2", "avx_vnni"})
+    assert unavailable("openvino-int8") is None or "not installed" in unavailable("openvino-int8")
+
+
 def test_onnx_paths_do_not_import_torch(model_cache, tmp_path):
     """A fresh process loading the runtime backends (and `auto` with a cached verdict)."""
     cache = _fresh_cache(model_cache, tmp_path)
@@ -232,7 +268,7 @@ import json, sys
 from pathlib import Path
 from retrieval.embed import load_encoder, unavailable
 loaded = []
-for backend in ("onnx", "openvino", "auto"):
+for backend in ("onnx", "openvino", "openvino-int8", "auto"):
     if backend == "auto" or not unavailable(backend):
         encoder = load_encoder(backend, cache_dir=Path({str(cache)!r}))
         encoder.encode(["Is the U.S. raising tariffs?"])
@@ -247,5 +283,5 @@ print(json.dumps({{"loaded": loaded, "imported": imported}}))
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["loaded"][-1] == auto.backend
-    if auto.backend in ("onnx", "openvino"):
+    if auto.backend in ("onnx", "openvino", "openvino-int8"):
         assert result["imported"] == [], result

@@ -53,6 +53,7 @@ LIBRARIES = {
     "st-bf16": ("torch", "sentence-transformers", "transformers", "tokenizers"),
     "onnx": ("onnxruntime", "tokenizers", "numpy"),
     "openvino": ("openvino", "tokenizers", "numpy"),
+    "openvino-int8": ("openvino", "nncf", "tokenizers", "numpy"),
 }
 
 _SENTENCES = (
