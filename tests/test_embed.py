@@ -232,6 +232,10 @@ def test_int8_model_is_made_once_quietly_and_whole(model_cache, tmp_path, capfd)
     cache.mkdir()
     for path in model_cache.glob("*.onnx"):
         os.link(path, cache / path.name)
+    killed = cache / f"{onnx_export.PREFIX}abc-int8ffn1.xml.tmp"  # left by a killed run
+    killed.mkdir()
+    (killed / "half.bin").write_bytes(b"...")
+    os.utime(killed, (0, 0))
     folder = Path(model_path())
     made = int8.ensure_int8(cache, folder)
     assert capfd.readouterr().out == ""

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .onnx_export import PREFIX, ensure_onnx, model_fingerprint
+from .onnx_export import PREFIX, _remove_stale, ensure_onnx, model_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def ensure_int8(cache_dir: Path, folder: Path) -> Path:
     if path.exists() and path.with_suffix(".bin").exists():
         return path
     onnx_file = ensure_onnx(cache_dir, folder)
+    _remove_stale(cache_dir)
     from .runtimes import _import_openvino
 
     ov = _import_openvino()

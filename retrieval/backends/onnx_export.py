@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import logging
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -83,10 +84,17 @@ def ensure_onnx(cache_dir: Path, folder: Path) -> Path:
 
 
 def _remove_stale(cache_dir: Path) -> None:
-    """Temporary files a killed export left behind (an hour old: no live export is that slow)."""
+    """Temporary files (or the int8 step's folders) a killed export left behind.
+
+    An hour old: no live export is that slow.
+    """
     for stale in cache_dir.glob(f"{PREFIX}*.tmp"):
         with contextlib.suppress(OSError):
-            if time.time() - stale.stat().st_mtime > 3600:
+            if time.time() - stale.stat().st_mtime < 3600:
+                continue
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            else:
                 stale.unlink()
 
 
