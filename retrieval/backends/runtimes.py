@@ -1,6 +1,7 @@
-"""ONNX Runtime (fp32) and OpenVINO (bf16 where the CPU has it) on the exported ONNX file.
+"""ONNX Runtime (fp32) and OpenVINO (bf16 where the CPU has it) on the exported ONNX file,
+or OpenVINO on the int8 model made from it (`backends.int8`).
 
-Neither imports torch: tokenisation is `tokenizers`, pooling is numpy, so a
+None imports torch: tokenisation is `tokenizers`, pooling is numpy, so a
 new process reaches its first embedding in well under a second.
 """
 
