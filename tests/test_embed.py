@@ -263,6 +263,16 @@ def test_int8_needs_vnni(monkeypatch):
     assert unavailable("openvino-int8") is None or "not installed" in unavailable("openvino-int8")
 
 
+def test_configured_int8_without_vnni_warns_but_loads(model_cache, monkeypatch, caplog):
+    """Slow on such a CPU, not wrong: only a missing module refuses a configured backend."""
+    if unavailable("openvino-int8"):
+        pytest.skip(unavailable("openvino-int8"))
+    monkeypatch.setattr(fidelity, "cpu_flags", lambda: {"avx2"})
+    encoder = load_encoder.__wrapped__("openvino-int8", cache_dir=model_cache)
+    assert encoder.backend == "openvino-int8"
+    assert "VNNI" in caplog.text
+
+
 def test_onnx_paths_do_not_import_torch(model_cache, tmp_path):
     """A fresh process loading the runtime backends (and `auto` with a cached verdict)."""
     cache = _fresh_cache(model_cache, tmp_path)
