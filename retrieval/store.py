@@ -34,6 +34,8 @@ BM25_WEIGHTS = (2.0, 1.0, 1.0)
 # that size BM25 is fast anyway (4 ms at 15k articles) and every word is kept.
 COMMON_TERM_SHARE = 0.10
 COMMON_TERMS_FROM = 25_000
+# A word's verdict (common or not) is remembered until the corpus grows by this share.
+COMMON_TERMS_STALE = 0.01
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id INTEGER PRIMARY KEY,
@@ -295,6 +297,8 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._connections = ThreadConnections(path)
+        self._common: dict[str, bool] = {}  # see _informative
+        self._common_at = 0
         try:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
@@ -598,25 +602,31 @@ class Store:
         barely moves the ranking (Elasticsearch's common-terms cutoff, taken further).
         Measured: BM25 at 100k articles 22 -> 10 ms a question, top-10 overlap with all
         words 0.94; known-item MRR@10 on 3000 Reuters stories 0.793 -> 0.786, hence only
-        in large corpora. Each count stops at the cutoff (~1.5 ms at 100k articles).
+        in large corpora. Each count stops at the cutoff (~1.5 ms a question at 100k
+        articles), and a word's verdict is remembered until the corpus grows by 1%.
         """
         if len(terms) < 3:
             return terms
         articles = self._db.execute("SELECT max(rowid) FROM articles_fts").fetchone()[0] or 0
         if articles < COMMON_TERMS_FROM:
             return terms
+        if articles - self._common_at > COMMON_TERMS_STALE * articles or len(self._common) > 50_000:
+            self._common, self._common_at = {}, articles  # a new dict: asks run on threads
         cutoff = int(articles * COMMON_TERM_SHARE)
-        rare = [
-            t
-            for t in terms
-            if self._db.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?"
-                " LIMIT ?)",
-                (f'"{t}"', cutoff + 1),
-            ).fetchone()[0]
-            <= cutoff
-        ]
+        common = self._common
+        for t in terms:
+            if t not in common:
+                common[t] = self._in_more_than(t, cutoff)
+        rare = [t for t in terms if not common[t]]
         return rare if len(rare) >= 2 else terms
+
+    def _in_more_than(self, term: str, cutoff: int) -> bool:
+        """Whether over `cutoff` articles contain `term` (counting stops there)."""
+        count = self._db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ? LIMIT ?)",
+            (f'"{term}"', cutoff + 1),
+        ).fetchone()[0]
+        return count > cutoff
 
     def _fts_filters(self, filters: Filters) -> tuple[str, list[object]]:
         """`filters` as conditions on the FTS rowid (the article id), without a join.
