@@ -51,7 +51,7 @@ class Retrieval:
 
 
 # BM25 runs here while the question is embedded and FAISS searched: SQLite and the
-# encoder both release the GIL, and at 100k articles BM25 alone takes ~13 ms.
+# encoder both release the GIL, and at 100k articles BM25 alone takes ~11 ms.
 _LEXICAL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
 
 
