@@ -53,7 +53,17 @@ _EXPORT_MODULES = {
     "openvino": ("torch", "transformers", "onnx"),
     "openvino-int8": ("torch", "transformers", "onnx", "nncf"),
 }
-_INT8_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}
+# CPU features without which a backend runs, but slower than it is worth (flags, why).
+_CPU_NEEDS = {
+    "st-bf16": (
+        {"avx512_bf16", "amx_bf16"},
+        "the CPU has no native bf16 (autocast would be emulated and slow)",
+    ),
+    "openvino-int8": (
+        {"avx512_vnni", "avx_vnni", "amx_int8"},
+        "the CPU has no int8 dot-product instructions (VNNI), so int8 is not faster",
+    ),
+}
 
 
 def default_cache_dir() -> Path:
@@ -63,26 +73,30 @@ def default_cache_dir() -> Path:
 
 
 def unavailable(backend: str, artifact: Path | None = None) -> str | None:
-    """Why `backend` cannot run here (a missing module, no bf16 CPU), or None. No imports.
+    """Why `backend` cannot run here (a missing module) or would run slowly (no bf16 or
+    VNNI CPU), or None. No imports.
 
     Pass the ONNX backends' `artifact` (see `artifact_path`): when it is not made yet,
     the exporter's modules (torch, transformers, onnx; nncf for int8) are needed too.
     """
+    return _missing_modules(backend, artifact) or _slow_cpu(backend)
+
+
+def _missing_modules(backend: str, artifact: Path | None) -> str | None:
     modules = _MODULES[backend]
     if artifact is not None and not artifact.exists():
         modules = (*modules, *_EXPORT_MODULES[backend])
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        return f"{', '.join(missing)} not installed"
-    if backend in ("st-bf16", "openvino-int8"):
-        from .backends.fidelity import cpu_flags
+    return f"{', '.join(missing)} not installed" if missing else None
 
-        flags = cpu_flags()
-        if backend == "st-bf16" and not flags & {"avx512_bf16", "amx_bf16"}:
-            return "the CPU has no native bf16 (autocast would be emulated and slow)"
-        if backend == "openvino-int8" and not flags & _INT8_FLAGS:
-            return "the CPU has no int8 dot-product instructions (VNNI), so int8 is not faster"
-    return None
+
+def _slow_cpu(backend: str) -> str | None:
+    if backend not in _CPU_NEEDS:
+        return None
+    from .backends.fidelity import cpu_flags
+
+    flags, why = _CPU_NEEDS[backend]
+    return None if cpu_flags() & flags else why
 
 
 def artifact_path(backend: str, cache_dir: Path, folder: Path) -> Path | None:
@@ -210,17 +224,18 @@ def load_encoder(
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if backend == "auto":
         return _auto(folder, cache, batch_size, threads)
-    reason = unavailable(backend, artifact_path(backend, cache, folder))
     # A missing module is fatal; a CPU without bf16 or VNNI only makes the backend slow.
-    if reason and reason.endswith("not installed"):
+    missing = _missing_modules(backend, artifact_path(backend, cache, folder))
+    if missing:
         from .errors import ConfigError
 
         raise ConfigError(
-            f"embedding backend {backend!r} cannot run here: {reason}"
+            f"embedding backend {backend!r} cannot run here: {missing}"
             ' (install it, or set [embedding] backend = "auto")'
         )
-    if reason:
-        log.warning("embedding backend %s: %s", backend, reason)
+    slow = _slow_cpu(backend)
+    if slow:
+        log.warning("embedding backend %s: %s", backend, slow)
     encoder = _build(backend, folder, cache, batch_size, threads)
     log.info("embedding backend: %s (configured)", describe(encoder))
     return encoder

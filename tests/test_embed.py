@@ -261,6 +261,7 @@ def test_int8_needs_vnni(monkeypatch):
     assert "VNNI" in (unavailable("openvino-int8") or "")
     monkeypatch.setattr(fidelity, "cpu_flags", lambda: {"avx2", "avx_vnni"})
     assert unavailable("openvino-int8") is None or "not installed" in unavailable("openvino-int8")
+    assert embed._slow_cpu("openvino-int8") is None
 
 
 def test_configured_int8_without_vnni_warns_but_loads(model_cache, monkeypatch, caplog):
