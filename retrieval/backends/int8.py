@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .onnx_export import PREFIX, _remove_stale, ensure_onnx, model_fingerprint
+from .onnx_export import PREFIX, _remove_stale, ensure_onnx, model_fingerprint, remove_others
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,7 @@ def ensure_int8(cache_dir: Path, folder: Path) -> Path:
             leftover.unlink()
         tmp.rmdir()
     log.info("int8 model done in %.1f s", time.perf_counter() - started)
-    for old in cache_dir.glob(f"{PREFIX}*{SUFFIX}.*"):  # of a previous model install
-        if old.stem != path.stem:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    remove_others(cache_dir, f"{PREFIX}*{SUFFIX}.*", path)  # of a previous model install
     return path
 
 

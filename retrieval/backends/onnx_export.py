@@ -76,11 +76,16 @@ def ensure_onnx(cache_dir: Path, folder: Path) -> Path:
         time.perf_counter() - started,
         path.stat().st_size / 1e6,
     )
-    for old in cache_dir.glob(f"{PREFIX}*.onnx"):  # exports of a previous model install
-        if old != path:
+    remove_others(cache_dir, f"{PREFIX}*.onnx", path)  # exports of a previous model install
+    return path
+
+
+def remove_others(cache_dir: Path, pattern: str, keep: Path) -> None:
+    """Files matching `pattern` that are not `keep` (nor its .bin/.xml sibling)."""
+    for old in cache_dir.glob(pattern):
+        if old.is_file() and old.stem != keep.stem:
             with contextlib.suppress(OSError):
                 old.unlink()
-    return path
 
 
 def _remove_stale(cache_dir: Path) -> None:
