@@ -114,3 +114,7 @@ def test_installed_wheel_answers_from_outside_the_repo(installed: Path, tmp_path
     assert result["answer"] and cited <= {a["id"] for a in result["articles"]}
     assert any("Japan" in s["text"] for s in result["answer"])
     assert "ingested the bundled corpus" in proc.stderr
+
+    # The console's words come from the wheel's copy of prompts/.
+    about = _run([*briefbot, "chat"], cwd=work, env=env, input="/about\n").stdout
+    assert "About briefbot" in about and "nothing is generated" in about and "corpus as of" in about
