@@ -1,5 +1,6 @@
-# Two commands: `make run` (bot, or the local console without a token) and `make test`.
-# Both create .venv at the repo root and install what they need on first use.
+# Two commands: `make run` (bot, or the local console without a token) and `make test`
+# (`make test-slow` adds the slow tests, e.g. installing the built wheel in a fresh venv).
+# All create .venv at the repo root and install what they need on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

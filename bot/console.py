@@ -14,6 +14,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
+from retrieval import wording
+
 from . import handlers
 from .replies import Reply, Source, flag
 
@@ -110,15 +112,13 @@ def dispatch(corpus, line: str) -> Reply | None:
     limit = int((opts.get("limit") or ["0"])[-1] or 0)
     if command == "/ask":
         if not words:
-            return Reply(
-                kind="error", title="usage: /ask QUESTION [country:C] [topic:T] [since:7d]"
-            )
+            return Reply(kind="error", title=wording.text("console.ask_usage"))
         return handlers.ask(corpus, " ".join(words), filters, limit or 5)
     if command == "/headlines":
         return handlers.headlines(corpus, filters, limit or 10)
     if command == "/digest":
         return handlers.digest(corpus, filters)
-    return Reply(kind="error", title=f"unknown command {command}; /help lists them")
+    return Reply(kind="error", title=wording.text("console.unknown_command", command=command))
 
 
 def run_console(corpus, stream: TextIO) -> int:
@@ -126,11 +126,11 @@ def run_console(corpus, stream: TextIO) -> int:
 
     interactive = stream.isatty()
     if interactive:
-        out.print("briefbot console — /help for commands, /quit to leave")
+        out.print(wording.text("console.banner"))
     while True:
         if interactive:
             try:
-                line = input("briefbot> ")
+                line = input(wording.text("console.prompt"))
             except EOFError:
                 break
         else:
@@ -142,7 +142,7 @@ def run_console(corpus, stream: TextIO) -> int:
         try:
             reply = dispatch(corpus, line)
         except (BriefbotError, ValueError) as exc:
-            reply = Reply(kind="error", title=f"error: {exc}")
+            reply = Reply(kind="error", title=wording.text("console.error", error=exc))
         if reply is None:
             break
         render(reply)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import discord
 from discord.utils import escape_mentions
 
+from retrieval import wording
+
 from .replies import Reply, Source, flag
 
 TITLE_LIMIT = 256
@@ -88,7 +90,7 @@ def blocks(reply: Reply) -> list[str]:
         out.append(f"\n**{inert(section.heading)}** {marks} {flags}".rstrip())
         out += [f"> {inert(line.text)}" for line in section.lines]
     if reply.sources and reply.kind in ("answer", "digest"):
-        out.append("\n**Sources**")
+        out.append(f"\n**{wording.text('replies.sources.heading')}**")
         out += [source_line(s) for s in reply.sources]
     return out
 

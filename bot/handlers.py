@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from retrieval import Article, Corpus, Digest, Filters, parse_since
+from retrieval import Article, Corpus, Digest, Filters, parse_since, wording
 
 from .replies import Line, Reply, Section, Source
-
-ABSTAIN_TITLE = "Nothing in the corpus answers that"
 
 
 def parse_filters(
@@ -51,18 +49,12 @@ def _source(number: int, article: Article) -> Source:
     )
 
 
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
-
-
 def _footer(corpus: Corpus) -> str:
     stats = corpus.stats()
     as_of = (stats.last_published or stats.last_ingest or "")[:10]
-    return (
-        f"{stats.articles} articles · corpus as of {as_of}"
-        if as_of
-        else f"{stats.articles} articles"
-    )
+    if as_of:
+        return wording.text("replies.footer.dated", articles=stats.articles, as_of=as_of)
+    return wording.text("replies.footer.undated", articles=stats.articles)
 
 
 def ask(corpus: Corpus, question: str, filters: Filters | None = None, limit: int = 5) -> Reply:
@@ -71,9 +63,11 @@ def ask(corpus: Corpus, question: str, filters: Filters | None = None, limit: in
     if result.answer.abstained:
         return Reply(
             kind="abstain",
-            title=ABSTAIN_TITLE,
+            title=wording.text("replies.abstain.title"),
             lines=[Line(a.title) for a in articles[:3]],
-            notes=["Closest headlines:"] if articles else ["The corpus has no matching articles."],
+            notes=[wording.text("replies.abstain.closest")]
+            if articles
+            else [wording.text("replies.abstain.empty")],
             footer=_footer(corpus),
         )
     cited = list(dict.fromkeys(s.article_id for s in result.answer.sentences))
@@ -96,13 +90,13 @@ def headlines(corpus: Corpus, filters: Filters | None = None, limit: int = 10) -
     if not items:
         return Reply(
             kind="headlines",
-            title="Headlines",
-            notes=["No matching headlines."],
+            title=wording.text("replies.headlines.title"),
+            notes=[wording.text("replies.headlines.empty")],
             footer=_footer(corpus),
         )
     return Reply(
         kind="headlines",
-        title="Headlines",
+        title=wording.text("replies.headlines.title"),
         lines=[Line(a.title, [n]) for n, a in enumerate(items, 1)],
         sources=[_source(n, a) for n, a in enumerate(items, 1)],
         footer=_footer(corpus),
@@ -125,9 +119,13 @@ def digest(corpus: Corpus, filters: Filters | None = None) -> Reply:
     return digest_reply(corpus, corpus.digest(with_digest_defaults(corpus, filters)))
 
 
-def digest_reply(corpus: Corpus, result: Digest, title: str = "Digest") -> Reply:
+def digest_reply(corpus: Corpus, result: Digest, title: str | None = None) -> Reply:
+    """A digest as a reply; `title` defaults to the digest wording's title."""
+    if title is None:
+        title = wording.text("digest.title")
     if not result.stories:
-        return Reply(kind="digest", title=title, notes=["No new stories."], footer=_footer(corpus))
+        notes = [wording.text("digest.empty")]
+        return Reply(kind="digest", title=title, notes=notes, footer=_footer(corpus))
     sources: list[Source] = []
     sections = []
     for story in result.stories:
@@ -139,14 +137,16 @@ def digest_reply(corpus: Corpus, result: Digest, title: str = "Digest") -> Reply
         sections.append(
             Section(heading=story.title, lines=lines, countries=story.countries, cites=numbers)
         )
-    since = f" since {result.since:%Y-%m-%d %H:%M} UTC" if result.since else ""
+    overview = wording.text(
+        "digest.overview",
+        stories=wording.text("digest.stories", count=len(result.stories)),
+        articles=wording.text("digest.articles", count=len(sources)),
+        since=wording.text("digest.since", since=result.since) if result.since else "",
+    )
     return Reply(
         kind="digest",
         title=title,
-        notes=[
-            f"{plural(len(result.stories), 'story', 'stories')} from"
-            f" {plural(len(sources), 'article')}{since}"
-        ],
+        notes=[overview],
         sections=sections,
         sources=sources,
         footer=_footer(corpus),
@@ -156,28 +156,32 @@ def digest_reply(corpus: Corpus, result: Digest, title: str = "Digest") -> Reply
 def about(corpus: Corpus, next_digests: Iterable[str] = ()) -> Reply:
     st = corpus.stats()
     sources = corpus.store.sources()[:5]
-    first, last = (st.first_published or "undated")[:10], (st.last_published or "undated")[:10]
-    notes = [
-        f"Articles: {st.articles} ({st.vectors} sentence vectors)",
-        f"Published: {first} to {last}",
-        "Sources: " + (", ".join(f"{name} ({n})" for name, n in sources) or "none"),
-        f"Model: {st.model} ({st.backend}); index: {st.index}",
-        "Answers are sentences copied from the articles, each cited; nothing is generated.",
-    ]
+    undated = wording.text("replies.about.undated")
+    first, last = (st.first_published or undated)[:10], (st.last_published or undated)[:10]
+    listed = ", ".join(
+        wording.text("replies.about.source", name=name, count=n) for name, n in sources
+    )
     digests = list(next_digests)
-    notes.append("Next digests: " + ("; ".join(digests) if digests else "none scheduled"))
-    return Reply(kind="about", title="About briefbot", notes=notes, footer=_footer(corpus))
+    notes = [
+        wording.text("replies.about.articles", articles=st.articles, vectors=st.vectors),
+        wording.text("replies.about.published", first=first, last=last),
+        wording.text(
+            "replies.about.sources", sources=listed or wording.text("replies.about.no_sources")
+        ),
+        wording.text("replies.about.model", model=st.model, backend=st.backend, index=st.index),
+        wording.text("replies.about.method"),
+        wording.text(
+            "replies.about.next_digests",
+            digests="; ".join(digests) if digests else wording.text("replies.about.no_digests"),
+        ),
+    ]
+    title = wording.text("replies.about.title")
+    return Reply(kind="about", title=title, notes=notes, footer=_footer(corpus))
 
 
 def help_reply() -> Reply:
     return Reply(
         kind="help",
-        title="briefbot",
-        notes=[
-            "/ask question [country] [topic] [since] — a cited answer from the corpus",
-            "/headlines [country] [topic] [since] [limit] — newest first",
-            "/digest [country] [topic] [since] — stories grouped by topic",
-            "/about — corpus size, dates, sources and model",
-            "Or mention me with a question.",
-        ],
+        title=wording.text("replies.help.title"),
+        notes=wording.text("replies.help.commands").splitlines(),
     )

@@ -14,7 +14,19 @@ from typing import Any
 
 from .errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def _shipped_root() -> Path:
+    """The folder holding `config/`, `prompts/` and `corpus/`.
+
+    An installed wheel carries a copy of them in `retrieval/data/` (see pyproject.toml);
+    a checkout or an editable install has only the top-level folders people edit.
+    Plain paths suffice: pip installs wheels unpacked, and ingest walks `corpus/`.
+    """
+    packaged = Path(__file__).resolve().parent / "data"
+    return packaged if (packaged / "config").is_dir() else packaged.parent.parent
+
+
+ROOT = _shipped_root()
 CONFIG_DIR = ROOT / "config"
 PROMPTS_DIR = ROOT / "prompts"
 DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
@@ -26,6 +38,7 @@ class CorpusSettings:
     auto_ingest: bool = True
 
     def bundled_paths(self) -> list[Path]:
+        """`bundled` as paths; relative ones are relative to ROOT (see config/default.toml)."""
         return [p if p.is_absolute() else ROOT / p for p in map(Path, self.bundled)]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import wording
 from .config import PROMPTS_DIR
 from .errors import ConfigError, InputError
 
@@ -91,8 +92,11 @@ def resolve_topic(text: str) -> str:
             return topic.name
     names = topic_names()
     close = difflib.get_close_matches(wanted, names, n=2, cutoff=0.5)
-    hint = f"did you mean {' or '.join(close)}?" if close else f"known topics: {', '.join(names)}"
-    raise InputError(f"unknown topic {text!r}: {hint}")
+    if close:
+        hint = wording.text("errors.topic.did_you_mean", names=" or ".join(close))
+    else:
+        hint = wording.text("errors.topic.known", names=", ".join(names))
+    raise InputError(wording.text("errors.topic.unknown", topic=text, hint=hint))
 
 
 class TopicTagger:
