@@ -504,17 +504,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     bot_settings = BotSettings.from_raw(_settings(args).raw)
     with _open(args) as corpus:
-        from .app import run_bot
+        from .startup import run_bot
 
         run_bot(corpus, bot_settings, token, force_sync=args.sync)
     return 0
 
 
 def cmd_subs(args: argparse.Namespace) -> int:
-    from .subscriptions import SubscriptionStore
+    from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 
     settings = _settings(args)
-    store = SubscriptionStore(Path(settings.data_dir) / "subscriptions.sqlite3")
+    store = SubscriptionStore(Path(settings.data_dir) / SUBSCRIPTIONS_FILE)
     if args.action == "add":
         filters = make_filters(args.country, args.topic, None)
         items = [
