@@ -28,6 +28,8 @@ COUNTRY = "A country: name, ISO code, demonym or capital (Japan, JP, Japanese, T
 TOPIC = "A topic, e.g. trade or geopolitics"
 SINCE = "Only articles since a date (2025-04-18) or a duration back from now (24h, 7d, 2w)"
 MAX_CHOICES = 25
+# Checked at run time too: a server can grant the commands to anyone, overriding the default.
+manage_server_only = app_commands.checks.has_permissions(manage_guild=True)
 
 
 class CountryCounts:
@@ -35,7 +37,7 @@ class CountryCounts:
 
     def __init__(self, corpus: Corpus) -> None:
         self.corpus = corpus
-        self._at = -math.inf
+        self._at = -math.inf  # never read yet (monotonic() may be under 60 s after boot)
         self._counts: dict[str, int] = {}
 
     def get(self) -> dict[str, int]:
@@ -148,18 +150,21 @@ def register(
         await answer(interaction, workers, handlers.about, corpus, upcoming)
 
     for command in (ask, headlines, digest):
+        _autocomplete_filters(command, countries)
 
-        @command.autocomplete("country")
-        async def _country(
-            interaction: discord.Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            return country_choices(countries.get(), current)
 
-        @command.autocomplete("topic")
-        async def _topic(
-            interaction: discord.Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            return topic_choices(current)
+def _autocomplete_filters(command: app_commands.Command, countries: CountryCounts) -> None:
+    @command.autocomplete("country")
+    async def _country(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return country_choices(countries.get(), current)
+
+    @command.autocomplete("topic")
+    async def _topic(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return topic_choices(current)
 
 
 def register_admin(
@@ -171,7 +176,6 @@ def register_admin(
 ) -> None:
     """Digest subscriptions and feed sources: Manage Server only (default and checked)."""
     admin = app_commands.default_permissions(manage_guild=True)
-    allowed = app_commands.checks.has_permissions(manage_guild=True)
 
     @tree.command(name="subscribe")
     @app_commands.describe(
@@ -183,7 +187,7 @@ def register_admin(
     )
     @app_commands.guild_only()
     @admin
-    @allowed
+    @manage_server_only
     async def subscribe(
         interaction: discord.Interaction,
         time: str,
@@ -220,7 +224,7 @@ def register_admin(
     @app_commands.describe(subscription="The subscription to stop (see /subscriptions)")
     @app_commands.guild_only()
     @admin
-    @allowed
+    @manage_server_only
     async def unsubscribe(interaction: discord.Interaction, subscription: int) -> None:
         """Stop a daily digest."""
         sub = subscriptions.remove(subscription, interaction.guild_id)
@@ -241,7 +245,7 @@ def register_admin(
     @tree.command(name="subscriptions")
     @app_commands.guild_only()
     @admin
-    @allowed
+    @manage_server_only
     async def list_subscriptions(interaction: discord.Interaction) -> None:
         """This server's daily digests and when each runs next."""
         lines = next_digests(subscriptions, digests, interaction.guild_id) or [
@@ -249,6 +253,11 @@ def register_admin(
         ]
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
 
+    tree.add_command(sources_group(feeds))
+
+
+def sources_group(feeds: FeedRegistry) -> app_commands.Group:
+    """/sources add|remove|list: the feeds the corpus follows."""
     sources = app_commands.Group(
         name="sources",
         description="RSS/Atom feeds the corpus follows",
@@ -258,7 +267,7 @@ def register_admin(
 
     @sources.command(name="add")
     @app_commands.describe(url="The feed's http(s) URL", name="A short name for it")
-    @allowed
+    @manage_server_only
     async def sources_add(
         interaction: discord.Interaction, url: str, name: str | None = None
     ) -> None:
@@ -270,14 +279,14 @@ def register_admin(
 
     @sources.command(name="remove")
     @app_commands.describe(source="The feed's id, URL or name (see /sources list)")
-    @allowed
+    @manage_server_only
     async def sources_remove(interaction: discord.Interaction, source: str) -> None:
         """Stop following a feed (its articles stay in the corpus)."""
         feed = feeds.remove(source)
         await interaction.response.send_message(f"Stopped following {feed.label}.", ephemeral=True)
 
     @sources.command(name="list")
-    @allowed
+    @manage_server_only
     async def sources_list(interaction: discord.Interaction) -> None:
         """The feeds the corpus follows, and whether each is healthy."""
         followed = feeds.list()
@@ -286,7 +295,7 @@ def register_admin(
         ]
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
 
-    tree.add_command(sources)
+    return sources
 
 
 def _split(value: str | None) -> list[str]:
