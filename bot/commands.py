@@ -1,34 +1,68 @@
 """Slash commands. Each is thin: parse options, defer, one library call in a thread, reply.
 
 A command's docstring is its Discord description; every parameter is described.
+Commands are given exactly the collaborators they use (the corpus, the worker
+threads, the subscription store, the digest scheduler, the feed registry), never
+the client: they run inside it, but need nothing of it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+import time
 
 import discord
 from discord import app_commands
 
+from retrieval import Corpus
+from retrieval.feeds import FeedRegistry
 from retrieval.topics import topic_names
 
 from . import handlers
-from .subscriptions import search_timezones
-
-if TYPE_CHECKING:
-    from .app import BriefBot
+from .interactions import answer
+from .scheduler import DigestScheduler
+from .subscriptions import SubscriptionStore, search_timezones
+from .workers import WorkerThreads
 
 COUNTRY = "A country: name, ISO code, demonym or capital (Japan, JP, Japanese, Tokyo)"
 TOPIC = "A topic, e.g. trade or geopolitics"
 SINCE = "Only articles since a date (2025-04-18) or a duration back from now (24h, 7d, 2w)"
 MAX_CHOICES = 25
+# Checked at run time too: a server can grant the commands to anyone, overriding the default.
+manage_server_only = app_commands.checks.has_permissions(manage_guild=True)
 
 
-def country_choices(bot: BriefBot, current: str) -> list[app_commands.Choice[str]]:
+class CountryCounts:
+    """Articles per country in the corpus, cached for a minute (autocomplete is hot)."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self._at = -math.inf  # never read yet (monotonic() may be under 60 s after boot)
+        self._counts: dict[str, int] = {}
+
+    def get(self) -> dict[str, int]:
+        if time.monotonic() - self._at > 60:
+            self._counts = dict(self.corpus.store.country_counts())
+            self._at = time.monotonic()
+        return self._counts
+
+
+def next_digests(
+    subscriptions: SubscriptionStore, digests: DigestScheduler, guild_id: int | None = None
+) -> list[str]:
+    """One line per subscription (of a server, or all): what it is and when it runs next."""
+    out = []
+    for sub in subscriptions.list(guild_id):
+        when = digests.next_run(sub.id)
+        stamp = discord.utils.format_dt(when, "R") if when else "not scheduled"
+        out.append(f"{sub.describe()} — next {stamp}")
+    return out
+
+
+def country_choices(counts: dict[str, int], current: str) -> list[app_commands.Choice[str]]:
     """Countries in the corpus first (with article counts), then any country that matches."""
     from retrieval.countries import country_name, search_countries
 
-    counts = bot.country_counts()
     typed = current.strip()
     if typed:
         codes = list(dict.fromkeys(code for code, _ in search_countries(typed, 50)))
@@ -51,8 +85,17 @@ def topic_choices(current: str) -> list[app_commands.Choice[str]]:
     ]
 
 
-def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
-    cooldown = bot.settings.ask_cooldown_seconds
+def register(
+    tree: app_commands.CommandTree,
+    *,
+    corpus: Corpus,
+    workers: WorkerThreads,
+    subscriptions: SubscriptionStore,
+    digests: DigestScheduler,
+    cooldown: float,
+) -> None:
+    """The query commands: /ask, /headlines, /digest and /about, open to everyone."""
+    countries = CountryCounts(corpus)
 
     @tree.command(name="ask")
     @app_commands.describe(
@@ -71,7 +114,7 @@ def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     ) -> None:
         """Answer a question with sentences quoted from the corpus, each cited."""
         filters = handlers.parse_filters(country, topic, since)
-        await bot.answer(interaction, handlers.ask, bot.corpus, question, filters)
+        await answer(interaction, workers, handlers.ask, corpus, question, filters)
 
     @tree.command(name="headlines")
     @app_commands.describe(
@@ -86,7 +129,7 @@ def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     ) -> None:
         """The newest matching headlines, newest first."""
         filters = handlers.parse_filters(country, topic, since)
-        await bot.answer(interaction, handlers.headlines, bot.corpus, filters, limit)
+        await answer(interaction, workers, handlers.headlines, corpus, filters, limit)
 
     @tree.command(name="digest")
     @app_commands.describe(country=COUNTRY, topic=TOPIC, since=SINCE)
@@ -98,33 +141,41 @@ def register(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     ) -> None:
         """A digest of the matching stories, grouped by topic."""
         filters = handlers.parse_filters(country, topic, since)
-        await bot.answer(interaction, handlers.digest, bot.corpus, filters)
+        await answer(interaction, workers, handlers.digest, corpus, filters)
 
     @tree.command(name="about")
     async def about(interaction: discord.Interaction) -> None:
         """Corpus size and dates, sources, model, and the next digests."""
-        upcoming = bot.next_digests(interaction.guild_id)
-        await bot.answer(interaction, handlers.about, bot.corpus, upcoming)
+        upcoming = next_digests(subscriptions, digests, interaction.guild_id)
+        await answer(interaction, workers, handlers.about, corpus, upcoming)
 
     for command in (ask, headlines, digest):
-
-        @command.autocomplete("country")
-        async def _country(
-            interaction: discord.Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            return country_choices(bot, current)
-
-        @command.autocomplete("topic")
-        async def _topic(
-            interaction: discord.Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            return topic_choices(current)
+        _autocomplete_filters(command, countries)
 
 
-def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
+def _autocomplete_filters(command: app_commands.Command, countries: CountryCounts) -> None:
+    @command.autocomplete("country")
+    async def _country(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return country_choices(countries.get(), current)
+
+    @command.autocomplete("topic")
+    async def _topic(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return topic_choices(current)
+
+
+def register_admin(
+    tree: app_commands.CommandTree,
+    *,
+    subscriptions: SubscriptionStore,
+    digests: DigestScheduler,
+    feeds: FeedRegistry,
+) -> None:
     """Digest subscriptions and feed sources: Manage Server only (default and checked)."""
     admin = app_commands.default_permissions(manage_guild=True)
-    allowed = app_commands.checks.has_permissions(manage_guild=True)
 
     @tree.command(name="subscribe")
     @app_commands.describe(
@@ -136,7 +187,7 @@ def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     )
     @app_commands.guild_only()
     @admin
-    @allowed
+    @manage_server_only
     async def subscribe(
         interaction: discord.Interaction,
         time: str,
@@ -148,7 +199,7 @@ def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
         """Post a daily digest of trade and geopolitics stories to a channel."""
         filters = handlers.parse_filters(_split(country), _split(topic), None)
         channel_id = channel.id if channel else interaction.channel_id
-        sub = bot.subscriptions.add(
+        sub = subscriptions.add(
             channel_id or 0,
             time,
             timezone,
@@ -156,8 +207,8 @@ def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
             filters.topics,
             interaction.guild_id,
         )
-        bot.digests.sync(bot.subscriptions.list())
-        when = bot.digests.next_run(sub.id)
+        digests.sync(subscriptions.list())
+        when = digests.next_run(sub.id)
         first = discord.utils.format_dt(when, "F") if when else "soon"
         await interaction.response.send_message(
             f"Subscribed {sub.describe()}. First digest: {first}.", ephemeral=True
@@ -173,18 +224,18 @@ def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     @app_commands.describe(subscription="The subscription to stop (see /subscriptions)")
     @app_commands.guild_only()
     @admin
-    @allowed
+    @manage_server_only
     async def unsubscribe(interaction: discord.Interaction, subscription: int) -> None:
         """Stop a daily digest."""
-        sub = bot.subscriptions.remove(subscription, interaction.guild_id)
-        bot.digests.sync(bot.subscriptions.list())
+        sub = subscriptions.remove(subscription, interaction.guild_id)
+        digests.sync(subscriptions.list())
         await interaction.response.send_message(f"Stopped {sub.describe()}.", ephemeral=True)
 
     @unsubscribe.autocomplete("subscription")
     async def _subscription(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
-        subs = bot.subscriptions.list(interaction.guild_id)
+        subs = subscriptions.list(interaction.guild_id)
         return [
             app_commands.Choice(name=s.describe()[:100], value=s.id)
             for s in subs
@@ -194,12 +245,19 @@ def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
     @tree.command(name="subscriptions")
     @app_commands.guild_only()
     @admin
-    @allowed
-    async def subscriptions(interaction: discord.Interaction) -> None:
+    @manage_server_only
+    async def list_subscriptions(interaction: discord.Interaction) -> None:
         """This server's daily digests and when each runs next."""
-        lines = bot.next_digests(interaction.guild_id) or ["No digests yet: see /subscribe."]
+        lines = next_digests(subscriptions, digests, interaction.guild_id) or [
+            "No digests yet: see /subscribe."
+        ]
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
 
+    tree.add_command(sources_group(feeds))
+
+
+def sources_group(feeds: FeedRegistry) -> app_commands.Group:
+    """/sources add|remove|list: the feeds the corpus follows."""
     sources = app_commands.Group(
         name="sources",
         description="RSS/Atom feeds the corpus follows",
@@ -209,35 +267,35 @@ def register_admin(tree: app_commands.CommandTree, bot: BriefBot) -> None:
 
     @sources.command(name="add")
     @app_commands.describe(url="The feed's http(s) URL", name="A short name for it")
-    @allowed
+    @manage_server_only
     async def sources_add(
         interaction: discord.Interaction, url: str, name: str | None = None
     ) -> None:
         """Follow an RSS/Atom feed: new articles are ingested as they appear."""
-        feed = bot.feeds.add(url, name)
+        feed = feeds.add(url, name)
         await interaction.response.send_message(
             f"Following {feed.label} ({feed.url}); first poll within a minute.", ephemeral=True
         )
 
     @sources.command(name="remove")
     @app_commands.describe(source="The feed's id, URL or name (see /sources list)")
-    @allowed
+    @manage_server_only
     async def sources_remove(interaction: discord.Interaction, source: str) -> None:
         """Stop following a feed (its articles stay in the corpus)."""
-        feed = bot.feeds.remove(source)
+        feed = feeds.remove(source)
         await interaction.response.send_message(f"Stopped following {feed.label}.", ephemeral=True)
 
     @sources.command(name="list")
-    @allowed
+    @manage_server_only
     async def sources_list(interaction: discord.Interaction) -> None:
         """The feeds the corpus follows, and whether each is healthy."""
-        feeds = bot.feeds.list()
-        lines = [f"{f.id}. {f.label} — {f.status}; {f.added} articles added" for f in feeds] or [
+        followed = feeds.list()
+        lines = [f"{f.id}. {f.label} — {f.status}; {f.added} articles added" for f in followed] or [
             "No feeds yet: see /sources add."
         ]
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
 
-    tree.add_command(sources)
+    return sources
 
 
 def _split(value: str | None) -> list[str]:

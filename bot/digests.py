@@ -10,29 +10,50 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import discord
 
-from retrieval import Filters, InputError, parse_since
+from retrieval import Corpus, Filters, InputError, parse_since
 
 from . import handlers
 from .embeds import render
+from .replies import Reply
 from .subscriptions import SubscriptionStore
-
-if TYPE_CHECKING:
-    from .app import BriefBot
+from .workers import WorkerThreads
 
 log = logging.getLogger(__name__)
 
 
+class Channels(Protocol):
+    """What posting needs of the connected client: finding a channel by id."""
+
+    def get_channel(self, id: int, /) -> Any: ...
+
+    async def fetch_channel(self, channel_id: int, /) -> Any: ...
+
+
 class DigestPoster:
-    def __init__(self, bot: BriefBot, store: SubscriptionStore) -> None:
-        self.bot = bot
+    """Posts a subscription's due digest; the scheduler calls it with the subscription id.
+
+    It is built before the client (the scheduler that calls it is handed to the
+    client's constructor), so the client hands itself over with `deliver_via` when
+    it connects.
+    """
+
+    def __init__(self, corpus: Corpus, store: SubscriptionStore, workers: WorkerThreads) -> None:
+        self.corpus = corpus
         self.store = store
+        self.workers = workers
+        self.channels: Channels | None = None
+
+    def deliver_via(self, channels: Channels) -> None:
+        self.channels = channels
 
     async def __call__(self, subscription_id: int, now: datetime | None = None) -> bool:
         """Post the digest due for this subscription; False when there was nothing to do."""
+        if self.channels is None:
+            raise RuntimeError("DigestPoster has nowhere to post: call deliver_via() first")
         now = now or datetime.now(UTC)
         try:
             sub = self.store.get(subscription_id)
@@ -40,7 +61,7 @@ class DigestPoster:
             log.info("digest #%s: subscription is gone", subscription_id)
             return False
         period = sub.period(now)
-        cfg = self.bot.corpus.settings.digest
+        cfg = self.corpus.settings.digest
         last = self.store.last_article_id(sub.id)
         filters = Filters(
             countries=sub.countries,
@@ -48,7 +69,7 @@ class DigestPoster:
             since=parse_since(cfg.since, now) if last is None else None,
             after_id=last,
         )
-        digest = await self.bot.run(self.bot.corpus.digest, filters, cfg.max_stories)
+        digest = await self.workers.run(self.corpus.digest, filters, cfg.max_stories)
         covered = max(digest.last_article_id, last or 0)
         if not self.store.claim(sub.id, period, covered):
             log.info("digest #%s for %s was already posted", sub.id, period)
@@ -56,13 +77,9 @@ class DigestPoster:
         if not digest.stories and cfg.when_empty == "skip":
             self.store.mark_posted(sub.id, period)
             return False
-        reply = handlers.digest_reply(self.bot.corpus, digest, title="Daily digest")
+        reply = handlers.digest_reply(self.corpus, digest, title="Daily digest")
         try:
-            channel = self.bot.get_channel(sub.channel_id) or await self.bot.fetch_channel(
-                sub.channel_id
-            )
-            for embeds in render(reply):
-                await channel.send(embeds=embeds, allowed_mentions=discord.AllowedMentions.none())
+            await self._send(self.channels, sub.channel_id, reply)
         except BaseException:
             self.store.release(sub.id, period)
             log.exception("digest #%s could not be posted to channel %s", sub.id, sub.channel_id)
@@ -70,3 +87,8 @@ class DigestPoster:
         self.store.mark_posted(sub.id, period)
         log.info("posted digest #%s for %s: %d stories", sub.id, period, len(digest.stories))
         return True
+
+    async def _send(self, channels: Channels, channel_id: int, reply: Reply) -> None:
+        channel = channels.get_channel(channel_id) or await channels.fetch_channel(channel_id)
+        for embeds in render(reply):
+            await channel.send(embeds=embeds, allowed_mentions=discord.AllowedMentions.none())

@@ -92,6 +92,23 @@ class DigestScheduler:
                 job.reschedule(trigger)
                 log.info("rescheduled %s", sub.describe())
 
+    def every(
+        self,
+        seconds: float,
+        func: Callable[[], object],
+        *,
+        job_id: str,
+        first_run: datetime | None = None,
+    ) -> None:
+        """Housekeeping on the same loop (kept in memory: it is re-added at every start).
+
+        `first_run` None means one interval from now, as APScheduler does by default.
+        """
+        extra = {"next_run_time": first_run} if first_run else {}
+        self.scheduler.add_job(
+            func, "interval", seconds=seconds, id=job_id, jobstore="memory", **extra
+        )
+
     def next_run(self, sub_id: int) -> datetime | None:
         job = self.scheduler.get_job(f"{JOB_PREFIX}{sub_id}")
         return job.next_run_time if job else None

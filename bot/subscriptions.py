@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS posted_digests (
     PRIMARY KEY (subscription_id, period)
 );
 """
+SUBSCRIPTIONS_FILE = "subscriptions.sqlite3"  # in the data directory, beside the corpus
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 

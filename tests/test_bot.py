@@ -25,8 +25,9 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot import handlers
-from bot.app import BriefBot, point_at
+from bot.app import BriefBot
 from bot.settings import BotSettings
+from bot.startup import build_client, point_at
 from retrieval import Corpus, load_settings
 from tests.fake_discord import FakeDiscord
 
@@ -52,7 +53,7 @@ async def running(server: FakeDiscord, corpus: Corpus, **overrides: Any) -> Asyn
     )
     old = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     point_at(settings)
-    bot = QuietBot(corpus, settings, force_sync=True)
+    bot = build_client(corpus, settings, force_sync=True, client_class=QuietBot)
     task = None
     try:
         await bot.login(server.token)

@@ -1,0 +1,121 @@
+"""`briefbot` commands for the bot itself: its subscriptions and feeds, and running it
+(`run` on Discord, `chat` in a local console, `start` whichever fits).
+
+Subscriptions and feeds are the same stores the running bot reads (it re-reads
+subscriptions every minute), so the CLI can manage them while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cli_corpus import load_cli_settings, make_filters, open_corpus
+from .cli_json import emit, feed_json, subscription_json
+
+
+def cmd_subs(args: argparse.Namespace) -> int:
+    from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
+
+    settings = load_cli_settings(args)
+    store = SubscriptionStore(Path(settings.data_dir) / SUBSCRIPTIONS_FILE)
+    if args.action == "add":
+        filters = make_filters(args.country, args.topic, None)
+        items = [
+            store.add(
+                args.channel,
+                args.time,
+                args.timezone,
+                filters.countries,
+                filters.topics,
+                args.guild,
+            )
+        ]
+    elif args.action == "remove":
+        items = [store.remove(args.id)]
+    else:
+        items = store.list()
+    if args.json:
+        emit({"action": args.action, "subscriptions": [subscription_json(s) for s in items]})
+        return 0
+    verb = {"add": "added ", "remove": "removed "}.get(args.action, "")
+    for s in items:
+        print(f"{verb}{s.describe()}")
+    if not items:
+        print("no subscriptions")
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from retrieval.feeds import FeedRegistry
+
+    added = 0
+    with open_corpus(args, bundled=False) as corpus:
+        registry = FeedRegistry(corpus.store.path)
+        if args.action == "add":
+            feeds = [registry.add(args.url, args.name)]
+        elif args.action == "remove":
+            feeds = [registry.remove(args.feed)]
+        else:
+            if args.action == "poll":
+                added = _poll_feeds(corpus, registry)
+            feeds = registry.list()
+    if args.json:
+        emit({"action": args.action, "added": added, "sources": [feed_json(f) for f in feeds]})
+        return 0
+    if args.action == "poll":
+        print(f"added {added} articles")
+    verb = {"add": "following ", "remove": "stopped "}.get(args.action, "")
+    for f in feeds:
+        print(f"{verb}{f.id}. {f.label} <{f.url}> — {f.status}; {f.added} articles added")
+    if not feeds:
+        print("no sources")
+    return 0
+
+
+def _poll_feeds(corpus, registry) -> int:
+    """Poll the feeds that are due, ingest what is new; the number of articles added."""
+    from retrieval.feeds import FeedPoller
+
+    added = 0
+    for result in FeedPoller(registry).poll_due():
+        if result.items:
+            report = corpus.ingest_items(result.items, progress=False)
+            registry.record_added(result.feed.id, report.added)
+            added += report.added
+    return added
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from retrieval import InputError
+
+    from .settings import BotSettings, discord_token
+
+    token = discord_token()
+    if not token:
+        raise InputError(
+            "no DISCORD_TOKEN in the environment or .env; try the local console: briefbot chat"
+        )
+    bot_settings = BotSettings.from_raw(load_cli_settings(args).raw)
+    with open_corpus(args) as corpus:
+        from .startup import run_bot
+
+        run_bot(corpus, bot_settings, token, force_sync=args.sync)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .console import run_console
+
+    with open_corpus(args) as corpus:
+        return run_console(corpus, sys.stdin)
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from .settings import discord_token
+
+    if discord_token():
+        args.sync = False
+        return cmd_run(args)
+    return cmd_chat(args)

@@ -1,0 +1,138 @@
+"""JSON in and out of the command line: the `--json` documents and the JSONL batch reader.
+
+The shapes are the contract in `cli-contract.md`; evaluation scripts parse them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def emit(obj: Any) -> None:
+    """One JSON document per line on stdout, flushed (batch readers consume it as it comes)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def article_json(article, score: float | None = None) -> dict[str, Any]:
+    out = {
+        "id": article.id,
+        "external_id": article.external_id,
+        "title": article.title,
+        "url": article.url,
+        "source": article.source,
+        "published": article.published,
+        "countries": article.countries,
+        "topics": article.topics,
+    }
+    if score is not None:
+        out["score"] = round(float(score), 4)
+    return out
+
+
+def ask_json(result, question: str, qid: Any = None) -> dict[str, Any]:
+    return {
+        "id": qid,
+        "question": question,
+        "abstained": result.answer.abstained,
+        "answer": [{"text": s.text, "article": s.article_id} for s in result.answer.sentences],
+        "articles": [article_json(r.article, r.score) for r in result.articles],
+    }
+
+
+def digest_json(digest) -> dict[str, Any]:
+    from retrieval.dates import isoformat
+
+    return {
+        "generated": isoformat(digest.generated),
+        "since": isoformat(digest.since),
+        "sections": [
+            {
+                "title": story.title,
+                "countries": story.countries,
+                "topics": story.topics,
+                "summary": story.summary,
+                "articles": [
+                    {
+                        "id": a.id,
+                        "title": a.title,
+                        "url": a.url,
+                        "source": a.source,
+                        "published": a.published,
+                    }
+                    for a in story.articles
+                ],
+            }
+            for story in digest.stories
+        ],
+    }
+
+
+def stats_json(st) -> dict[str, Any]:
+    return {
+        "articles": st.articles,
+        "vectors": st.vectors,
+        "index": st.index,
+        "model": st.model,
+        "backend": st.backend,
+        "data_dir": st.data_dir,
+        "last_ingest": st.last_ingest,
+        "published_range": [st.first_published, st.last_published],
+    }
+
+
+def subscription_json(s) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "guild_id": s.guild_id,
+        "channel_id": s.channel_id,
+        "time": s.time,
+        "timezone": s.timezone,
+        "countries": list(s.countries),
+        "topics": list(s.topics),
+    }
+
+
+def feed_json(f) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "url": f.url,
+        "name": f.name,
+        "status": f.status,
+        "seen": f.seen,
+        "added": f.added,
+    }
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, object, None), or (line number, None, error) for a line that is not one."""
+    from retrieval import InputError
+
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield n, None, f"line {n}: invalid JSON ({exc.msg})"
+                continue
+            if not isinstance(obj, dict):
+                yield n, None, f"line {n}: expected a JSON object"
+                continue
+            yield n, obj, None
+
+
+def as_list(value: Any) -> list[str]:
+    """A batch field given as one value or a list, as a list of strings."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]

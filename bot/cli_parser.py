@@ -1,0 +1,227 @@
+"""The `briefbot` argument parser: every command, its options and help text.
+
+Common options are accepted before or after the command name: the subparsers
+declare them again with SUPPRESS defaults, so a value given before the command
+is not overwritten by the subparser's default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from .cli_bot import cmd_chat, cmd_run, cmd_sources, cmd_start, cmd_subs
+from .cli_corpus import (
+    cmd_articles,
+    cmd_ask,
+    cmd_digest,
+    cmd_headlines,
+    cmd_ingest,
+    cmd_retag,
+    cmd_stats,
+    cmd_summarize,
+)
+
+EPILOG = "Run `briefbot COMMAND --help` for a command's options. Docs: README.md."
+
+AddCommand = Callable[[str, str, Callable[[argparse.Namespace], int]], argparse.ArgumentParser]
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options every command takes, before or after the command name."""
+    default = argparse.SUPPRESS if suppress else None
+    g = parser.add_argument_group("common options")
+    g.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default,
+        metavar="DIR",
+        help="where the store, index and job store live"
+        " (default: config [data] dir, or $BRIEFBOT_DATA_DIR)",
+    )
+    g.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="extra TOML layered over config/default.toml",
+    )
+    g.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="machine-readable output on stdout",
+    )
+    g.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="verbose logs, and tracebacks on errors",
+    )
+
+
+def _filters(parser: argparse.ArgumentParser, since_default: str | None = None) -> None:
+    parser.add_argument(
+        "--country",
+        action="append",
+        default=[],
+        metavar="C",
+        help="only articles about this country: a name, ISO code, demonym or"
+        " alias (Japan, JP, Japanese, Tokyo). Repeat for any of several.",
+    )
+    parser.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        metavar="T",
+        help="only articles with this topic (see prompts/topics.toml). Repeat for any of several.",
+    )
+    parser.add_argument(
+        "--since",
+        default=since_default,
+        metavar="WHEN",
+        help="only articles published since a date (2025-04-18) or a duration"
+        " back from now (24h, 7d, 2w)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="briefbot",
+        description="Cited, extractive news briefings over your corpus, in Discord or here.",
+        epilog=EPILOG,
+    )
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(
+        name: str, help_: str, func: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG)
+        _common(p, suppress=True)
+        p.set_defaults(func=func)
+        return p
+
+    _add_ingest_ask_summarize(add)
+    _add_listings(add)
+    _add_subscriptions(add)
+    _add_sources(add)
+    _add_bot(add)
+    return parser
+
+
+def _add_ingest_ask_summarize(add: AddCommand) -> None:
+    p = add("ingest", "Add articles from files, folders, exports, feeds or URLs.", cmd_ingest)
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="PATH|URL",
+        help=".txt/.md, .json, .jsonl, .csv, .html, RSS/Atom files, folders"
+        " (recursive) or http(s) URLs of feeds and article pages",
+    )
+
+    p = add("ask", "Answer a question with sentences copied from the corpus, each cited.", cmd_ask)
+    p.add_argument("question", nargs="?", help="the question (omit with --batch)")
+    _filters(p)
+    p.add_argument(
+        "--limit", type=int, default=5, metavar="K", help="articles to return (default 5)"
+    )
+    p.add_argument(
+        "--batch",
+        type=Path,
+        metavar="FILE",
+        help="JSONL of {question, id?, country?, topic?, since?, limit?};"
+        " one JSON result per line, same order",
+    )
+
+    p = add("summarize", "Extractive summary of an article, a text file or a batch.", cmd_summarize)
+    p.add_argument("article_id", nargs="?", type=int, help="an article id from the corpus")
+    p.add_argument("--file", type=Path, metavar="PATH", help="summarise this text file instead")
+    p.add_argument(
+        "--batch",
+        type=Path,
+        metavar="FILE",
+        help="JSONL of {id, text, sentences?}; one JSON result per line",
+    )
+    p.add_argument(
+        "--sentences",
+        type=int,
+        metavar="N",
+        help="sentences in the summary (default: about 30%% of the article, 2-5)",
+    )
+
+
+def _add_listings(add: AddCommand) -> None:
+    p = add("headlines", "List matching headlines, newest first.", cmd_headlines)
+    _filters(p)
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+
+    p = add(
+        "digest",
+        "The digest a subscription would post now: stories grouped, ranked and summarised.",
+        cmd_digest,
+    )
+    _filters(p, since_default=None)
+    p.set_defaults(since=None)
+
+    p = add("articles", "List every matching article with its id, tags and date.", cmd_articles)
+    _filters(p)
+
+    add("stats", "Corpus size, index, model and data directory.", cmd_stats)
+
+    add(
+        "retag",
+        "Re-tag every article's countries and topics (after editing prompts/topics.toml"
+        " or retrieval/data/countries.toml).",
+        cmd_retag,
+    )
+
+
+def _add_subscriptions(add: AddCommand) -> None:
+    p = add("subscriptions", "List, add or remove scheduled digest subscriptions.", cmd_subs)
+    subs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = subs.add_parser("list", help="every subscription and its schedule")
+    _common(s, suppress=True)
+    s = subs.add_parser("add", help="post a daily digest to a Discord channel")
+    _common(s, suppress=True)
+    s.add_argument("--channel", type=int, required=True, help="Discord channel id")
+    s.add_argument("--time", required=True, help="local time of day, HH:MM (24-hour)")
+    s.add_argument("--timezone", required=True, help="IANA timezone, e.g. Asia/Tokyo")
+    s.add_argument("--guild", type=int, help="Discord server id (for /subscriptions there)")
+    s.add_argument("--country", action="append", default=[], help="repeatable; any of them")
+    s.add_argument("--topic", action="append", default=[], help="repeatable; default: config")
+    s = subs.add_parser("remove", help="stop a subscription")
+    _common(s, suppress=True)
+    s.add_argument("id", type=int, help="the subscription id (see list)")
+
+
+def _add_sources(add: AddCommand) -> None:
+    p = add(
+        "sources", "List, add, remove or poll the RSS/Atom feeds the corpus follows.", cmd_sources
+    )
+    srcs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = srcs.add_parser("list", help="every feed with its health")
+    _common(s, suppress=True)
+    s = srcs.add_parser("add", help="follow a feed")
+    _common(s, suppress=True)
+    s.add_argument("url", help="the feed's http(s) URL")
+    s.add_argument("--name", help="a short name")
+    s = srcs.add_parser("remove", help="stop following a feed (its articles stay)")
+    _common(s, suppress=True)
+    s.add_argument("feed", help="id, URL or name")
+    s = srcs.add_parser("poll", help="poll the feeds that are due now and ingest what is new")
+    _common(s, suppress=True)
+
+
+def _add_bot(add: AddCommand) -> None:
+    p = add(
+        "run", "Connect to Discord (needs DISCORD_TOKEN) and serve the slash commands.", cmd_run
+    )
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="sync slash commands even if they did not change since the last sync",
+    )
+    add("chat", "Local console speaking the bot's commands (/ask, /headlines, ...).", cmd_chat)
+    add("start", "`run` when a Discord token is configured, otherwise `chat`.", cmd_start)
