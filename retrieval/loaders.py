@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import re
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from typing import BinaryIO
 import ijson
 
 from .dates import parse_date
+from .fetch import FetchError, fetch
 from .text import clean_body, clean_line, derive_title, is_headline_like
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,6 @@ FIELDS = {
 WRAPPER_KEYS = ("articles", "items", "records", "data")
 HEADLINE_LIST_MIN_WORDS = 4
 JSON_CHUNK = 64 * 1024
-USER_AGENT = "briefbot/0.1 (+https://github.com/briefbot)"
-FETCH_TIMEOUT = 20
 
 
 @dataclass
@@ -607,14 +605,12 @@ def _load_jsonl_file(path: Path) -> Iterator[Item]:
 
 def load_url(url: str) -> Iterator[Item]:
     """A feed (RSS/Atom) or an article page, told apart by content."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
-            raw = response.read()
-            ctype = response.headers.get("Content-Type", "")
-    except (OSError, ValueError) as exc:
-        yield Skipped(url, f"cannot fetch: {getattr(exc, 'reason', None) or exc}")
+        response = fetch(url)
+    except FetchError as exc:
+        yield Skipped(url, f"cannot fetch: {exc}")
         return
+    raw, ctype = response.body, response.headers.get("Content-Type", "")
     if looks_like_feed(raw) or "rss" in ctype or "atom" in ctype:
         yield from parse_feed(raw, url)
         return
