@@ -4,7 +4,8 @@
 `feed_seen`), so they and the entries already seen survive restarts. `FeedPoller`
 fetches the feeds that are due and returns only entries never seen before, as
 `RawArticle`s ready for `Corpus.ingest_items`. Polling is polite (conditional GET,
-exponential backoff after failures) and isolated: a broken feed is recorded on that
+exponential backoff after failures, a server's Retry-After honoured), bounded (every
+fetch goes through `retrieval.fetch`) and isolated: a broken feed is recorded on that
 feed and never stops the others. Polling blocks on the network, so the bot should run
 it off the event loop (e.g. `await asyncio.to_thread(poller.poll_due)`).
 
@@ -26,12 +27,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import http.client
 import logging
 import sqlite3
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,15 +37,8 @@ from pathlib import Path
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 from .errors import InputError, StoreError
-from .loaders import (
-    USER_AGENT,
-    RawArticle,
-    Skipped,
-    looks_like_feed,
-    parse_feed,
-    parse_html,
-    read_text,
-)
+from .fetch import FetchError, FetchLimits, Response, fetch
+from .loaders import RawArticle, Skipped, looks_like_feed, parse_feed, parse_html, read_text
 from .sqlite import ThreadConnections
 from .text import content_key
 
@@ -85,8 +75,9 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, "
     "text/html;q=0.5, */*;q=0.1"
 )
-MAX_BYTES = 10 * 2**20
 MAX_ERROR_CHARS = 300
+# The longest Retry-After honoured: a server asking for a week off must not silence a feed.
+MAX_RETRY_AFTER = 24 * 3600
 SQL_VARIABLES = 500
 
 
@@ -399,10 +390,6 @@ class FeedRegistry:
 
 
 # --- poller ----------------------------------------------------------------------------------
-class FetchError(Exception):
-    """A fetch or parse failed; the message is the short reason shown in the feed's status."""
-
-
 @dataclass
 class PollResult:
     feed: Feed  # its state after this poll
@@ -433,7 +420,7 @@ class FeedPoller:
         max_pages: int = 30,
         max_backoff: float = 6 * 3600,
         alert_after: int = 3,
-        opener: urllib.request.OpenerDirector | None = None,
+        limits: FetchLimits | None = None,
     ) -> None:
         self.registry = registry
         self.interval = interval
@@ -444,11 +431,14 @@ class FeedPoller:
         self.max_pages = max_pages
         self.max_backoff = max_backoff
         self.alert_after = alert_after
-        self.opener = opener or urllib.request.build_opener()
+        # Every fetch (feed or page): `timeout` per connect and per read, 3 × it in all.
+        self.limits = limits or FetchLimits.from_timeout(timeout)
 
-    def backoff(self, failures: int) -> float:
-        """Seconds to wait after `failures` failures in a row: interval × 2^failures, capped."""
-        return min(self.interval * 2 ** min(failures, 32), max(self.max_backoff, self.interval))
+    def backoff(self, failures: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after `failures` failures in a row: interval × 2^failures, capped;
+        longer if the server asked for it (Retry-After, up to `MAX_RETRY_AFTER`)."""
+        delay = min(self.interval * 2 ** min(failures, 32), max(self.max_backoff, self.interval))
+        return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER))
 
     def poll_due(self, now: datetime | None = None) -> list[PollResult]:
         """Poll every feed that is due; never raises, one bad feed never stops the others."""
@@ -470,7 +460,7 @@ class FeedPoller:
         try:
             return self._poll(feed, now)
         except FetchError as exc:
-            return self._failed(feed, str(exc), now)
+            return self._failed(feed, str(exc), now, retry_after=exc.retry_after)
         except Exception as exc:  # a bug or a library surprise must not kill the scheduler
             log.exception("polling %s failed unexpectedly", feed.url)
             return self._failed(feed, f"internal error: {type(exc).__name__}: {exc}", now)
@@ -481,18 +471,18 @@ class FeedPoller:
             headers["If-None-Match"] = feed.etag
         if feed.last_modified:
             headers["If-Modified-Since"] = feed.last_modified
-        status, raw, response_headers = self._get(feed.url, headers)
-        if status == 304:
+        response = self._get(feed.url, headers)
+        if response.status == 304:
             saved = self._succeeded(feed, now, feed.etag, feed.last_modified)
             return PollResult(saved, not_modified=True, recovered=feed.alerted)
-        entries, skipped = self._parse(raw, feed.url)
+        entries, skipped = self._parse(response.body, feed.url)
         new, keys = self._new_entries(feed, entries)
         items, pages = self._complete(new, feed.url)
         saved = self._succeeded(
             feed,
             now,
-            response_headers.get("ETag"),
-            response_headers.get("Last-Modified"),
+            response.headers.get("ETag"),
+            response.headers.get("Last-Modified"),
             name=next((e.source for e in entries if e.source), None),
             keys=keys,
             new=len(items),
@@ -529,11 +519,13 @@ class FeedPoller:
         )
         return saved or feed
 
-    def _failed(self, feed: Feed, error: str, now: datetime) -> PollResult:
+    def _failed(
+        self, feed: Feed, error: str, now: datetime, *, retry_after: float | None = None
+    ) -> PollResult:
         error = " ".join(error.split())[:MAX_ERROR_CHARS]
         failures = feed.consecutive_failures + 1
         alert = failures >= self.alert_after and not feed.alerted
-        delay = self.backoff(failures)
+        delay = self.backoff(failures, retry_after)
         saved = self.registry.record_failure(
             feed.id, now=now, error=error, next_after=now + timedelta(seconds=delay), alerted=alert
         )
@@ -598,15 +590,15 @@ class FeedPoller:
         if _http_parts(link) is None:
             return entry
         try:
-            _, raw, headers = self._get(link, {"Accept": "text/html, */*;q=0.5"})
+            page = self._get(link, {"Accept": "text/html, */*;q=0.5"})
         except FetchError as exc:
             log.info("page %s: %s; keeping the feed's teaser", link, exc)
             return entry
-        ctype = headers.get_content_type()
+        ctype = page.headers.get_content_type()
         if "html" not in ctype and "xml" not in ctype:
             log.info("page %s is %s, not HTML; keeping the feed's teaser", link, ctype)
             return entry
-        parsed = parse_html(_decode(raw, headers, link), entry.origin, url=link)
+        parsed = parse_html(_decode(page.body, page.headers, link), entry.origin, url=link)
         page = next((i for i in parsed if isinstance(i, RawArticle)), None)
         if page is None or len(page.body) <= len(entry.body):
             log.info("page %s has no more text than the teaser", link)
@@ -618,45 +610,9 @@ class FeedPoller:
             source=entry.source or page.source,
         )
 
-    def _get(self, url: str, headers: dict[str, str]) -> tuple[int, bytes, Message]:
-        """GET with our User-Agent: (status, body, headers); a 304 is returned, not raised."""
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
-        # The socket timeout bounds each wait; the deadline bounds a server that trickles.
-        deadline = time.monotonic() + 3 * self.timeout
-        try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                return response.status, _read(response, deadline), response.headers
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 304:
-                return 304, b"", exc.headers
-            raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            raise FetchError(self._reason(exc)) from None
-
-    def _reason(self, exc: BaseException) -> str:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        if isinstance(reason, TimeoutError):
-            return f"timed out after {self.timeout:g} s"
-        if isinstance(reason, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(reason, http.client.HTTPException):
-            return f"bad HTTP response ({type(reason).__name__})"
-        if isinstance(reason, OSError) and reason.strerror:
-            return reason.strerror
-        return str(reason) or type(reason).__name__
-
-
-def _read(response: http.client.HTTPResponse, deadline: float) -> bytes:
-    chunks, size = [], 0
-    while chunk := response.read(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BYTES:
-            raise FetchError(f"response larger than {MAX_BYTES // 2**20} MB")
-        if time.monotonic() > deadline:
-            raise FetchError("timed out (response too slow)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    def _get(self, url: str, headers: dict[str, str]) -> Response:
+        """GET within the poller's limits; a 304 is returned, not raised."""
+        return fetch(url, headers=headers, limits=self.limits)
 
 
 def _decode(raw: bytes, headers: Message, origin: str) -> str:

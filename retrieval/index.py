@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -39,6 +38,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from .atomic import replacing
 
 log = logging.getLogger(__name__)
 
@@ -238,20 +239,21 @@ class SentenceIndex:
         return IndexMeta(self.model, self.backend, self.dim, self.ntotal, int(ids.sum()), self.kind)
 
     def save(self, path: Path) -> None:
-        """Write temporary files and rename, so a crash never leaves half an index."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        ids_tmp = ids_path(path).with_suffix(".tmp")
-        meta_tmp = meta_path(path).with_suffix(".tmp")
-        with self._lock:
-            faiss.write_index(self._index, str(tmp))
+        """Replace the index, its ids and its metadata, each atomically (`replacing`).
+
+        The metadata is entered first so it is renamed last: it vouches for the other two
+        (count and id sum), so a crash between the renames is caught by `load`.
+        """
+        with (
+            replacing(meta_path(path)) as meta_tmp,
+            replacing(ids_path(path)) as ids_tmp,
+            replacing(path) as index_tmp,
+            self._lock,
+        ):
+            faiss.write_index(self._index, str(index_tmp))
             with ids_tmp.open("wb") as fh:
                 np.save(fh, np.stack([self._ids.values, self._articles.values]))
             meta_tmp.write_text(json.dumps(asdict(self.meta()), indent=1))
-        # The metadata goes last: it vouches for the other two (count and id sum).
-        os.replace(tmp, path)
-        os.replace(ids_tmp, ids_path(path))
-        os.replace(meta_tmp, meta_path(path))
 
     @classmethod
     def load(

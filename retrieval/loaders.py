@@ -11,9 +11,7 @@ import codecs
 import csv
 import io
 import json
-import logging
 import re
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,9 +22,8 @@ from typing import BinaryIO
 import ijson
 
 from .dates import parse_date
+from .fetch import FetchError, fetch
 from .text import clean_body, clean_line, derive_title, is_headline_like
-
-log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 JSON_SUFFIXES = {".json"}
@@ -50,8 +47,6 @@ FIELDS = {
 WRAPPER_KEYS = ("articles", "items", "records", "data")
 HEADLINE_LIST_MIN_WORDS = 4
 JSON_CHUNK = 64 * 1024
-USER_AGENT = "briefbot/0.1 (+https://github.com/briefbot)"
-FETCH_TIMEOUT = 20
 
 
 @dataclass
@@ -197,6 +192,14 @@ def looks_like_word_list(text: str) -> bool:
     return words_per_line < 3 and not any(map(is_headline_like, lines))
 
 
+# --- JSON and JSONL ----------------------------------------------------------------------
+# A record nested deeper than this is refused unbuilt. News records are flat; a hostile
+# file nested 100,000 deep must neither build 100,000 containers nor make the str() of a
+# field recurse that deep.
+MAX_DEPTH = 64
+_TOO_DEEP = object()  # stands for a record refused for its depth
+
+
 def parse_json(text: str, origin: str) -> Iterator[Item]:
     """A JSON document held as text; see `parse_json_stream`."""
     yield from parse_json_stream(io.BytesIO(text.encode("utf-8")), origin)
@@ -207,46 +210,68 @@ def parse_json_stream(fh: BinaryIO, origin: str) -> Iterator[Item]:
 
     Accepted shapes: a list of records; an object holding its list of records under one
     of `WRAPPER_KEYS`; any other value is one record. Records are built one at a time, so
-    a multi-GB export never sits in memory at once. A file malformed midway keeps the
-    records read before the fault, then reports it. Python's non-standard `NaN` and
-    `Infinity` (which `json.dump` writes) are read as null, with a note.
+    a multi-GB export never sits in memory at once. What bad input costs:
+
+    - a record of the wrong shape (not an object, no title or body) or nested deeper than
+      `MAX_DEPTH` is skipped alone (origin `file#n`), and reading goes on;
+    - a syntax error ends the file, as a streaming parser cannot find where the next
+      record starts: the records before it are kept, then one `Skipped` says after which
+      record it stopped and why;
+    - Python's non-standard `NaN` and `Infinity` (which `json.dump` writes) are read as
+      null, with a note. The strict parser stops at them, so a file that fails is read
+      once more from its start with them replaced (slower, so only then), the records
+      already given skipped.
     """
-    state = _JSONRead(origin)
-    error: ijson.JSONError | None = None
-    try:
-        for lenient in (False, True):
-            try:
-                yield from _json_pass(fh, state, lenient)
-                return
-            except ijson.JSONError as exc:
-                error = exc
-            yield from state.take_notes()
-            if lenient or not _maybe_nonstandard(error):
-                break
-    except OSError as exc:
-        yield from state.take_notes()
-        yield _unreadable(origin, exc)
-        return
-    what = _describe_json_error(error)
-    if state.read:
-        what = f"after record #{state.read - 1}: {what}; the rest of the file was not read"
-    yield Skipped(origin, f"invalid JSON {what}" if state.read else f"invalid JSON: {what}")
+    read = _JSONRead(origin)
+    fault: ijson.JSONError | None = None
+    for lenient in (False, True):
+        try:
+            yield from read.records(fh, lenient)
+            return
+        except ijson.JSONError as exc:
+            fault = exc
+        except OSError as exc:
+            yield from read.take_notes()
+            yield _unreadable(origin, exc)
+            return
+        yield from read.take_notes()
+    what = _json_fault(fault)
+    if read.given:
+        where = f"after record #{read.given - 1}"
+        yield Skipped(origin, f"invalid JSON {where}: {what}; the rest of the file was not read")
+    else:
+        yield Skipped(origin, f"invalid JSON: {what}")
 
 
 @dataclass
 class _JSONRead:
-    """What one file's passes share: records already given, notes not yet given."""
+    """One .json file's reading, shared by its strict and its lenient pass."""
 
     origin: str
-    read: int = 0
-    prefix: str = ""
+    given: int = 0  # records already yielded, counted by position
+    place: list[str | None] = field(default_factory=list)  # where the records are
     pending: list[Note] = field(default_factory=list)
-    given: set[Note] = field(default_factory=set)
+    noted: set[Note] = field(default_factory=set)
+
+    def records(self, fh: BinaryIO, lenient: bool) -> Iterator[Item]:
+        if not self.given:  # else keep the list records came from, whatever a new look says
+            self.place = _records_place(self._events(fh, lenient), lenient)
+        for n, value in enumerate(_values(self._events(fh, lenient), self.place)):
+            yield from self.take_notes()
+            if n >= self.given:
+                yield _record(value, f"{self.origin}#{n}")
+                self.given = n + 1
+        yield from self.take_notes()
+
+    def _events(self, fh: BinaryIO, lenient: bool) -> Iterator[tuple[str, object]]:
+        fh.seek(0)
+        chunks = _utf8_chunks(fh, self.note)
+        return _ijson_events(_nonstandard_as_null(chunks, self.note) if lenient else chunks)
 
     def note(self, text: str) -> None:
         note = Note(self.origin, text)
-        if note not in self.given:
-            self.given.add(note)
+        if note not in self.noted:
+            self.noted.add(note)
             self.pending.append(note)
 
     def take_notes(self) -> Iterator[Note]:
@@ -254,61 +279,80 @@ class _JSONRead:
             yield self.pending.pop(0)
 
 
-def _json_pass(fh: BinaryIO, state: _JSONRead, lenient: bool) -> Iterator[Item]:
-    """Find where the records are (a look-ahead), then stream them, skipping any that an
-    earlier pass already gave."""
-    if not state.read:  # else keep the list records came from, whatever a new look says
-        state.prefix = _records_prefix(_json_chunks(fh, state, lenient), lenient)
-    prefix = state.prefix
-    yield from state.take_notes()
-    events = _ijson_events(
-        lambda target: ijson.items_coro(target, prefix), _json_chunks(fh, state, lenient)
-    )
-    for n, value in enumerate(events):
-        yield from state.take_notes()
-        if n >= state.read:
-            yield from_record(_plain(value), f"{state.origin}#{n}")
-            state.read = n + 1
-    yield from state.take_notes()
+def _record(value: object, origin: str) -> RawArticle | Skipped:
+    if value is _TOO_DEEP:
+        return Skipped(origin, f"nested deeper than {MAX_DEPTH} levels")
+    return from_record(value, origin)  # type: ignore[arg-type]  # it reports a non-object
 
 
-def _records_prefix(chunks: Iterable[bytes], lenient: bool) -> str:
-    """The ijson prefix of the records: `item` for a list, `<key>.item` for an object
-    with a list under one of `WRAPPER_KEYS`, "" for any other value (one record).
+def _records_place(events: Iterable[tuple[str, object]], lenient: bool) -> list[str | None]:
+    """Where the records are, as ijson's prefix split on dots: ["item"] for a list,
+    [key, "item"] for an object with a list under one of `WRAPPER_KEYS`, [] for any other
+    value (one record).
 
-    A list is known from its first byte. An object is read to its end (events only,
-    nothing built) unless an `articles` list, which outranks the others, comes first.
+    A list is known from its first event. An object is read to its end (events only,
+    nothing built) unless an `articles` list, which outranks the others, comes first. A
+    fault midway raises in the strict pass; the lenient pass settles for the lists seen.
     """
     depth, key, lists = 0, None, set()
     try:
-        for event, value in _ijson_events(ijson.basic_parse_coro, chunks):
+        for event, value in events:
             if depth == 0 and event != "start_map":
-                return "item" if event == "start_array" else ""
+                return ["item"] if event == "start_array" else []
             if depth == 1 and event == "map_key":
                 key = value
-                continue
-            if depth == 1 and key in WRAPPER_KEYS and event not in ("end_map", "end_array"):
-                if event != "start_array":
-                    lists.discard(key)
-                elif key == WRAPPER_KEYS[0]:
-                    return f"{key}.item"
-                else:
-                    lists.add(key)
+            elif depth == 1 and key in WRAPPER_KEYS and event != "end_map":
+                if event == "start_array" and key == WRAPPER_KEYS[0]:
+                    return [key, "item"]
+                (lists.add if event == "start_array" else lists.discard)(key)
             if event in ("start_map", "start_array"):
                 depth += 1
             elif event in ("end_map", "end_array"):
                 depth -= 1
-    except ijson.JSONError as exc:
-        if not lists or (not lenient and _maybe_nonstandard(exc)):
-            raise  # else the records pass meets the same fault after the records before it
+    except ijson.JSONError:
+        if not lenient:
+            raise
     key = next((k for k in WRAPPER_KEYS if k in lists), None)
-    return f"{key}.item" if key else ""
+    return [key, "item"] if key else []
 
 
-def _ijson_events(make: Callable[[list], object], chunks: Iterable[bytes]) -> Iterator:
-    """Push `chunks` through an ijson coroutine, yielding what it produces as it goes."""
+def _values(events: Iterable[tuple[str, object]], place: list[str | None]) -> Iterator[object]:
+    """Each value at `place`, built whole by ijson's ObjectBuilder, or `_TOO_DEEP` (and not
+    built past `MAX_DEPTH`) for one nested deeper. Depth is counted from the events, so a
+    deep file costs neither recursion nor memory."""
+    path: list[str | None] = []  # outside a record: the key or "item" at each level
+    builder, depth = None, 0  # inside a record: its builder (None once too deep), its depth
+    for event, raw in events:
+        value = float(raw) if type(raw) is Decimal else raw  # as json.load gives numbers
+        if depth:
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            if builder is not None and depth > MAX_DEPTH:
+                builder = None
+            elif builder is not None:
+                builder.event(event, value)
+            if not depth:
+                yield _TOO_DEEP if builder is None else builder.value
+        elif event == "map_key":
+            path[-1] = value  # type: ignore[assignment]
+        elif event in ("end_map", "end_array"):
+            path.pop()
+        elif path == place:
+            if event in ("start_map", "start_array"):
+                builder, depth = ijson.ObjectBuilder(), 1
+                builder.event(event, value)
+            else:
+                yield value
+        elif event in ("start_map", "start_array"):
+            path.append("item" if event == "start_array" else None)
+
+
+def _ijson_events(chunks: Iterable[bytes]) -> Iterator[tuple[str, object]]:
+    """ijson's parse events for `chunks`, yielded as each chunk is parsed."""
     out = ijson.sendable_list()
-    coro = make(out)
+    coro = ijson.basic_parse_coro(out)
     try:
         for chunk in chunks:
             coro.send(chunk)
@@ -321,14 +365,14 @@ def _ijson_events(make: Callable[[list], object], chunks: Iterable[bytes]) -> It
     yield from out
 
 
-def _json_chunks(fh: BinaryIO, state: _JSONRead, lenient: bool) -> Iterator[bytes]:
-    """The file from its start as UTF-8 chunks, NaN/Infinity as null when `lenient`."""
-    fh.seek(0)
-    chunks = _utf8_chunks(fh, state)
-    return _nonstandard_as_null(chunks, state) if lenient else chunks
+def _json_fault(error: ijson.JSONError | None) -> str:
+    """ijson's message, its first line: yajl adds the text around the fault on the next."""
+    text = error.args[0] if error is not None and error.args else error
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return text.split("\n", 1)[0].strip().rstrip(".")
 
 
-def _utf8_chunks(fh: BinaryIO, state: _JSONRead) -> Iterator[bytes]:
+def _utf8_chunks(fh: BinaryIO, note: Callable[[str], None]) -> Iterator[bytes]:
     """`fh` as it is when it is valid UTF-8 (a BOM dropped); else read as Windows-1252
     from the first invalid byte on, with a note (as `read_text` does for a whole file)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -348,8 +392,7 @@ def _utf8_chunks(fh: BinaryIO, state: _JSONRead) -> Iterator[bytes]:
             try:
                 text = decoder.decode(raw, final=eof)
             except UnicodeDecodeError as exc:
-                bad = offset - held + exc.start
-                state.note(f"not valid UTF-8 (byte {bad}); read as Windows-1252")
+                note(f"not valid UTF-8 (byte {offset - held + exc.start}); read as Windows-1252")
                 good = exc.object[: exc.start].decode("utf-8")
                 text = good + exc.object[exc.start :].decode("cp1252", errors="replace")
                 cp1252 = True
@@ -365,14 +408,18 @@ _STRING_BODY = re.compile(rb'(?:[^"\\]|\\.)*', re.DOTALL)
 _NONSTANDARD = (b"NaN", b"Infinity", b"-Infinity")
 
 
-def _nonstandard_as_null(chunks: Iterable[bytes], state: _JSONRead) -> Iterator[bytes]:
-    """`chunks` with NaN, Infinity and -Infinity outside strings replaced by null."""
+def _nonstandard_as_null(chunks: Iterable[bytes], note: Callable[[str], None]) -> Iterator[bytes]:
+    """`chunks` with NaN, Infinity and -Infinity outside strings replaced by null.
+
+    Hand-written because no JSON streamer reads them: a scan that knows only whether it is
+    inside a string, holding back a chunk's tail that may be half a token or an escape.
+    """
     in_string, carry = False, b""
     for chunk in chunks:
         data, pos, out = carry + chunk, 0, []
         while True:
             if in_string:
-                end = _STRING_BODY.match(data, pos).end()
+                end = _STRING_BODY.match(data, pos).end()  # type: ignore[union-attr]
                 if end == len(data) or data[end : end + 1] == b"\\":
                     out.append(data[pos:end])
                     carry = data[end:]
@@ -399,7 +446,7 @@ def _nonstandard_as_null(chunks: Iterable[bytes], state: _JSONRead) -> Iterator[
                 in_string = True
             else:
                 out.append(b"null")
-                state.note("non-standard NaN/Infinity values read as null")
+                note("non-standard NaN/Infinity values read as null")
             pos = m.end()
         if out := b"".join(out):
             yield out
@@ -407,55 +454,48 @@ def _nonstandard_as_null(chunks: Iterable[bytes], state: _JSONRead) -> Iterator[
         yield carry
 
 
-def _maybe_nonstandard(error: ijson.JSONError) -> bool:
-    """Whether a parse error may come from NaN/Infinity (worth a lenient second pass):
-    yajl's caret, or the pure-Python backend's symbol, is at an `N` or an `I`."""
-    text = _error_text(error)
-    lines = text.split("\n")
-    if len(lines) >= 3 and "^" in lines[2]:
-        at = lines[2].index("^")
-        return bool(re.search("[NI]", lines[1][max(0, at - 2) : at + 1]))
-    return bool(re.search(r"symbol '-?[NI]", text))
+def jsonl_values(fh: BinaryIO, origin: str) -> Iterator[tuple[str, object] | Skipped | Note]:
+    """The value on each non-blank line of a JSONL stream, as (`origin#line`, value).
 
-
-def _error_text(error: ijson.JSONError | None) -> str:
-    text = error.args[0] if error is not None and error.args else error
-    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-
-
-def _describe_json_error(error: ijson.JSONError | None) -> str:
-    """ijson's message on one line, with the text around the fault when it gives it."""
-    lines = _error_text(error).split("\n")
-    what = lines[0].strip().rstrip(".")
-    if len(lines) >= 3 and "^" in lines[2]:
-        at = lines[2].index("^") - 1  # yajl's caret sits just past the offending byte
-        near = lines[1][max(0, at - 20) : at + 20].strip()
-        if near:
-            what += f" near `{near}`"
-    return what
-
-
-def _plain(value: object) -> object:
-    """ijson's Decimals as floats, as `json.load` gives them."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[RawArticle | Skipped]:
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
+    A line that is not JSON, or nests deeper than `MAX_DEPTH`, costs only itself: it is a
+    `Skipped` naming `origin#line` and why. A line that is not UTF-8 is read as
+    Windows-1252; the first such line gives a note. Lines are parsed by `json.loads`,
+    which also reads Python's NaN and Infinity.
+    """
+    noted = False
+    for n, raw in enumerate(fh, 1):
+        where = f"{origin}#{n}"
+        text, note = read_text(raw.rstrip(b"\r\n"), where)
+        if note and not noted:
+            noted = True
+            yield note
+        if not text.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Skipped(f"{origin}#{n}", f"invalid JSON: {exc.msg}")
+            value = json.loads(text)
+        except RecursionError:  # deeper than the interpreter's limit
+            yield Skipped(where, f"nested deeper than {MAX_DEPTH} levels")
             continue
-        yield from_record(record, f"{origin}#{n}")
+        except json.JSONDecodeError as exc:
+            yield Skipped(where, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if text.count("[") + text.count("{") > MAX_DEPTH and _nests_deeper(value, MAX_DEPTH):
+            yield Skipped(where, f"nested deeper than {MAX_DEPTH} levels")
+            continue
+        yield where, value
+
+
+def _nests_deeper(value: object, limit: int) -> bool:
+    """Whether lists and objects in `value` nest more than `limit` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_csv(text: str, origin: str) -> Iterator[RawArticle | Skipped]:
@@ -565,56 +605,35 @@ def _load_json_file(path: Path) -> Iterator[Item]:
     """Streamed with ijson (see `parse_json_stream`); a feed saved as .json is still a feed."""
     origin = str(path)
     try:
-        fh = path.open("rb")
+        with path.open("rb") as fh:
+            head = fh.read(2048)
+            if looks_like_feed(head):
+                yield from parse_feed(head + fh.read(), origin)
+            else:
+                yield from parse_json_stream(fh, origin)
     except OSError as exc:
         yield _unreadable(origin, exc)
-        return
-    with fh:
-        try:
-            head = fh.read(2048)
-            raw = head + fh.read() if looks_like_feed(head) else None
-        except OSError as exc:
-            yield _unreadable(origin, exc)
-            return
-        if raw is not None:
-            yield from parse_feed(raw, origin)
-        else:
-            yield from parse_json_stream(fh, origin)
 
 
 def _load_jsonl_file(path: Path) -> Iterator[Item]:
-    """Streamed line by line, so a multi-GB export never sits in memory at once."""
+    """Streamed line by line (see `jsonl_values`), so a multi-GB export never sits in memory."""
     origin = str(path)
     try:
-        fh = path.open("rb")
+        with path.open("rb") as fh:
+            for item in jsonl_values(fh, origin):
+                yield from_record(item[1], item[0]) if isinstance(item, tuple) else item
     except OSError as exc:
         yield _unreadable(origin, exc)
-        return
-    with fh:
-        noted = False
-
-        def lines() -> Iterator[str]:
-            nonlocal noted
-            for n, raw in enumerate(fh, 1):
-                text, note = read_text(raw, f"{origin}#{n}")
-                if note and not noted:
-                    noted = True
-                    log.warning("%s", note.note)
-                yield text
-
-        yield from parse_jsonl(lines(), origin)
 
 
 def load_url(url: str) -> Iterator[Item]:
     """A feed (RSS/Atom) or an article page, told apart by content."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
-            raw = response.read()
-            ctype = response.headers.get("Content-Type", "")
-    except (OSError, ValueError) as exc:
-        yield Skipped(url, f"cannot fetch: {getattr(exc, 'reason', None) or exc}")
+        response = fetch(url)
+    except FetchError as exc:
+        yield Skipped(url, f"cannot fetch: {exc}")
         return
+    raw, ctype = response.body, response.headers.get("Content-Type", "")
     if looks_like_feed(raw) or "rss" in ctype or "atom" in ctype:
         yield from parse_feed(raw, url)
         return

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from hypothesis import given
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from retrieval.errors import InputError
 from retrieval.feeds import FeedPoller, FeedRegistry, normalize_url
-from retrieval.loaders import USER_AGENT
+from retrieval.fetch import USER_AGENT
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 INTERVAL = 60.0
@@ -78,6 +79,9 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # A hostile server: writes the whole response itself (status line included), given the
+    # socket's file and the event that is set at teardown.
+    write: Callable[[BinaryIO, threading.Event], None] | None = None
 
 
 class FeedServer:
@@ -93,6 +97,9 @@ class FeedServer:
             def do_GET(self) -> None:
                 app.requests.append((self.path, dict(self.headers)))
                 route = app.routes.get(self.path, Route(b"not found", 404))
+                if route.write:
+                    route.write(self.wfile, app.release)
+                    return
                 if route.delay:
                     app.release.wait(route.delay)
                 etag = route.headers.get("ETag")
@@ -141,7 +148,7 @@ def wire_route(server: FeedServer, count: int, etag: str) -> Route:
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pollers are built after this, so their urllib opener can only reach loopback."""
+    """No proxy from the environment: every fetch goes straight to loopback."""
     for name in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
@@ -362,6 +369,24 @@ def test_backoff_doubles_per_failure_and_is_capped(registry: FeedRegistry):
     poller = make_poller(registry)
     assert [poller.backoff(n) for n in range(1, 6)] == [120, 240, 480, 600, 600]
     assert poller.backoff(10_000) == 600
+
+
+def test_retry_after_on_429_and_503_defers_the_next_poll(
+    server: FeedServer, registry: FeedRegistry
+):
+    poller = make_poller(registry)  # backs off 120 s after one failure, 600 s at most
+    server.routes["/busy.xml"] = Route(b"slow down", 429, {"Retry-After": "3600"})
+    server.routes["/down.xml"] = Route(b"", 503, {"Retry-After": str(30 * 86400)})
+    server.routes["/blip.xml"] = Route(b"", 503, {"Retry-After": "5"})
+    busy = poller.poll(registry.add(server.url("/busy.xml")), now=NOW)
+    assert busy.error == "HTTP 429 Too Many Requests"
+    assert busy.feed.next_poll_after == NOW + timedelta(hours=1)
+    down = poller.poll(registry.add(server.url("/down.xml")), now=NOW)
+    assert down.feed.next_poll_after == NOW + timedelta(days=1)  # a month is not honoured
+    blip = poller.poll(registry.add(server.url("/blip.xml")), now=NOW)
+    assert blip.feed.next_poll_after == NOW + timedelta(seconds=2 * INTERVAL)  # backoff wins
+    assert registry.due(NOW + timedelta(minutes=59)) == [registry.get(blip.feed.id)]
+    assert poller.backoff(1, retry_after=None) == poller.backoff(1) == 2 * INTERVAL
 
 
 def test_alert_once_per_streak_after_three_failures(

@@ -399,3 +399,92 @@ def test_truncated_json_array_yields_a_prefix_then_one_problem(records, data):
     *given_items, problem = items
     assert given_items == reference_parse_json(text, "f.json")[: len(given_items)]
     assert problem.source == "f.json" and problem.reason.startswith("invalid JSON")
+
+
+# --- bad input: what each kind costs ------------------------------------------------------
+
+
+def nested(levels: int, inner: str = "1") -> str:
+    """A value `levels` lists deep."""
+    return "[" * levels + inner + "]" * levels
+
+
+def test_json_nested_100k_deep_is_refused_without_recursion(tmp_path: Path):
+    f = tmp_path / "deep.json"
+    f.write_text(nested(100_000))
+    assert f.stat().st_size > 200_000
+    assert list(load([str(f)])) == [
+        Skipped(f"{f}#0", f"nested deeper than {loaders.MAX_DEPTH} levels")
+    ]
+
+
+def test_json_nesting_costs_no_memory_past_the_limit(tmp_path: Path):
+    f = tmp_path / "deeper.json"
+    f.write_text('{"title": "Deep", "body": ' + nested(500_000) + "}")
+    tracemalloc.start()
+    try:
+        (item,) = load([str(f)])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert item == Skipped(f"{f}#0", f"nested deeper than {loaders.MAX_DEPTH} levels")
+    assert peak < 12_000_000, peak  # building 500,000 lists would take over 30 MB
+
+
+def test_json_deep_record_costs_only_itself(tmp_path: Path):
+    deep = '{"title": "Deep", "body": ' + nested(100_000) + "}"
+    records = '[{"title": "Before"}, ' + deep + ', {"title": "After"}]'
+    for text in [records, '{"meta": ' + nested(100_000) + ', "items": ' + records + "}"]:
+        f = tmp_path / "mixed.json"
+        f.write_text(text)
+        items = list(load([str(f)]))
+        assert [a.title for a in articles(items)] == ["Before", "After"]
+        assert [i for i in items if isinstance(i, Skipped)] == [
+            Skipped(f"{f}#1", f"nested deeper than {loaders.MAX_DEPTH} levels")
+        ]
+
+
+def test_depth_limit_is_the_same_for_json_and_jsonl(tmp_path: Path):
+    limit = loaders.MAX_DEPTH
+    at = '{"title": "At the limit", "x": ' + nested(limit - 1) + "}"  # the record is level 1
+    past = '{"title": "Past it", "x": ' + nested(limit) + "}"
+    arr, lines = tmp_path / "a.json", tmp_path / "a.jsonl"
+    arr.write_text(f"[{at}, {past}]")
+    lines.write_text(f"{at}\n{past}\n")
+    for f, origin in [(arr, f"{arr}#1"), (lines, f"{lines}#2")]:
+        items = list(load([str(f)]))
+        assert [a.title for a in articles(items)] == ["At the limit"]
+        assert items[-1] == Skipped(origin, f"nested deeper than {limit} levels")
+
+
+def test_jsonl_each_bad_line_costs_only_itself_and_is_named(tmp_path: Path):
+    f = tmp_path / "mixed.jsonl"
+    f.write_bytes(
+        b'{"title": "One", "score": NaN}\n'
+        b"\n"
+        b'{"title": "Two", "body": \n'
+        b"[1, 2]\n"
+        + nested(100_000).encode()
+        + b"\n"
+        + '{"title": "Café"}\n'.encode("cp1252")
+        + b'{"title": "Three"}'
+    )
+    items = list(load([str(f)]))
+    assert [a.title for a in articles(items)] == ["One", "Café", "Three"]
+    assert [i for i in items if isinstance(i, Skipped)] == [
+        Skipped(f"{f}#3", "invalid JSON: Expecting value (column 26)"),
+        Skipped(f"{f}#4", "expected an object, found list"),
+        Skipped(f"{f}#5", f"nested deeper than {loaders.MAX_DEPTH} levels"),
+    ]
+    assert [i for i in items if isinstance(i, Note)] == [
+        Note(f"{f}#6", "not valid UTF-8 (byte 14); read as Windows-1252")
+    ]
+
+
+def test_jsonl_values_give_each_line_its_place():
+    fh = io.BytesIO(b'{"question": "q1"}\n\nnot json\n"text"\n')
+    assert list(loaders.jsonl_values(fh, "q.jsonl")) == [
+        ("q.jsonl#1", {"question": "q1"}),
+        Skipped("q.jsonl#3", "invalid JSON: Expecting value (column 1)"),
+        ("q.jsonl#4", "text"),
+    ]
