@@ -84,7 +84,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for para in text.split("\n\n"):
         whole = _one_sentence(para)
         if whole is None:
-            spans.extend((offset + s, offset + e) for s, e in syntok_spans(para))
+            joined = _rejoin_abbreviations(para, syntok_spans(para))
+            spans.extend((offset + s, offset + e) for s, e in joined)
         else:
             spans.append((offset + whole[0], offset + whole[1]))
         offset += len(para) + 2
@@ -104,6 +105,80 @@ def syntok_spans(para: str) -> list[tuple[int, int]]:
             if end > start:
                 spans.append((start, end))
     return spans
+
+
+# Titles and labels that stand before a name or number and never end a sentence; syntok
+# splits after several of them ("Democratic Rep." | "Tom Suozzi ..."). Lower-cased, no point.
+_NEVER_FINAL = frozenset(
+    [
+        "rep",
+        "reps",
+        "sen",
+        "sens",
+        "gov",
+        "govs",
+        "lt",
+        "gen",
+        "col",
+        "maj",
+        "capt",
+        "cmdr",
+        "adm",
+        "sgt",
+        "cpl",
+        "pvt",
+        "dr",
+        "prof",
+        "rev",
+        "hon",
+        "pres",
+        "supt",
+        "insp",
+        "det",
+        "amb",
+        "atty",
+        "mr",
+        "mrs",
+        "ms",
+        "messrs",
+        "mt",
+        "ft",
+        "no",
+        "nos",
+        "vs",
+    ]  # capitalised only
+)
+_LAST_TOKEN = re.compile(r"([A-Za-z]+)\.$")
+# "R-N.Y." / "D-Calif.": a party-state label inside a sentence.
+_PARTY_STATE = re.compile(r"\b[RDI]-[A-Z][A-Za-z]*\.(?:[A-Z]\.)?$")
+
+
+def _rejoin_abbreviations(para: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge a span into the next when it ends on a title abbreviation ("Rep.", "Gov.",
+    "No."), or on a party-state label or a company suffix followed by a lower-case word:
+    news sentences never end there, and the cut leaves two fragments."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if out and _continues(para, out[-1], start):
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def _continues(para: str, previous: tuple[int, int], start: int) -> bool:
+    tail = para[previous[0] : previous[1]]
+    token = _LAST_TOKEN.search(tail)
+    following = para[start : start + 1]
+    if token and token.group(1)[0].isupper() and token.group(1).lower() in _NEVER_FINAL:
+        # "No. 2" is a rank; "No." before a word is an answer ("The reply was No.").
+        return token.group(1) not in ("No", "Nos") or following.isdigit()
+    return following.islower() and bool(
+        _PARTY_STATE.search(tail) or (token and token.group(1) in _COMPANY_SUFFIXES)
+    )
+
+
+_COMPANY_SUFFIXES = frozenset({"Corp", "Inc", "Co", "Ltd", "Bros", "Jr", "Sr"})
 
 
 def _one_sentence(para: str) -> tuple[int, int] | None:
