@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from retrieval import ConfigError, embed
 from retrieval.backends import fidelity, int8, onnx_export, runtimes
+from retrieval.backends.registry import REGISTRY
 from retrieval.backends.wordpiece import WordPiece, token_batches
 from retrieval.embed import AUTO_ORDER, BACKENDS, REFERENCE, load_encoder, model_path, unavailable
 from retrieval.ingest import encode_unique
@@ -98,6 +99,18 @@ def test_order_and_batching_do_not_change_vectors(backend, model_cache):
     assert len(many) > encoder.batch_size
     one_by_one = np.stack([encoder.encode([text])[0] for text in many])
     assert np.sum(one_by_one * bulk, axis=1).min() > 0.9999
+
+
+def test_registry_declares_each_backend_once():
+    """Auto tries every ranked backend once, fastest first, and falls back to the reference."""
+    assert AUTO_ORDER == ("openvino-int8", "openvino", "onnx", "st-bf16")
+    ranks = [b.auto_rank for b in REGISTRY.values() if b.auto_rank is not None]
+    assert len(set(ranks)) == len(ranks) == len(AUTO_ORDER)  # a shared rank would drop one
+    assert REGISTRY[REFERENCE].auto_rank is None and REGISTRY[REFERENCE].cpu is None
+    for backend in REGISTRY.values():
+        # A backend with a made artefact says what making it needs, and only then.
+        assert (backend.artifact is None) == (not backend.make_modules), backend.name
+        assert backend.modules and backend.libraries, backend.name
 
 
 @given(st.lists(st.integers(1, 300), max_size=200), st.integers(1, 4096))

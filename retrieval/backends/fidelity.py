@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .onnx_export import model_fingerprint
+from .registry import REFERENCE, REGISTRY
 
 if TYPE_CHECKING:
     from .common import Encoder
@@ -46,15 +47,6 @@ MIN_COSINE = 0.99
 TOP_K = 5
 TOP_K_AGREEMENT = 0.9
 VERDICTS = "fidelity.json"
-
-# Libraries whose version changes a backend's arithmetic.
-LIBRARIES = {
-    "sentence-transformers": ("torch", "sentence-transformers", "transformers", "tokenizers"),
-    "st-bf16": ("torch", "sentence-transformers", "transformers", "tokenizers"),
-    "onnx": ("onnxruntime", "tokenizers", "numpy"),
-    "openvino": ("openvino", "tokenizers", "numpy"),
-    "openvino-int8": ("openvino", "nncf", "tokenizers", "numpy"),
-}
 
 _SENTENCES = (
     "The U.S. imposed tariffs of 25% on $50 billion of Chinese imports on Friday.",
@@ -199,7 +191,7 @@ def reference_key(folder: Path) -> str:
         "check": CHECK_VERSION,
         "model": model_fingerprint(folder),
         "probes": _probe_hash(),
-        "versions": _versions(LIBRARIES["sentence-transformers"]),
+        "versions": _versions(REGISTRY[REFERENCE].libraries),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -210,7 +202,7 @@ def verdict_key(backend: str, folder: Path, artifact: Path | None) -> str:
         "backend": backend,
         "reference": reference_key(folder),
         "artifact": _file_identity(artifact),
-        "versions": _versions(LIBRARIES[backend]),
+        "versions": _versions(REGISTRY[backend].libraries),
         "cpu": cpu_fingerprint(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
