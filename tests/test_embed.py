@@ -237,6 +237,50 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("killed", [False, True])
+def test_int8_weights_land_before_the_xml_and_a_killed_save_leaves_nothing(
+    tmp_path, monkeypatch, killed
+):
+    """No model needed: OpenVINO's save is faked, the renames are recorded."""
+
+    class FakeOpenVino:
+        class Core:
+            def read_model(self, path):
+                return "model"
+
+        @staticmethod
+        def save_model(model, target, compress_to_fp16):
+            Path(target).write_text("<net/>")
+            Path(target).with_suffix(".bin").write_bytes(b"weights")
+            if killed:
+                raise RuntimeError("killed mid-save")
+
+    monkeypatch.setattr(int8, "ensure_onnx", lambda cache, folder: cache / "export.onnx")
+    monkeypatch.setattr(int8, "_compress", lambda model: model)
+    monkeypatch.setattr(runtimes, "_import_openvino", lambda: FakeOpenVino)
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def record(src, dst):
+        renamed.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", record)
+    folder = Path(model_path())
+    want = int8.int8_path(tmp_path, folder)
+    if killed:
+        with pytest.raises(RuntimeError, match="mid-save"):
+            int8.ensure_int8(tmp_path, folder)
+        assert list(tmp_path.iterdir()) == []
+        return
+    assert int8.ensure_int8(tmp_path, folder) == want
+    final = [name for name in renamed if not name.endswith(".tmp")]
+    assert final == [want.stem + ".bin", want.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(final)
+    assert want.with_suffix(".bin").read_bytes() == b"weights"
+    assert want.stat().st_mode & 0o777 == 0o644
+
+
 def test_int8_model_is_made_once_quietly_and_whole(model_cache, tmp_path, capfd):
     """Made from the ONNX export with nothing on stdout (it carries --json) and no temp files."""
     if unavailable("openvino-int8"):

@@ -22,9 +22,7 @@ import importlib.metadata
 import io
 import json
 import logging
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..atomic import write_atomic
 from .onnx_export import model_fingerprint
 from .registry import REFERENCE, REGISTRY
 
@@ -216,19 +215,6 @@ def _read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
 def cached_verdict(cache_dir: Path, key: str) -> Verdict | None:
     entry = _read_json(cache_dir / VERDICTS).get(key)
     if not isinstance(entry, dict):
@@ -243,7 +229,7 @@ def _store_verdict(cache_dir: Path, key: str, verdict: Verdict) -> None:
     # Read-modify-write without a lock: a lost race only means one more check later.
     verdicts = _read_json(cache_dir / VERDICTS)
     verdicts[key] = asdict(verdict)
-    _write_atomic(cache_dir / VERDICTS, json.dumps(verdicts, indent=1, sort_keys=True).encode())
+    write_atomic(cache_dir / VERDICTS, json.dumps(verdicts, indent=1, sort_keys=True).encode())
 
 
 def reference_vectors(
@@ -259,7 +245,7 @@ def reference_vectors(
     vectors = load_reference().encode(probe_texts())
     buffer = io.BytesIO()  # np.save into memory, so the file is written atomically
     np.save(buffer, vectors)
-    _write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
     return vectors
 
 

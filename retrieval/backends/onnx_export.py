@@ -14,11 +14,11 @@ import importlib.metadata
 import logging
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
+from ..atomic import replacing
 from .common import MODEL_NAME
 
 log = logging.getLogger(__name__)
@@ -57,20 +57,11 @@ def ensure_onnx(cache_dir: Path, folder: Path) -> Path:
     _remove_stale(cache_dir)
     log.info("exporting %s to ONNX (once; needs torch): %s", MODEL_NAME, path)
     started = time.perf_counter()
-    fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=cache_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o644)  # mkstemp makes it private; the cache may be shared by the bot and CLI
-    try:
+    # Readers see the old name missing or the whole verified file, never a partial one.
+    with replacing(path) as tmp:
         module = _load_transformer(folder)
         _export(module, tmp)
         _verify(module, tmp)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        # Atomic on POSIX: readers see the old name missing or the whole new file.
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info(
         "ONNX export done in %.1f s (%.0f MB)",
         time.perf_counter() - started,
@@ -81,9 +72,12 @@ def ensure_onnx(cache_dir: Path, folder: Path) -> Path:
 
 
 def remove_others(cache_dir: Path, pattern: str, keep: Path) -> None:
-    """Files matching `pattern` that are not `keep` (nor its .bin/.xml sibling)."""
+    """Files matching `pattern` that are not `keep` (nor its .bin/.xml sibling).
+
+    Temporary files are `_remove_stale`'s: one may be another process's write in progress.
+    """
     for old in cache_dir.glob(pattern):
-        if old.is_file() and old.stem != keep.stem:
+        if old.is_file() and old.suffix != ".tmp" and old.stem != keep.stem:
             with contextlib.suppress(OSError):
                 old.unlink()
 
