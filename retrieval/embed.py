@@ -28,10 +28,15 @@ import functools
 import importlib.util
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .backends.common import MODEL_NAME, Encoder, model_path, token_windows
 from .backends.registry import AUTO_ORDER, REFERENCE, REGISTRY
+
+if TYPE_CHECKING:
+    from .backends.fidelity import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,10 @@ def default_cache_dir() -> Path:
     """Where exports and fidelity verdicts go when the caller names no directory."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "briefbot" / "models"
+
+
+def _cache(cache_dir: Path | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
 
 def unavailable(backend: str, artifact: Path | None = None) -> str | None:
@@ -89,6 +98,50 @@ def _build(backend: str, folder: Path, cache_dir: Path, batch_size: int, threads
     return REGISTRY[backend].load(folder, cache_dir, batch_size, threads)
 
 
+def _candidates(
+    folder: Path, cache_dir: Path, *, quiet: bool = False
+) -> Iterator[tuple[str, Path | None, str, Verdict | None]]:
+    """Auto's backends in order that are installed here and not known to be unfaithful:
+    (backend, its artefact, its verdict key, its cached verdict if any)."""
+    from .backends import fidelity
+
+    for backend in AUTO_ORDER:
+        artifact = artifact_path(backend, cache_dir, folder)
+        reason = unavailable(backend, artifact)
+        if reason:
+            if not quiet:
+                log.info("embedding backend auto: skipping %s (%s)", backend, reason)
+            continue
+        key = fidelity.verdict_key(
+            backend, folder, artifact if artifact and artifact.exists() else None
+        )
+        verdict = fidelity.cached_verdict(cache_dir, key)
+        if verdict is not None and not verdict.passed:
+            if not quiet:
+                log.info(
+                    "embedding backend auto: skipping %s (failed the fidelity check on %s: %s)",
+                    backend,
+                    verdict.checked_at,
+                    verdict.summary(),
+                )
+            continue
+        yield backend, artifact, key, verdict
+
+
+def is_prepared(backend: str = "auto", *, cache_dir: Path | None = None) -> bool:
+    """Whether loading `backend` would make nothing first, as far as the cache tells: no
+    ONNX export or int8 model, and for auto no fidelity check. Loads no model."""
+    folder = Path(model_path())
+    cache = _cache(cache_dir)
+    if backend != "auto":
+        artifact = artifact_path(backend, cache, folder)
+        return artifact is None or artifact.exists()
+    for _, artifact, _, verdict in _candidates(folder, cache, quiet=True):
+        # Auto takes the first candidate: prepared if it has been made and checked.
+        return verdict is not None and (artifact is None or artifact.exists())
+    return True  # the reference runs on the packaged model itself
+
+
 def _auto(folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encoder:
     """The fastest backend that loads and is faithful here; the fp32 reference otherwise."""
     from .backends import fidelity
@@ -97,24 +150,7 @@ def _auto(folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encod
         # Through the process-wide cache: a reference loaded for one check serves them all.
         return load_encoder(REFERENCE, batch_size, threads, cache_dir=cache_dir)
 
-    for backend in AUTO_ORDER:
-        artifact = artifact_path(backend, cache_dir, folder)
-        reason = unavailable(backend, artifact)
-        if reason:
-            log.info("embedding backend auto: skipping %s (%s)", backend, reason)
-            continue
-        key = fidelity.verdict_key(
-            backend, folder, artifact if artifact and artifact.exists() else None
-        )
-        verdict = fidelity.cached_verdict(cache_dir, key)
-        if verdict is not None and not verdict.passed:
-            log.info(
-                "embedding backend auto: skipping %s (failed the fidelity check on %s: %s)",
-                backend,
-                verdict.checked_at,
-                verdict.summary(),
-            )
-            continue
+    for backend, artifact, key, verdict in _candidates(folder, cache_dir):
         try:
             encoder = _build(backend, folder, cache_dir, batch_size, threads)
             if verdict is None:
@@ -171,7 +207,7 @@ def load_encoder(
             f"unknown embedding backend {backend!r} (choose auto or {', '.join(BACKENDS)})"
         )
     folder = Path(model_path())
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache = _cache(cache_dir)
     if backend == "auto":
         return _auto(folder, cache, batch_size, threads)
     # A missing module is fatal; a CPU without bf16 or VNNI only makes the backend slow.
@@ -198,6 +234,7 @@ __all__ = [
     "REFERENCE",
     "Encoder",
     "artifact_path",
+    "is_prepared",
     "load_encoder",
     "model_path",
     "token_windows",

@@ -21,7 +21,15 @@ from retrieval import ConfigError, embed
 from retrieval.backends import fidelity, int8, onnx_export, runtimes
 from retrieval.backends.registry import REGISTRY
 from retrieval.backends.wordpiece import WordPiece, token_batches
-from retrieval.embed import AUTO_ORDER, BACKENDS, REFERENCE, load_encoder, model_path, unavailable
+from retrieval.embed import (
+    AUTO_ORDER,
+    BACKENDS,
+    REFERENCE,
+    is_prepared,
+    load_encoder,
+    model_path,
+    unavailable,
+)
 from retrieval.ingest import encode_unique
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +119,29 @@ def test_registry_declares_each_backend_once():
         # A backend with a made artefact says what making it needs, and only then.
         assert (backend.artifact is None) == (not backend.make_modules), backend.name
         assert backend.modules and backend.libraries, backend.name
+
+
+def test_is_prepared_says_whether_loading_would_make_or_check_anything(tmp_path, monkeypatch):
+    """Read from the cache alone: no model is loaded, exported or checked here."""
+    if unavailable("onnx"):
+        pytest.skip(unavailable("onnx"))
+    monkeypatch.setattr(embed, "AUTO_ORDER", ("onnx",))
+    folder = Path(model_path())
+    assert is_prepared(REFERENCE, cache_dir=tmp_path)  # the packaged model is enough
+    assert not is_prepared("onnx", cache_dir=tmp_path)  # the export is missing
+    assert not is_prepared("auto", cache_dir=tmp_path)
+    export = embed.artifact_path("onnx", tmp_path, folder)
+    export.write_bytes(b"stands in for the export")
+    assert is_prepared("onnx", cache_dir=tmp_path)
+    assert not is_prepared("auto", cache_dir=tmp_path)  # made, but never checked
+    key = fidelity.verdict_key("onnx", folder, export)
+    for passed in (False, True):  # unfaithful: auto goes straight to the reference
+        verdict = fidelity.Verdict("onnx", passed, 1.0, 1.0, 1.0, 0.1, "2024-01-01T00:00:00")
+        fidelity._store_verdict(tmp_path, key, verdict)
+        assert is_prepared("auto", cache_dir=tmp_path)
+    export.write_bytes(b"a different export")  # the verdict was for the old file
+    os.utime(export, ns=(1, 1))
+    assert not is_prepared("auto", cache_dir=tmp_path)
 
 
 @given(st.lists(st.integers(1, 300), max_size=200), st.integers(1, 4096))
