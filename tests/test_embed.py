@@ -1,7 +1,8 @@
 """Embedding backends: faithful to the fp32 reference, same windows, `auto` chosen once and
 cached, clean fallbacks, and no torch import on the ONNX paths. Offline (HF_HUB_OFFLINE=1).
 
-The ONNX export (a few seconds) happens once per session into a temporary cache dir.
+The ONNX export (a few seconds) happens once per session into a temporary cache dir;
+the tests that make it, or any other model artefact, or load torch are marked slow.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def _fresh_cache(model_cache: Path, tmp_path: Path) -> Path:
     return cache
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", FAST)
 def test_backend_matches_reference(backend, reference, model_cache):
     encoder = _load(backend, model_cache)
@@ -93,6 +95,7 @@ def test_backend_matches_reference(backend, reference, model_cache):
     assert encoder.encode([]).shape == (0, 384)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnx", "openvino", "openvino-int8"])
 def test_order_and_batching_do_not_change_vectors(backend, model_cache):
     encoder = _load(backend, model_cache)
@@ -168,6 +171,7 @@ def test_ingest_encodes_repeated_sentences_once():
     assert vectors[:, 0].tolist() == [float(len(t)) for t in texts]
 
 
+@pytest.mark.slow
 def test_token_ids_match_sentence_transformers(reference):
     texts = fidelity.probe_texts()
     features = reference._model.preprocess(texts)
@@ -178,6 +182,7 @@ def test_token_ids_match_sentence_transformers(reference):
     assert max(len(x) for x in ids) == 256
 
 
+@pytest.mark.slow
 def test_windows_cover_long_text_within_token_limit(reference, model_cache):
     spans = reference.windows(LONG_TEXT)
     assert len(spans) >= 4
@@ -195,6 +200,7 @@ def test_windows_cover_long_text_within_token_limit(reference, model_cache):
             assert load_encoder(backend, cache_dir=model_cache).windows(LONG_TEXT) == spans
 
 
+@pytest.mark.slow
 def test_auto_chooses_and_caches_the_choice(model_cache, tmp_path, monkeypatch):
     cache = _fresh_cache(model_cache, tmp_path)
     first = load_encoder.__wrapped__("auto", cache_dir=cache)
@@ -210,6 +216,7 @@ def test_auto_chooses_and_caches_the_choice(model_cache, tmp_path, monkeypatch):
     assert load_encoder.__wrapped__("auto", cache_dir=cache).backend == first.backend
 
 
+@pytest.mark.slow
 def test_auto_skips_unfaithful_backends_and_remembers(model_cache, tmp_path, monkeypatch):
     cache = _fresh_cache(model_cache, tmp_path)
     monkeypatch.setattr(embed, "AUTO_ORDER", ("openvino", "onnx"))  # st-bf16 is slow to load
@@ -231,6 +238,7 @@ def test_auto_skips_unfaithful_backends_and_remembers(model_cache, tmp_path, mon
     assert set(built) <= {REFERENCE}  # failed verdicts were not loaded or re-checked
 
 
+@pytest.mark.slow
 def test_auto_falls_back_when_a_backend_fails_to_import(model_cache, tmp_path, monkeypatch):
     cache = _fresh_cache(model_cache, tmp_path)
     real = runtimes.import_runtime
@@ -246,13 +254,14 @@ def test_auto_falls_back_when_a_backend_fails_to_import(model_cache, tmp_path, m
     assert chosen.encode(["still works"]).shape == (1, 384)
 
 
-def test_missing_backend_module(model_cache, monkeypatch):
+def test_missing_backend_module(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     assert unavailable("onnx") == "onnxruntime not installed"
     with pytest.raises(ConfigError, match="cannot run here"):
-        load_encoder.__wrapped__("onnx", cache_dir=model_cache)
+        load_encoder.__wrapped__("onnx", cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="unknown embedding backend"):
-        load_encoder.__wrapped__("onnx-int8", cache_dir=model_cache)
+        load_encoder.__wrapped__("onnx-int8", cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was made
 
 
 def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
@@ -312,6 +321,7 @@ def test_int8_weights_land_before_the_xml_and_a_killed_save_leaves_nothing(
     assert want.stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.slow
 def test_int8_model_is_made_once_quietly_and_whole(model_cache, tmp_path, capfd):
     """Made from the ONNX export with nothing on stdout (it carries --json) and no temp files."""
     if unavailable("openvino-int8"):
@@ -352,6 +362,7 @@ def test_int8_needs_vnni(monkeypatch):
     assert embed._slow_cpu("openvino-int8") is None
 
 
+@pytest.mark.slow
 def test_configured_int8_without_vnni_warns_but_loads(model_cache, monkeypatch, caplog):
     """Slow on such a CPU, not wrong: only a missing module refuses a configured backend."""
     if unavailable("openvino-int8"):
@@ -362,6 +373,7 @@ def test_configured_int8_without_vnni_warns_but_loads(model_cache, monkeypatch, 
     assert "VNNI" in caplog.text
 
 
+@pytest.mark.slow
 def test_onnx_paths_do_not_import_torch(model_cache, tmp_path):
     """A fresh process loading the runtime backends (and `auto` with a cached verdict)."""
     cache = _fresh_cache(model_cache, tmp_path)
