@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +276,74 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="mid-export"):
         onnx_export.ensure_onnx(tmp_path, folder)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exclusive_lets_one_maker_in_at_a_time_and_leaves_no_lock(tmp_path):
+    """Threads open the lock file separately, so they exclude each other as processes do."""
+    import threading
+
+    from retrieval.backends.common import exclusive
+
+    target = tmp_path / "export.onnx"
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def maker(n: int) -> None:
+        with exclusive(target):
+            inside.append(n)
+            if len(inside) > 1:
+                overlaps.append(n)
+            time.sleep(0.05)
+            inside.remove(n)
+
+    threads = [threading.Thread(target=maker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_two_processes_preparing_at_once_make_each_artefact_once(tmp_path):
+    """A bot and a CLI started together on a cold machine-wide cache: one exports and
+    compresses, the other waits and uses the same files."""
+    if unavailable("openvino-int8", tmp_path / "missing"):
+        pytest.skip(unavailable("openvino-int8", tmp_path / "missing"))
+    cache = tmp_path / "models"
+    script = f"""
+import logging, sys, time
+from pathlib import Path
+from retrieval.backends import int8
+from retrieval.embed import model_path
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+while time.time() < {time.time() + 5.0!r}:  # start together, after both have imported
+    time.sleep(0.01)
+print(int8.ensure_int8(Path({str(cache)!r}), Path(model_path())))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [proc.communicate(timeout=600) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in results]
+    made = {out.strip().splitlines()[-1] for out, _ in results}
+    assert len(made) == 1
+    logs = "".join(err for _, err in results)
+    assert logs.count("exporting") == 1 and logs.count("compressing") == 1, logs
+    xml = Path(made.pop())
+    names = {p.name for p in cache.iterdir()}
+    export = onnx_export.onnx_path(cache, Path(model_path()))
+    assert names == {xml.name, xml.stem + ".bin", export.name}  # no temporary or lock file
 
 
 @pytest.mark.parametrize("killed", [False, True])

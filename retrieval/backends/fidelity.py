@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..atomic import write_atomic
+from .common import exclusive
 from .onnx_export import model_fingerprint
 from .registry import REFERENCE, REGISTRY
 
@@ -226,10 +227,13 @@ def cached_verdict(cache_dir: Path, key: str) -> Verdict | None:
 
 
 def _store_verdict(cache_dir: Path, key: str, verdict: Verdict) -> None:
-    # Read-modify-write without a lock: a lost race only means one more check later.
-    verdicts = _read_json(cache_dir / VERDICTS)
-    verdicts[key] = asdict(verdict)
-    write_atomic(cache_dir / VERDICTS, json.dumps(verdicts, indent=1, sort_keys=True).encode())
+    # Read-modify-write under the lock: the cache is machine-wide, so two processes may
+    # each be recording a different backend's verdict.
+    path = cache_dir / VERDICTS
+    with exclusive(path):
+        verdicts = _read_json(path)
+        verdicts[key] = asdict(verdict)
+        write_atomic(path, json.dumps(verdicts, indent=1, sort_keys=True).encode())
 
 
 def reference_vectors(

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..atomic import replacing
+from .common import exclusive
 from .onnx_export import PREFIX, _remove_stale, ensure_onnx, model_fingerprint, remove_others
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,22 @@ def int8_path(cache_dir: Path, folder: Path) -> Path:
 def ensure_int8(cache_dir: Path, folder: Path) -> Path:
     """The cached int8 model, made first if missing (needs nncf, and the ONNX export)."""
     path = int8_path(cache_dir, folder)
-    if path.exists() and path.with_suffix(".bin").exists():
+    if _made(path):
         return path
     onnx_file = ensure_onnx(cache_dir, folder)
+    with exclusive(path):
+        if _made(path):  # another process made it while this one waited
+            return path
+        _make(path, onnx_file, cache_dir)
+    remove_others(cache_dir, f"{PREFIX}*{SUFFIX}.*", path)  # of a previous model install
+    return path
+
+
+def _made(path: Path) -> bool:
+    return path.exists() and path.with_suffix(".bin").exists()
+
+
+def _make(path: Path, onnx_file: Path, cache_dir: Path) -> None:
     _remove_stale(cache_dir)
     from .runtimes import _import_openvino
 
@@ -74,8 +88,6 @@ def ensure_int8(cache_dir: Path, folder: Path) -> Path:
         os.replace(Path(work) / weights.name, bin_tmp)
         os.replace(Path(work) / path.name, xml_tmp)
     log.info("int8 model done in %.1f s", time.perf_counter() - started)
-    remove_others(cache_dir, f"{PREFIX}*{SUFFIX}.*", path)  # of a previous model install
-    return path
 
 
 def _compress(model):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..atomic import replacing
-from .common import MODEL_NAME
+from .common import MODEL_NAME, exclusive
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,15 @@ def ensure_onnx(cache_dir: Path, folder: Path) -> Path:
     if path.exists():
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive(path):
+        if path.exists():  # another process exported it while this one waited
+            return path
+        _export_to(path, cache_dir, folder)
+    remove_others(cache_dir, f"{PREFIX}*.onnx", path)  # exports of a previous model install
+    return path
+
+
+def _export_to(path: Path, cache_dir: Path, folder: Path) -> None:
     _remove_stale(cache_dir)
     log.info("exporting %s to ONNX (once; needs torch): %s", MODEL_NAME, path)
     started = time.perf_counter()
@@ -67,17 +76,15 @@ def ensure_onnx(cache_dir: Path, folder: Path) -> Path:
         time.perf_counter() - started,
         path.stat().st_size / 1e6,
     )
-    remove_others(cache_dir, f"{PREFIX}*.onnx", path)  # exports of a previous model install
-    return path
 
 
 def remove_others(cache_dir: Path, pattern: str, keep: Path) -> None:
     """Files matching `pattern` that are not `keep` (nor its .bin/.xml sibling).
 
-    Temporary files are `_remove_stale`'s: one may be another process's write in progress.
+    Temporary and lock files are left alone: they may be another process's work in progress.
     """
     for old in cache_dir.glob(pattern):
-        if old.is_file() and old.suffix != ".tmp" and old.stem != keep.stem:
+        if old.is_file() and old.suffix not in (".tmp", ".lock") and old.stem != keep.stem:
             with contextlib.suppress(OSError):
                 old.unlink()
 
