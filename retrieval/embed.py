@@ -45,7 +45,9 @@ BACKENDS = tuple(REGISTRY)
 
 
 def default_cache_dir() -> Path:
-    """Where exports and fidelity verdicts go when the caller names no directory."""
+    """Where exports and fidelity verdicts go when none is configured: the user's cache,
+    one per machine. File names carry the model install's fingerprint and verdict keys the
+    backend, library versions and CPU, so one directory serves every install and venv."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "briefbot" / "models"
 

@@ -278,6 +278,21 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_model_cache_is_one_per_machine_unless_configured(tmp_path, monkeypatch):
+    from retrieval import Corpus, load_settings
+
+    monkeypatch.delenv("BRIEFBOT_MODEL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    caches = []
+    for name in ("bot", "cli"):
+        with Corpus(load_settings(data_dir=tmp_path / name)) as corpus:
+            caches.append(corpus.model_cache)
+    assert caches == [tmp_path / "xdg" / "briefbot" / "models"] * 2
+    monkeypatch.setenv("BRIEFBOT_MODEL_CACHE", str(tmp_path / "mine"))
+    with Corpus(load_settings(data_dir=tmp_path / "bot")) as corpus:
+        assert corpus.model_cache == tmp_path / "mine"
+
+
 def test_exclusive_lets_one_maker_in_at_a_time_and_leaves_no_lock(tmp_path):
     """Threads open the lock file separately, so they exclude each other as processes do."""
     import threading
