@@ -70,8 +70,9 @@ def token_windows(
 @contextlib.contextmanager
 def exclusive(path: Path) -> Iterator[None]:
     """Hold `<path>.lock` while making `path`: the model cache is machine-wide, so a bot and
-    a CLI started together would otherwise both spend the export's time, and the second
-    would replace the first's file under it. Whoever waited should look for `path` again.
+    a CLI started together would otherwise both spend the export's time on the same file
+    (the atomic rename keeps either result whole, not the work single). Whoever waited
+    should look for `path` again.
 
     The lock file is removed on release, so a waiter that locked a file already unlinked
     (and replaced by a newer one) tries again rather than sharing the lock.
