@@ -86,10 +86,12 @@ class Corpus:
 
     @property
     def model_cache(self) -> Path:
-        """Where the ONNX export and fidelity verdicts live: [embedding] cache_dir, or
-        `models/` in the data directory."""
+        """Where the ONNX export and fidelity verdicts live: [embedding] cache_dir, or the
+        user's cache directory, so the model is prepared once per machine, not per data dir."""
+        from .embed import default_cache_dir
+
         configured = self.settings.embedding.cache_dir
-        return Path(configured).expanduser() if configured else self.data_dir / "models"
+        return Path(configured).expanduser() if configured else default_cache_dir()
 
     @property
     def tagger(self) -> ArticleTagger:

@@ -4,16 +4,17 @@
 deterministic hashing encoder that needs no model). Vectors are L2-normalised
 float32, so inner product is cosine similarity everywhere downstream.
 
-Backends (`[embedding] backend`), all computing the same model:
+Backends (`[embedding] backend`), all computing the same model, each declared once in
+`retrieval.backends.registry`:
 
-- ``sentence-transformers``: torch fp32, the reference (slowest; ~3.5 s to import torch);
+- ``sentence-transformers``: torch fp32, the reference (slowest, and torch is slow to import);
 - ``st-bf16``: the same under torch bf16 autocast (CPUs with native bf16);
 - ``onnx``: ONNX Runtime fp32 on an ONNX export made once into the cache dir;
 - ``openvino``: OpenVINO on that export, bf16 inference precision where the CPU has it;
 - ``openvino-int8``: the same with int8 feed-forward weights and activations quantised
-  on the fly (CPUs with VNNI; 1.13-1.18x ``openvino``), made once with NNCF
+  on the fly (CPUs with VNNI; faster than ``openvino``), made once with NNCF
   (`retrieval.backends.int8`). Only the feed-forward layers: int8 everywhere, or a
-  static calibrated model, drifts too far from fp32 (mean cosine 0.95-0.9992);
+  static calibrated model, drifts too far from fp32 (figures in the README);
 - ``auto``: the fastest of these that loads here and passes a fidelity check against
   the reference (see `retrieval.backends.fidelity`), else the reference.
 
@@ -27,49 +28,32 @@ import functools
 import importlib.util
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .backends.common import MODEL_NAME, Encoder, model_path, token_windows
+from .backends.registry import AUTO_ORDER, REFERENCE, REGISTRY
+
+if TYPE_CHECKING:
+    from .backends.fidelity import Verdict
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("sentence-transformers", "st-bf16", "onnx", "openvino", "openvino-int8")
-REFERENCE = "sentence-transformers"
-# Fastest first, as measured here on news sentences (bench/encoders.py): OpenVINO int8
-# feed-forward 4.6x the reference, OpenVINO bf16 3.9x, ONNX Runtime 2.2x with a 0.2 s
-# load. st-bf16 (1.7x) comes after ONNX because it pays torch's seconds-long import
-# on every start.
-AUTO_ORDER = ("openvino-int8", "openvino", "onnx", "st-bf16")
-_MODULES = {
-    "sentence-transformers": ("torch", "sentence_transformers"),
-    "st-bf16": ("torch", "sentence_transformers"),
-    "onnx": ("onnxruntime", "tokenizers"),
-    "openvino": ("openvino", "tokenizers"),
-    "openvino-int8": ("openvino", "tokenizers"),
-}
-# Needed only to make a missing artefact: the ONNX export, and the int8 model from it.
-_EXPORT_MODULES = {
-    "onnx": ("torch", "transformers", "onnx"),
-    "openvino": ("torch", "transformers", "onnx"),
-    "openvino-int8": ("torch", "transformers", "onnx", "nncf"),
-}
-# CPU features without which a backend runs, but slower than it is worth (flags, why).
-_CPU_NEEDS = {
-    "st-bf16": (
-        {"avx512_bf16", "amx_bf16"},
-        "the CPU has no native bf16 (autocast would be emulated and slow)",
-    ),
-    "openvino-int8": (
-        {"avx512_vnni", "avx_vnni", "amx_int8"},
-        "the CPU has no int8 dot-product instructions (VNNI), so int8 is not faster",
-    ),
-}
+BACKENDS = tuple(REGISTRY)
+# REFERENCE and AUTO_ORDER (fastest first) come from each backend's registry entry.
 
 
 def default_cache_dir() -> Path:
-    """Where exports and fidelity verdicts go when the caller names no directory."""
+    """Where exports and fidelity verdicts go when none is configured: the user's cache,
+    one per machine. File names carry the model install's fingerprint and verdict keys the
+    backend, library versions and CPU, so one directory serves every install and venv."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "briefbot" / "models"
+
+
+def _cache(cache_dir: Path | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
 
 def unavailable(backend: str, artifact: Path | None = None) -> str | None:
@@ -83,33 +67,27 @@ def unavailable(backend: str, artifact: Path | None = None) -> str | None:
 
 
 def _missing_modules(backend: str, artifact: Path | None) -> str | None:
-    modules = _MODULES[backend]
+    entry = REGISTRY[backend]
+    modules = entry.modules
     if artifact is not None and not artifact.exists():
-        modules = (*modules, *_EXPORT_MODULES[backend])
+        modules = (*modules, *entry.make_modules)
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     return f"{', '.join(missing)} not installed" if missing else None
 
 
 def _slow_cpu(backend: str) -> str | None:
-    if backend not in _CPU_NEEDS:
+    need = REGISTRY[backend].cpu
+    if need is None:
         return None
     from .backends.fidelity import cpu_flags
 
-    flags, why = _CPU_NEEDS[backend]
-    return None if cpu_flags() & flags else why
+    return None if cpu_flags() & need.flags else need.why
 
 
 def artifact_path(backend: str, cache_dir: Path, folder: Path) -> Path | None:
     """The file an ONNX backend loads (made on first use), or None for the torch ones."""
-    if backend == "openvino-int8":
-        from .backends.int8 import int8_path
-
-        return int8_path(cache_dir, folder)
-    if backend in ("onnx", "openvino"):
-        from .backends.onnx_export import onnx_path
-
-        return onnx_path(cache_dir, folder)
-    return None
+    made = REGISTRY[backend].artifact
+    return made(cache_dir, folder) if made is not None else None
 
 
 def describe(encoder: Encoder) -> str:
@@ -119,24 +97,51 @@ def describe(encoder: Encoder) -> str:
 
 
 def _build(backend: str, folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encoder:
-    if backend in ("sentence-transformers", "st-bf16"):
-        from .backends.torch_st import SentenceTransformerEncoder
+    return REGISTRY[backend].load(folder, cache_dir, batch_size, threads)
 
-        return SentenceTransformerEncoder(folder, batch_size, threads, bf16=backend == "st-bf16")
-    from .backends.onnx_export import ensure_onnx
-    from .backends.runtimes import OnnxRuntimeEncoder, OpenVinoEncoder, import_runtime
 
-    import_runtime(backend)  # a broken runtime should fail before the slow export, not after
-    if backend == "onnx":
-        return OnnxRuntimeEncoder(ensure_onnx(cache_dir, folder), folder, batch_size, threads)
-    if backend == "openvino-int8":
-        from .backends.int8 import ACTIVATION_GROUP, ensure_int8
+def _candidates(
+    folder: Path, cache_dir: Path, *, quiet: bool = False
+) -> Iterator[tuple[str, Path | None, str, Verdict | None]]:
+    """Auto's backends in order that are installed here and not known to be unfaithful:
+    (backend, its artefact, its verdict key, its cached verdict if any)."""
+    from .backends import fidelity
 
-        model = ensure_int8(cache_dir, folder)
-        return OpenVinoEncoder(
-            model, folder, batch_size, threads, activation_group=ACTIVATION_GROUP
+    for backend in AUTO_ORDER:
+        artifact = artifact_path(backend, cache_dir, folder)
+        reason = unavailable(backend, artifact)
+        if reason:
+            if not quiet:
+                log.info("embedding backend auto: skipping %s (%s)", backend, reason)
+            continue
+        key = fidelity.verdict_key(
+            backend, folder, artifact if artifact and artifact.exists() else None
         )
-    return OpenVinoEncoder(ensure_onnx(cache_dir, folder), folder, batch_size, threads)
+        verdict = fidelity.cached_verdict(cache_dir, key)
+        if verdict is not None and not verdict.passed:
+            if not quiet:
+                log.info(
+                    "embedding backend auto: skipping %s (failed the fidelity check on %s: %s)",
+                    backend,
+                    verdict.checked_at,
+                    verdict.summary(),
+                )
+            continue
+        yield backend, artifact, key, verdict
+
+
+def is_prepared(backend: str = "auto", *, cache_dir: Path | None = None) -> bool:
+    """Whether loading `backend` would make nothing first, as far as the cache tells: no
+    ONNX export or int8 model, and for auto no fidelity check. Loads no model."""
+    folder = Path(model_path())
+    cache = _cache(cache_dir)
+    if backend != "auto":
+        artifact = artifact_path(backend, cache, folder)
+        return artifact is None or artifact.exists()
+    for _, artifact, _, verdict in _candidates(folder, cache, quiet=True):
+        # Auto takes the first candidate: prepared if it has been made and checked.
+        return verdict is not None and (artifact is None or artifact.exists())
+    return True  # the reference runs on the packaged model itself
 
 
 def _auto(folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encoder:
@@ -147,24 +152,7 @@ def _auto(folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encod
         # Through the process-wide cache: a reference loaded for one check serves them all.
         return load_encoder(REFERENCE, batch_size, threads, cache_dir=cache_dir)
 
-    for backend in AUTO_ORDER:
-        artifact = artifact_path(backend, cache_dir, folder)
-        reason = unavailable(backend, artifact)
-        if reason:
-            log.info("embedding backend auto: skipping %s (%s)", backend, reason)
-            continue
-        key = fidelity.verdict_key(
-            backend, folder, artifact if artifact and artifact.exists() else None
-        )
-        verdict = fidelity.cached_verdict(cache_dir, key)
-        if verdict is not None and not verdict.passed:
-            log.info(
-                "embedding backend auto: skipping %s (failed the fidelity check on %s: %s)",
-                backend,
-                verdict.checked_at,
-                verdict.summary(),
-            )
-            continue
+    for backend, artifact, key, verdict in _candidates(folder, cache_dir):
         try:
             encoder = _build(backend, folder, cache_dir, batch_size, threads)
             if verdict is None:
@@ -209,9 +197,9 @@ def load_encoder(
     *,
     cache_dir: Path | None = None,
 ) -> Encoder:
-    """The configured encoder, loaded once per process (loading takes 0.2-4 s).
+    """The configured encoder, loaded once per process (loading a model is slow).
 
-    `cache_dir` holds the ONNX export (90 MB), the fp32 probe vectors and the
+    `cache_dir` holds the ONNX export, the fp32 probe vectors and the
     cached fidelity verdicts (default: `default_cache_dir()`). `threads` 0 means all cores.
     """
     if backend != "auto" and backend not in BACKENDS:
@@ -221,7 +209,7 @@ def load_encoder(
             f"unknown embedding backend {backend!r} (choose auto or {', '.join(BACKENDS)})"
         )
     folder = Path(model_path())
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache = _cache(cache_dir)
     if backend == "auto":
         return _auto(folder, cache, batch_size, threads)
     # A missing module is fatal; a CPU without bf16 or VNNI only makes the backend slow.
@@ -248,6 +236,7 @@ __all__ = [
     "REFERENCE",
     "Encoder",
     "artifact_path",
+    "is_prepared",
     "load_encoder",
     "model_path",
     "token_windows",

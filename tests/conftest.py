@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ os.environ.setdefault(
     "BRIEFBOT_MODEL_CACHE", os.path.join(tempfile.gettempdir(), "briefbot-test-models")
 )
 
-from retrieval import Corpus, load_settings
+from retrieval import Corpus, Settings, load_settings
+from retrieval.embed import REFERENCE, is_prepared
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "000_ef8c8f774a0b5c40.txt"
@@ -75,16 +77,29 @@ def fake_corpus(settings, fake_encoder):
 
 
 @pytest.fixture(scope="session")
-def seed_dir(tmp_path_factory) -> Path:
+def seed_settings(tmp_path_factory) -> Settings:
+    """Settings for a data dir of the real model: the configured backend (auto) when this
+    machine's model cache has it ready, else the fp32 reference, which needs no ONNX export
+    (making one is what the slow tests in test_embed.py are for). Decided once per run."""
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("seed-data"))
+    with Corpus(settings) as corpus:
+        cache = corpus.model_cache
+    emb = settings.embedding
+    if not is_prepared(emb.backend, cache_dir=cache):
+        settings = replace(settings, embedding=replace(emb, backend=REFERENCE))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seed_dir(seed_settings: Settings) -> Path:
     """A data dir holding the bundled corpus, embedded with the real model (once per run)."""
-    data = tmp_path_factory.mktemp("seed-data")
-    with Corpus(load_settings(data_dir=data)) as corpus:
+    with Corpus(seed_settings) as corpus:
         corpus.ensure_bundled()
-    return data
+    return seed_settings.data_dir
 
 
 @pytest.fixture
-def seed_corpus(seed_dir: Path):
-    corpus = Corpus(load_settings(data_dir=seed_dir))
+def seed_corpus(seed_dir: Path, seed_settings: Settings):
+    corpus = Corpus(seed_settings)
     yield corpus
     corpus.close()

@@ -240,6 +240,7 @@ def test_cooldown_is_explained(seed_corpus: Corpus):
     scenario(seed_corpus, body, cooldown=60.0)
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_article_text_is_rendered_inert(tmp_path: Path):
     data = tmp_path / "inert"
     f = tmp_path / "a.json"
@@ -318,6 +319,7 @@ def test_fifty_concurrent_asks_are_all_answered(seed_corpus: Corpus):
     scenario(seed_corpus, body, heartbeat_ms=200)
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_briefbot_run_subprocess_against_the_fake(seed_dir: Path):
     with FakeDiscord().run_in_thread() as server:
         env = {

@@ -21,6 +21,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_ingest_json_reports_added_duplicates_skipped_and_notes(capsys, tmp_path: Path):
     data = tmp_path / "d"
     (tmp_path / "in").mkdir()
@@ -51,6 +52,7 @@ def test_ingest_json_reports_added_duplicates_skipped_and_notes(capsys, tmp_path
     assert json.loads(out)["duplicates"] == 2
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_ask_json_shape(capsys, seed_dir: Path):
     code, out, _ = run(
         capsys,
@@ -82,6 +84,7 @@ def test_ask_json_shape(capsys, seed_dir: Path):
     assert scores == sorted(scores, reverse=True) and len(scores) <= 5
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_ask_batch_keeps_order_ids_and_reports_bad_lines(capsys, seed_dir: Path, tmp_path: Path):
     batch = tmp_path / "q.jsonl"
     batch.write_text(
@@ -174,6 +177,7 @@ def test_every_command_has_help_and_is_in_the_readme():
         assert f"briefbot {name}" in readme, f"README does not document `briefbot {name}`"
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_fresh_process_answers_on_bundled_corpus(tmp_path: Path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "BRIEFBOT_DATA_DIR": str(tmp_path / "fresh")}
     proc = subprocess.run(
@@ -244,6 +248,7 @@ def test_subscriptions_and_sources_commands(capsys, tmp_path: Path):
     assert code == 0 and out.startswith("stopped ")
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_chat_console_speaks_the_bot_commands_from_stdin(capsys, seed_dir: Path, monkeypatch):
     import io
 

@@ -1,7 +1,8 @@
 """Embedding backends: faithful to the fp32 reference, same windows, `auto` chosen once and
 cached, clean fallbacks, and no torch import on the ONNX paths. Offline (HF_HUB_OFFLINE=1).
 
-The ONNX export (a few seconds) happens once per session into a temporary cache dir.
+The ONNX export (a few seconds) happens once per session into a temporary cache dir;
+the tests that make it, or any other model artefact, or load torch are marked slow.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,17 @@ from hypothesis import strategies as st
 
 from retrieval import ConfigError, embed
 from retrieval.backends import fidelity, int8, onnx_export, runtimes
+from retrieval.backends.registry import REGISTRY
 from retrieval.backends.wordpiece import WordPiece, token_batches
-from retrieval.embed import AUTO_ORDER, BACKENDS, REFERENCE, load_encoder, model_path, unavailable
+from retrieval.embed import (
+    AUTO_ORDER,
+    BACKENDS,
+    REFERENCE,
+    is_prepared,
+    load_encoder,
+    model_path,
+    unavailable,
+)
 from retrieval.ingest import encode_unique
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +83,7 @@ def _fresh_cache(model_cache: Path, tmp_path: Path) -> Path:
     return cache
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", FAST)
 def test_backend_matches_reference(backend, reference, model_cache):
     encoder = _load(backend, model_cache)
@@ -84,6 +96,7 @@ def test_backend_matches_reference(backend, reference, model_cache):
     assert encoder.encode([]).shape == (0, 384)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnx", "openvino", "openvino-int8"])
 def test_order_and_batching_do_not_change_vectors(backend, model_cache):
     encoder = _load(backend, model_cache)
@@ -98,6 +111,41 @@ def test_order_and_batching_do_not_change_vectors(backend, model_cache):
     assert len(many) > encoder.batch_size
     one_by_one = np.stack([encoder.encode([text])[0] for text in many])
     assert np.sum(one_by_one * bulk, axis=1).min() > 0.9999
+
+
+def test_registry_declares_each_backend_once():
+    """Auto tries every ranked backend once, fastest first, and falls back to the reference."""
+    assert AUTO_ORDER == ("openvino-int8", "openvino", "onnx", "st-bf16")
+    ranks = [b.auto_rank for b in REGISTRY.values() if b.auto_rank is not None]
+    assert len(set(ranks)) == len(ranks) == len(AUTO_ORDER)  # a shared rank would drop one
+    assert REGISTRY[REFERENCE].auto_rank is None and REGISTRY[REFERENCE].cpu is None
+    for backend in REGISTRY.values():
+        # A backend with a made artefact says what making it needs, and only then.
+        assert (backend.artifact is None) == (not backend.make_modules), backend.name
+        assert backend.modules and backend.libraries, backend.name
+
+
+def test_is_prepared_says_whether_loading_would_make_or_check_anything(tmp_path, monkeypatch):
+    """Read from the cache alone: no model is loaded, exported or checked here."""
+    if unavailable("onnx"):
+        pytest.skip(unavailable("onnx"))
+    monkeypatch.setattr(embed, "AUTO_ORDER", ("onnx",))
+    folder = Path(model_path())
+    assert is_prepared(REFERENCE, cache_dir=tmp_path)  # the packaged model is enough
+    assert not is_prepared("onnx", cache_dir=tmp_path)  # the export is missing
+    assert not is_prepared("auto", cache_dir=tmp_path)
+    export = embed.artifact_path("onnx", tmp_path, folder)
+    export.write_bytes(b"stands in for the export")
+    assert is_prepared("onnx", cache_dir=tmp_path)
+    assert not is_prepared("auto", cache_dir=tmp_path)  # made, but never checked
+    key = fidelity.verdict_key("onnx", folder, export)
+    for passed in (False, True):  # unfaithful: auto goes straight to the reference
+        verdict = fidelity.Verdict("onnx", passed, 1.0, 1.0, 1.0, 0.1, "2024-01-01T00:00:00")
+        fidelity._store_verdict(tmp_path, key, verdict)
+        assert is_prepared("auto", cache_dir=tmp_path)
+    export.write_bytes(b"a different export")  # the verdict was for the old file
+    os.utime(export, ns=(1, 1))
+    assert not is_prepared("auto", cache_dir=tmp_path)
 
 
 @given(st.lists(st.integers(1, 300), max_size=200), st.integers(1, 4096))
@@ -124,6 +172,7 @@ def test_ingest_encodes_repeated_sentences_once():
     assert vectors[:, 0].tolist() == [float(len(t)) for t in texts]
 
 
+@pytest.mark.slow
 def test_token_ids_match_sentence_transformers(reference):
     texts = fidelity.probe_texts()
     features = reference._model.preprocess(texts)
@@ -134,6 +183,7 @@ def test_token_ids_match_sentence_transformers(reference):
     assert max(len(x) for x in ids) == 256
 
 
+@pytest.mark.slow
 def test_windows_cover_long_text_within_token_limit(reference, model_cache):
     spans = reference.windows(LONG_TEXT)
     assert len(spans) >= 4
@@ -151,6 +201,7 @@ def test_windows_cover_long_text_within_token_limit(reference, model_cache):
             assert load_encoder(backend, cache_dir=model_cache).windows(LONG_TEXT) == spans
 
 
+@pytest.mark.slow
 def test_auto_chooses_and_caches_the_choice(model_cache, tmp_path, monkeypatch):
     cache = _fresh_cache(model_cache, tmp_path)
     first = load_encoder.__wrapped__("auto", cache_dir=cache)
@@ -166,6 +217,7 @@ def test_auto_chooses_and_caches_the_choice(model_cache, tmp_path, monkeypatch):
     assert load_encoder.__wrapped__("auto", cache_dir=cache).backend == first.backend
 
 
+@pytest.mark.slow
 def test_auto_skips_unfaithful_backends_and_remembers(model_cache, tmp_path, monkeypatch):
     cache = _fresh_cache(model_cache, tmp_path)
     monkeypatch.setattr(embed, "AUTO_ORDER", ("openvino", "onnx"))  # st-bf16 is slow to load
@@ -187,6 +239,7 @@ def test_auto_skips_unfaithful_backends_and_remembers(model_cache, tmp_path, mon
     assert set(built) <= {REFERENCE}  # failed verdicts were not loaded or re-checked
 
 
+@pytest.mark.slow
 def test_auto_falls_back_when_a_backend_fails_to_import(model_cache, tmp_path, monkeypatch):
     cache = _fresh_cache(model_cache, tmp_path)
     real = runtimes.import_runtime
@@ -202,13 +255,14 @@ def test_auto_falls_back_when_a_backend_fails_to_import(model_cache, tmp_path, m
     assert chosen.encode(["still works"]).shape == (1, 384)
 
 
-def test_missing_backend_module(model_cache, monkeypatch):
+def test_missing_backend_module(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     assert unavailable("onnx") == "onnxruntime not installed"
     with pytest.raises(ConfigError, match="cannot run here"):
-        load_encoder.__wrapped__("onnx", cache_dir=model_cache)
+        load_encoder.__wrapped__("onnx", cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="unknown embedding backend"):
-        load_encoder.__wrapped__("onnx-int8", cache_dir=model_cache)
+        load_encoder.__wrapped__("onnx-int8", cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was made
 
 
 def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
@@ -224,6 +278,134 @@ def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_model_cache_is_one_per_machine_unless_configured(tmp_path, monkeypatch):
+    from retrieval import Corpus, load_settings
+
+    monkeypatch.delenv("BRIEFBOT_MODEL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    caches = []
+    for name in ("bot", "cli"):
+        with Corpus(load_settings(data_dir=tmp_path / name)) as corpus:
+            caches.append(corpus.model_cache)
+    assert caches == [tmp_path / "xdg" / "briefbot" / "models"] * 2
+    monkeypatch.setenv("BRIEFBOT_MODEL_CACHE", str(tmp_path / "mine"))
+    with Corpus(load_settings(data_dir=tmp_path / "bot")) as corpus:
+        assert corpus.model_cache == tmp_path / "mine"
+
+
+def test_exclusive_lets_one_maker_in_at_a_time_and_leaves_no_lock(tmp_path):
+    """Threads open the lock file separately, so they exclude each other as processes do."""
+    import threading
+
+    from retrieval.backends.common import exclusive
+
+    target = tmp_path / "export.onnx"
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def maker(n: int) -> None:
+        with exclusive(target):
+            inside.append(n)
+            if len(inside) > 1:
+                overlaps.append(n)
+            time.sleep(0.05)
+            inside.remove(n)
+
+    threads = [threading.Thread(target=maker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_two_processes_preparing_at_once_make_each_artefact_once(tmp_path):
+    """A bot and a CLI started together on a cold machine-wide cache: one exports and
+    compresses, the other waits and uses the same files."""
+    if unavailable("openvino-int8", tmp_path / "missing"):
+        pytest.skip(unavailable("openvino-int8", tmp_path / "missing"))
+    cache = tmp_path / "models"
+    script = f"""
+import logging, sys, time
+from pathlib import Path
+from retrieval.backends import int8
+from retrieval.embed import model_path
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+while time.time() < {time.time() + 5.0!r}:  # start together, after both have imported
+    time.sleep(0.01)
+print(int8.ensure_int8(Path({str(cache)!r}), Path(model_path())))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [proc.communicate(timeout=600) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in results]
+    made = {out.strip().splitlines()[-1] for out, _ in results}
+    assert len(made) == 1
+    logs = "".join(err for _, err in results)
+    assert logs.count("exporting") == 1 and logs.count("compressing") == 1, logs
+    xml = Path(made.pop())
+    names = {p.name for p in cache.iterdir()}
+    export = onnx_export.onnx_path(cache, Path(model_path()))
+    assert names == {xml.name, xml.stem + ".bin", export.name}  # no temporary or lock file
+
+
+@pytest.mark.parametrize("killed", [False, True])
+def test_int8_weights_land_before_the_xml_and_a_killed_save_leaves_nothing(
+    tmp_path, monkeypatch, killed
+):
+    """No model needed: OpenVINO's save is faked, the renames are recorded."""
+
+    class FakeOpenVino:
+        class Core:
+            def read_model(self, path):
+                return "model"
+
+        @staticmethod
+        def save_model(model, target, compress_to_fp16):
+            Path(target).write_text("<net/>")
+            Path(target).with_suffix(".bin").write_bytes(b"weights")
+            if killed:
+                raise RuntimeError("killed mid-save")
+
+    monkeypatch.setattr(int8, "ensure_onnx", lambda cache, folder: cache / "export.onnx")
+    monkeypatch.setattr(int8, "_compress", lambda model: model)
+    monkeypatch.setattr(runtimes, "_import_openvino", lambda: FakeOpenVino)
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def record(src, dst):
+        renamed.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", record)
+    folder = Path(model_path())
+    want = int8.int8_path(tmp_path, folder)
+    if killed:
+        with pytest.raises(RuntimeError, match="mid-save"):
+            int8.ensure_int8(tmp_path, folder)
+        assert list(tmp_path.iterdir()) == []
+        return
+    assert int8.ensure_int8(tmp_path, folder) == want
+    final = [name for name in renamed if not name.endswith(".tmp")]
+    assert final == [want.stem + ".bin", want.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(final)
+    assert want.with_suffix(".bin").read_bytes() == b"weights"
+    assert want.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.slow
 def test_int8_model_is_made_once_quietly_and_whole(model_cache, tmp_path, capfd):
     """Made from the ONNX export with nothing on stdout (it carries --json) and no temp files."""
     if unavailable("openvino-int8"):
@@ -264,6 +446,7 @@ def test_int8_needs_vnni(monkeypatch):
     assert embed._slow_cpu("openvino-int8") is None
 
 
+@pytest.mark.slow
 def test_configured_int8_without_vnni_warns_but_loads(model_cache, monkeypatch, caplog):
     """Slow on such a CPU, not wrong: only a missing module refuses a configured backend."""
     if unavailable("openvino-int8"):
@@ -274,6 +457,7 @@ def test_configured_int8_without_vnni_warns_but_loads(model_cache, monkeypatch, 
     assert "VNNI" in caplog.text
 
 
+@pytest.mark.slow
 def test_onnx_paths_do_not_import_torch(model_cache, tmp_path):
     """A fresh process loading the runtime backends (and `auto` with a cached verdict)."""
     cache = _fresh_cache(model_cache, tmp_path)

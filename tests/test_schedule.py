@@ -150,6 +150,7 @@ def test_removed_subscription_loses_its_job(tmp_path: Path):
     assert seen["n"] is None
 
 
+@pytest.mark.slow  # embeds with auto: on a cold model cache that exports the model first
 def test_digest_posts_to_the_channel_once_per_period_without_gaps(tmp_path: Path):
     data = tmp_path / "data"
     with Corpus(load_settings(data_dir=data)) as corpus:

@@ -5,9 +5,18 @@ interface, and cutting text into token windows. Backends import from here (never
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no lock, the atomic rename still holds
+    fcntl = None  # type: ignore[assignment]
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -56,3 +65,36 @@ def token_windows(
         spans.append((start, end))
         start_tok = end_tok
     return spans
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold `<path>.lock` while making `path`: the model cache is machine-wide, so a bot and
+    a CLI started together would otherwise both spend the export's time on the same file
+    (the atomic rename keeps either result whole, not the work single). Whoever waited
+    should look for `path` again.
+
+    The lock file is removed on release, so a waiter that locked a file already unlinked
+    (and replaced by a newer one) tries again rather than sharing the lock.
+    """
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                    break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still held, so nobody locks the old file after
+        os.close(fd)

@@ -22,9 +22,7 @@ import importlib.metadata
 import io
 import json
 import logging
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,7 +31,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..atomic import write_atomic
+from .common import exclusive
 from .onnx_export import model_fingerprint
+from .registry import REFERENCE, REGISTRY
 
 if TYPE_CHECKING:
     from .common import Encoder
@@ -46,15 +47,6 @@ MIN_COSINE = 0.99
 TOP_K = 5
 TOP_K_AGREEMENT = 0.9
 VERDICTS = "fidelity.json"
-
-# Libraries whose version changes a backend's arithmetic.
-LIBRARIES = {
-    "sentence-transformers": ("torch", "sentence-transformers", "transformers", "tokenizers"),
-    "st-bf16": ("torch", "sentence-transformers", "transformers", "tokenizers"),
-    "onnx": ("onnxruntime", "tokenizers", "numpy"),
-    "openvino": ("openvino", "tokenizers", "numpy"),
-    "openvino-int8": ("openvino", "nncf", "tokenizers", "numpy"),
-}
 
 _SENTENCES = (
     "The U.S. imposed tariffs of 25% on $50 billion of Chinese imports on Friday.",
@@ -199,7 +191,7 @@ def reference_key(folder: Path) -> str:
         "check": CHECK_VERSION,
         "model": model_fingerprint(folder),
         "probes": _probe_hash(),
-        "versions": _versions(LIBRARIES["sentence-transformers"]),
+        "versions": _versions(REGISTRY[REFERENCE].libraries),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -210,7 +202,7 @@ def verdict_key(backend: str, folder: Path, artifact: Path | None) -> str:
         "backend": backend,
         "reference": reference_key(folder),
         "artifact": _file_identity(artifact),
-        "versions": _versions(LIBRARIES[backend]),
+        "versions": _versions(REGISTRY[backend].libraries),
         "cpu": cpu_fingerprint(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
@@ -224,19 +216,6 @@ def _read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
 def cached_verdict(cache_dir: Path, key: str) -> Verdict | None:
     entry = _read_json(cache_dir / VERDICTS).get(key)
     if not isinstance(entry, dict):
@@ -248,10 +227,13 @@ def cached_verdict(cache_dir: Path, key: str) -> Verdict | None:
 
 
 def _store_verdict(cache_dir: Path, key: str, verdict: Verdict) -> None:
-    # Read-modify-write without a lock: a lost race only means one more check later.
-    verdicts = _read_json(cache_dir / VERDICTS)
-    verdicts[key] = asdict(verdict)
-    _write_atomic(cache_dir / VERDICTS, json.dumps(verdicts, indent=1, sort_keys=True).encode())
+    # Read-modify-write under the lock: the cache is machine-wide, so two processes may
+    # each be recording a different backend's verdict.
+    path = cache_dir / VERDICTS
+    with exclusive(path):
+        verdicts = _read_json(path)
+        verdicts[key] = asdict(verdict)
+        write_atomic(path, json.dumps(verdicts, indent=1, sort_keys=True).encode())
 
 
 def reference_vectors(
@@ -267,7 +249,7 @@ def reference_vectors(
     vectors = load_reference().encode(probe_texts())
     buffer = io.BytesIO()  # np.save into memory, so the file is written atomically
     np.save(buffer, vectors)
-    _write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
     return vectors
 
 

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..atomic import replacing
+from .common import exclusive
 from .onnx_export import PREFIX, _remove_stale, ensure_onnx, model_fingerprint, remove_others
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,22 @@ def int8_path(cache_dir: Path, folder: Path) -> Path:
 def ensure_int8(cache_dir: Path, folder: Path) -> Path:
     """The cached int8 model, made first if missing (needs nncf, and the ONNX export)."""
     path = int8_path(cache_dir, folder)
-    if path.exists() and path.with_suffix(".bin").exists():
+    if _made(path):
         return path
     onnx_file = ensure_onnx(cache_dir, folder)
+    with exclusive(path):
+        if _made(path):  # another process made it while this one waited
+            return path
+        _make(path, onnx_file, cache_dir)
+    remove_others(cache_dir, f"{PREFIX}*{SUFFIX}.*", path)  # of a previous model install
+    return path
+
+
+def _made(path: Path) -> bool:
+    return path.exists() and path.with_suffix(".bin").exists()
+
+
+def _make(path: Path, onnx_file: Path, cache_dir: Path) -> None:
     _remove_stale(cache_dir)
     from .runtimes import _import_openvino
 
@@ -60,21 +75,19 @@ def ensure_int8(cache_dir: Path, folder: Path) -> Path:
     log.info("compressing the feed-forward weights to int8 (once; needs nncf): %s", path)
     started = time.perf_counter()
     model = _compress(ov.Core().read_model(str(onnx_file)))
-    tmp = Path(tempfile.mkdtemp(prefix=path.stem + ".", suffix=".tmp", dir=cache_dir))
-    try:
-        ov.save_model(model, str(tmp / path.name), compress_to_fp16=False)
-        for produced in tmp.iterdir():
-            produced.chmod(0o644)
-        # The .bin first: a reader that sees the .xml finds its weights complete.
-        os.replace(tmp / path.with_suffix(".bin").name, path.with_suffix(".bin"))
-        os.replace(tmp / path.name, path)
-    finally:
-        for leftover in tmp.iterdir():
-            leftover.unlink()
-        tmp.rmdir()
+    weights = path.with_suffix(".bin")
+    # OpenVINO names the .bin after the .xml, so it saves into a working folder first.
+    # The .xml is entered first so it is renamed last: a reader that sees it finds its
+    # weights complete.
+    with (
+        tempfile.TemporaryDirectory(prefix=path.stem + ".", suffix=".tmp", dir=cache_dir) as work,
+        replacing(path) as xml_tmp,
+        replacing(weights) as bin_tmp,
+    ):
+        ov.save_model(model, str(Path(work) / path.name), compress_to_fp16=False)
+        os.replace(Path(work) / weights.name, bin_tmp)
+        os.replace(Path(work) / path.name, xml_tmp)
     log.info("int8 model done in %.1f s", time.perf_counter() - started)
-    remove_others(cache_dir, f"{PREFIX}*{SUFFIX}.*", path)  # of a previous model install
-    return path
 
 
 def _compress(model):  # type: ignore[no-untyped-def]

@@ -14,12 +14,12 @@ import importlib.metadata
 import logging
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
-from .common import MODEL_NAME
+from ..atomic import replacing
+from .common import MODEL_NAME, exclusive
 
 log = logging.getLogger(__name__)
 
@@ -54,36 +54,37 @@ def ensure_onnx(cache_dir: Path, folder: Path) -> Path:
     if path.exists():
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive(path):
+        if path.exists():  # another process exported it while this one waited
+            return path
+        _export_to(path, cache_dir, folder)
+    remove_others(cache_dir, f"{PREFIX}*.onnx", path)  # exports of a previous model install
+    return path
+
+
+def _export_to(path: Path, cache_dir: Path, folder: Path) -> None:
     _remove_stale(cache_dir)
     log.info("exporting %s to ONNX (once; needs torch): %s", MODEL_NAME, path)
     started = time.perf_counter()
-    fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=cache_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o644)  # mkstemp makes it private; the cache may be shared by the bot and CLI
-    try:
+    # Readers see the old name missing or the whole verified file, never a partial one.
+    with replacing(path) as tmp:
         module = _load_transformer(folder)
         _export(module, tmp)
         _verify(module, tmp)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        # Atomic on POSIX: readers see the old name missing or the whole new file.
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info(
         "ONNX export done in %.1f s (%.0f MB)",
         time.perf_counter() - started,
         path.stat().st_size / 1e6,
     )
-    remove_others(cache_dir, f"{PREFIX}*.onnx", path)  # exports of a previous model install
-    return path
 
 
 def remove_others(cache_dir: Path, pattern: str, keep: Path) -> None:
-    """Files matching `pattern` that are not `keep` (nor its .bin/.xml sibling)."""
+    """Files matching `pattern` that are not `keep` (nor its .bin/.xml sibling).
+
+    Temporary and lock files are left alone: they may be another process's work in progress.
+    """
     for old in cache_dir.glob(pattern):
-        if old.is_file() and old.stem != keep.stem:
+        if old.is_file() and old.suffix not in (".tmp", ".lock") and old.stem != keep.stem:
             with contextlib.suppress(OSError):
                 old.unlink()
 
