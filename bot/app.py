@@ -161,12 +161,14 @@ class BriefBot(discord.Client):
 
     async def on_ready(self) -> None:
         stats = self.corpus.stats()
-        print(
-            f"ready: logged in as {self.user} (id {self.user.id if self.user else '?'});"
-            f" {len(self.guilds)} guilds; {stats.articles} articles",
-            file=sys.stderr,
-            flush=True,
+        ready = wording.text(
+            "cli.ready",
+            user=self.user,
+            user_id=self.user.id if self.user else "?",
+            guilds=len(self.guilds),
+            articles=stats.articles,
         )
+        print(ready, file=sys.stderr, flush=True)
 
     # --- mentions -------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
