@@ -21,7 +21,7 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
-from retrieval import BriefbotError, Corpus, InputError
+from retrieval import BriefbotError, Corpus, InputError, wording
 from retrieval.atomic import write_atomic
 from retrieval.feeds import FeedPoller, FeedRegistry
 
@@ -118,7 +118,10 @@ class BriefBot(discord.Client):
                 self.feeds.record_added(result.feed.id, report.added)
                 log.info("feed %s: %d new articles", result.feed.label, report.added)
             if result.alert or result.recovered:
-                await self.tell_admins(f"Feed {result.feed.label}: {result.feed.status}")
+                notice = wording.text(
+                    "discord.admin.feed", label=result.feed.label, status=result.feed.status
+                )
+                await self.tell_admins(notice)
 
     async def tell_admins(self, text: str) -> None:
         channel_id = self.settings.admin_channel_id
@@ -158,12 +161,14 @@ class BriefBot(discord.Client):
 
     async def on_ready(self) -> None:
         stats = self.corpus.stats()
-        print(
-            f"ready: logged in as {self.user} (id {self.user.id if self.user else '?'});"
-            f" {len(self.guilds)} guilds; {stats.articles} articles",
-            file=sys.stderr,
-            flush=True,
+        ready = wording.text(
+            "cli.ready",
+            user=self.user,
+            user_id=self.user.id if self.user else "?",
+            guilds=len(self.guilds),
+            articles=stats.articles,
         )
+        print(ready, file=sys.stderr, flush=True)
 
     # --- mentions -------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
@@ -181,7 +186,7 @@ class BriefBot(discord.Client):
             reply = Reply(kind="error", title=str(exc))
         except Exception:
             log.exception("answering a mention failed")
-            reply = Reply(kind="error", title="Sorry — something went wrong. It has been logged.")
+            reply = Reply(kind="error", title=wording.text("discord.errors.mention_failed"))
         messages = render(reply)
         await message.reply(embeds=messages[0], mention_author=False, allowed_mentions=NO_PINGS)
         for embeds in messages[1:]:
@@ -191,7 +196,7 @@ class BriefBot(discord.Client):
         bucket = self._mention_cooldowns.setdefault(user_id, self._mention_cooldown.copy())
         retry = bucket.update_rate_limit()
         if retry:
-            raise InputError(f"You're asking too fast — try again in {retry:.0f}s.")
+            raise InputError(wording.text("discord.errors.too_fast", seconds=retry))
 
 
 __all__ = ["SYNC_STATE", "BriefBot"]

@@ -48,27 +48,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command's exit code; errors become one line on stderr (a traceback with --debug)."""
-    from retrieval import BriefbotError
+    from retrieval import BriefbotError, wording
 
     try:
         return args.func(args)
     except BriefbotError as exc:
         if args.debug:
             log.exception("failed")
-        print(f"briefbot: error: {exc}", file=sys.stderr)
+        print(wording.text("cli.error", error=exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("briefbot: interrupted", file=sys.stderr)
+        print(wording.text("cli.interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:
         if args.debug:
             raise
-        print(
-            f"briefbot: unexpected error: {type(exc).__name__}: {exc} (rerun with --debug)",
-            file=sys.stderr,
-        )
+        print(wording.text("cli.unexpected", kind=type(exc).__name__, error=exc), file=sys.stderr)
         return 1
 
 

@@ -16,6 +16,8 @@ from .cli_json import emit, feed_json, subscription_json
 
 
 def cmd_subs(args: argparse.Namespace) -> int:
+    from retrieval import wording
+
     from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 
     settings = load_cli_settings(args)
@@ -39,15 +41,26 @@ def cmd_subs(args: argparse.Namespace) -> int:
     if args.json:
         emit({"action": args.action, "subscriptions": [subscription_json(s) for s in items]})
         return 0
-    verb = {"add": "added ", "remove": "removed "}.get(args.action, "")
     for s in items:
-        print(f"{verb}{s.describe()}")
+        print(_subscription_line(args.action, s.describe()))
     if not items:
-        print("no subscriptions")
+        print(wording.text("cli.subscriptions.none"))
     return 0
 
 
+def _subscription_line(action: str, subscription: str) -> str:
+    """A subscription as `add`, `remove` or `list` prints it."""
+    from retrieval import wording
+
+    if action == "add":
+        return wording.text("cli.subscriptions.added", subscription=subscription)
+    if action == "remove":
+        return wording.text("cli.subscriptions.removed", subscription=subscription)
+    return subscription
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
+    from retrieval import wording
     from retrieval.feeds import FeedRegistry
 
     added = 0
@@ -65,13 +78,26 @@ def cmd_sources(args: argparse.Namespace) -> int:
         emit({"action": args.action, "added": added, "sources": [feed_json(f) for f in feeds]})
         return 0
     if args.action == "poll":
-        print(f"added {added} articles")
-    verb = {"add": "following ", "remove": "stopped "}.get(args.action, "")
+        print(wording.text("cli.sources.polled", articles=added))
     for f in feeds:
-        print(f"{verb}{f.id}. {f.label} <{f.url}> — {f.status}; {f.added} articles added")
+        print(_feed_line(args.action, f))
     if not feeds:
-        print("no sources")
+        print(wording.text("cli.sources.none"))
     return 0
+
+
+def _feed_line(action: str, f) -> str:
+    """A feed as `add`, `remove`, `list` or `poll` prints it."""
+    from retrieval import wording
+
+    feed = wording.text(
+        "cli.sources.feed", id=f.id, label=f.label, url=f.url, status=f.status, added=f.added
+    )
+    if action == "add":
+        return wording.text("cli.sources.added", feed=feed)
+    if action == "remove":
+        return wording.text("cli.sources.removed", feed=feed)
+    return feed
 
 
 def _poll_feeds(corpus, registry) -> int:
@@ -88,15 +114,13 @@ def _poll_feeds(corpus, registry) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from retrieval import InputError
+    from retrieval import InputError, wording
 
     from .settings import BotSettings, discord_token
 
     token = discord_token()
     if not token:
-        raise InputError(
-            "no DISCORD_TOKEN in the environment or .env; try the local console: briefbot chat"
-        )
+        raise InputError(wording.text("errors.token.missing"))
     bot_settings = BotSettings.from_raw(load_cli_settings(args).raw)
     with open_corpus(args) as corpus:
         from .startup import run_bot

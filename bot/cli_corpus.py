@@ -22,16 +22,13 @@ def load_cli_settings(args: argparse.Namespace):
 
 def open_corpus(args: argparse.Namespace, bundled: bool = True):
     """The corpus of `--data-dir`; on first use, with the bundled seed corpus ingested."""
-    from retrieval import Corpus
+    from retrieval import Corpus, wording
 
     corpus = Corpus(load_cli_settings(args))
     if bundled:
         report = corpus.ensure_bundled()
         if report is not None:
-            print(
-                f"briefbot: first use: ingested the bundled corpus ({report.added} items)",
-                file=sys.stderr,
-            )
+            print(wording.text("cli.first_use", items=report.added), file=sys.stderr)
     return corpus
 
 
@@ -42,27 +39,37 @@ def make_filters(countries: list[str] | None, topics: list[str] | None, since: s
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from retrieval import wording
+
     with open_corpus(args, bundled=False) as corpus:
         report = corpus.ingest(args.targets)
     if args.json:
         emit(report.to_json())
     else:
         print(
-            f"added {report.added}, duplicates {report.duplicates},"
-            f" skipped {len(report.skipped)}; corpus now {report.articles} articles"
+            wording.text(
+                "cli.ingest.report",
+                added=report.added,
+                duplicates=report.duplicates,
+                skipped=len(report.skipped),
+                articles=report.articles,
+            )
         )
         for s in report.skipped:
-            print(f"  skipped {s.source}: {s.reason}", file=sys.stderr)
+            print(
+                wording.text("cli.ingest.skipped", source=s.source, reason=s.reason),
+                file=sys.stderr,
+            )
         for n in report.notes:
-            print(f"  note {n.source}: {n.note}", file=sys.stderr)
+            print(wording.text("cli.ingest.note", source=n.source, note=n.note), file=sys.stderr)
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from retrieval import InputError
+    from retrieval import InputError, wording
 
     if not args.batch and not args.question:
-        raise InputError("give a QUESTION, or --batch FILE")
+        raise InputError(wording.text("cli.ask.no_question"))
     with open_corpus(args) as corpus:
         if args.batch:
             _ask_batch(corpus, args)
@@ -98,11 +105,11 @@ def _ask_batch(corpus, args: argparse.Namespace) -> None:
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
-    from retrieval import InputError
+    from retrieval import InputError, wording
 
     given = [x is not None for x in (args.article_id, args.file, args.batch)]
     if sum(given) != 1:
-        raise InputError("give exactly one of ARTICLE_ID, --file PATH or --batch FILE")
+        raise InputError(wording.text("cli.summarize.one_input"))
     with open_corpus(args, bundled=args.article_id is not None) as corpus:
         if args.batch:
             _summarize_batch(corpus, args)
@@ -138,13 +145,14 @@ def _summarize_batch(corpus, args: argparse.Namespace) -> None:
 
 def _read_text_file(path) -> str:
     """A text file read as ingest reads it (so a headline on line one is the title)."""
-    from retrieval import InputError
+    from retrieval import InputError, wording
     from retrieval.loaders import read_text
 
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        raise InputError(wording.text("cli.cannot_read", path=path, reason=reason)) from None
     text, _ = read_text(raw, str(path))
     return text
 
@@ -193,27 +201,40 @@ def cmd_articles(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from retrieval import wording
+
     with open_corpus(args) as corpus:
         st = corpus.stats()
     if args.json:
         emit(stats_json(st))
     else:
         print(
-            f"articles     {st.articles}\nvectors      {st.vectors}\nindex        {st.index}\n"
-            f"model        {st.model} ({st.backend})\ndata dir     {st.data_dir}\n"
-            f"last ingest  {st.last_ingest}\n"
-            f"published    {st.first_published} .. {st.last_published}"
+            wording.text(
+                "cli.stats.text",
+                articles=st.articles,
+                vectors=st.vectors,
+                index=st.index,
+                model=st.model,
+                backend=st.backend,
+                data_dir=st.data_dir,
+                last_ingest=st.last_ingest,
+                first_published=st.first_published,
+                last_published=st.last_published,
+            )
         )
     return 0
 
 
 def cmd_retag(args: argparse.Namespace) -> int:
+    from retrieval import wording
+
     with open_corpus(args, bundled=False) as corpus:
         n = corpus.retag()
         topics = dict(corpus.store.topic_counts())
     if args.json:
         emit({"retagged": n, "topics": topics})
     else:
-        counts = ", ".join(f"{t} {c}" for t, c in topics.items()) or "none"
-        print(f"retagged {n} articles; topics: {counts}")
+        counts = [wording.text("cli.retag.topic", topic=t, count=c) for t, c in topics.items()]
+        listed = ", ".join(counts) or wording.text("cli.retag.no_topics")
+        print(wording.text("cli.retag.done", count=n, topics=listed))
     return 0

@@ -6,10 +6,17 @@ The shapes are the contract in `cli-contract.md`; evaluation scripts parse them.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+# How `jsonl_values` words a line that is not JSON; batch results have always said it as
+# `line N: invalid JSON (MESSAGE)` (cli.batch.invalid_json), so the message is taken out.
+_INVALID_JSON = re.compile(r"invalid JSON: (?P<error>.*) \(column \d+\)")
 
 
 def emit(obj: Any) -> None:
@@ -109,26 +116,50 @@ def feed_json(f) -> dict[str, Any]:
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line number, object, None), or (line number, None, error) for a line that is not one."""
-    from retrieval import InputError
+    """(line number, object, None), or (line number, None, error) for a line that is not one.
+
+    The lines are read by the project's one JSONL reader, `retrieval.loaders.jsonl_values`
+    (blank lines skipped, a line too deeply nested refused alone, a line that is not UTF-8
+    read as Windows-1252 and noted on stderr); this adapter gives its verdicts the
+    wording of batch results.
+    """
+    from retrieval import InputError, wording
+    from retrieval.loaders import Note, Skipped, jsonl_values
 
     try:
-        fh = path.open(encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        raise InputError(wording.text("cli.cannot_read", path=path, reason=reason)) from None
     with fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
+        for item in jsonl_values(fh, str(path)):
+            if isinstance(item, Note):
+                log.warning("%s: %s", item.source, item.note)
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield n, None, f"line {n}: invalid JSON ({exc.msg})"
+            if isinstance(item, Skipped):
+                n = _line_number(item.source)
+                yield n, None, _batch_error(n, item.reason)
                 continue
-            if not isinstance(obj, dict):
-                yield n, None, f"line {n}: expected a JSON object"
-                continue
-            yield n, obj, None
+            where, value = item
+            n = _line_number(where)
+            if isinstance(value, dict):
+                yield n, value, None
+            else:
+                yield n, None, wording.text("cli.batch.not_object", line=n)
+
+
+def _line_number(where: str) -> int:
+    """N of the `PATH#N` that `jsonl_values` names a line by."""
+    return int(where.rpartition("#")[2])
+
+
+def _batch_error(n: int, reason: str) -> str:
+    from retrieval import wording
+
+    invalid = _INVALID_JSON.fullmatch(reason)
+    if invalid:
+        return wording.text("cli.batch.invalid_json", line=n, error=invalid["error"])
+    return wording.text("cli.batch.unreadable", line=n, reason=reason)
 
 
 def as_list(value: Any) -> list[str]:

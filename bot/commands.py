@@ -1,6 +1,7 @@
 """Slash commands. Each is thin: parse options, defer, one library call in a thread, reply.
 
-A command's docstring is its Discord description; every parameter is described.
+A command's docstring is its Discord description; every parameter is described, in the
+words of `prompts/discord.toml` (read when the commands are registered).
 Commands are given exactly the collaborators they use (the corpus, the worker
 threads, the subscription store, the digest scheduler, the feed registry), never
 the client: they run inside it, but need nothing of it.
@@ -14,7 +15,7 @@ import time
 import discord
 from discord import app_commands
 
-from retrieval import Corpus
+from retrieval import Corpus, wording
 from retrieval.feeds import FeedRegistry
 from retrieval.topics import topic_names
 
@@ -24,9 +25,6 @@ from .scheduler import DigestScheduler
 from .subscriptions import SubscriptionStore, search_timezones
 from .workers import WorkerThreads
 
-COUNTRY = "A country: name, ISO code, demonym or capital (Japan, JP, Japanese, Tokyo)"
-TOPIC = "A topic, e.g. trade or geopolitics"
-SINCE = "Only articles since a date (2025-04-18) or a duration back from now (24h, 7d, 2w)"
 MAX_CHOICES = 25
 # Checked at run time too: a server can grant the commands to anyone, overriding the default.
 manage_server_only = app_commands.checks.has_permissions(manage_guild=True)
@@ -52,10 +50,12 @@ def next_digests(
 ) -> list[str]:
     """One line per subscription (of a server, or all): what it is and when it runs next."""
     out = []
+    unscheduled = wording.text("discord.subscriptions.not_scheduled")
     for sub in subscriptions.list(guild_id):
         when = digests.next_run(sub.id)
-        stamp = discord.utils.format_dt(when, "R") if when else "not scheduled"
-        out.append(f"{sub.describe()} — next {stamp}")
+        stamp = discord.utils.format_dt(when, "R") if when else unscheduled
+        line = wording.text("discord.subscriptions.next", subscription=sub.describe(), when=stamp)
+        out.append(line)
     return out
 
 
@@ -72,8 +72,12 @@ def country_choices(counts: dict[str, int], current: str) -> list[app_commands.C
     codes.sort(key=lambda c: (-counts.get(c, 0), order[c]))
     choices = []
     for code in codes[:MAX_CHOICES]:
-        n = counts.get(code, 0)
-        label = f"{country_name(code)} ({code})" + (f" — {n} articles" if n else "")
+        if n := counts.get(code, 0):
+            label = wording.text(
+                "discord.choices.country_in_corpus", name=country_name(code), code=code, articles=n
+            )
+        else:
+            label = wording.text("discord.choices.country", name=country_name(code), code=code)
         choices.append(app_commands.Choice(name=label[:100], value=code))
     return choices
 
@@ -96,14 +100,10 @@ def register(
 ) -> None:
     """The query commands: /ask, /headlines, /digest and /about, open to everyone."""
     countries = CountryCounts(corpus)
+    filter_options = _filter_descriptions()
 
     @tree.command(name="ask")
-    @app_commands.describe(
-        question="What you want to know, in your own words",
-        country=COUNTRY,
-        topic=TOPIC,
-        since=SINCE,
-    )
+    @app_commands.describe(question=wording.text("discord.options.question"), **filter_options)
     @app_commands.checks.cooldown(1, cooldown, key=lambda i: i.user.id)
     async def ask(
         interaction: discord.Interaction,
@@ -117,9 +117,7 @@ def register(
         await answer(interaction, workers, handlers.ask, corpus, question, filters)
 
     @tree.command(name="headlines")
-    @app_commands.describe(
-        country=COUNTRY, topic=TOPIC, since=SINCE, limit="How many headlines (1-25, default 10)"
-    )
+    @app_commands.describe(limit=wording.text("discord.options.limit"), **filter_options)
     async def headlines(
         interaction: discord.Interaction,
         country: str | None = None,
@@ -132,7 +130,7 @@ def register(
         await answer(interaction, workers, handlers.headlines, corpus, filters, limit)
 
     @tree.command(name="digest")
-    @app_commands.describe(country=COUNTRY, topic=TOPIC, since=SINCE)
+    @app_commands.describe(**filter_options)
     async def digest(
         interaction: discord.Interaction,
         country: str | None = None,
@@ -151,6 +149,15 @@ def register(
 
     for command in (ask, headlines, digest):
         _autocomplete_filters(command, countries)
+
+
+def _filter_descriptions() -> dict[str, str]:
+    """The descriptions of the filter options /ask, /headlines and /digest share."""
+    return {
+        "country": wording.text("discord.options.country"),
+        "topic": wording.text("discord.options.topic"),
+        "since": wording.text("discord.options.since"),
+    }
 
 
 def _autocomplete_filters(command: app_commands.Command, countries: CountryCounts) -> None:
@@ -179,11 +186,11 @@ def register_admin(
 
     @tree.command(name="subscribe")
     @app_commands.describe(
-        time="Local time of day for the digest, HH:MM (24-hour), e.g. 08:30",
-        timezone="IANA timezone, e.g. Asia/Tokyo or Europe/Berlin",
-        country="Only stories about these countries (comma-separated names or codes)",
-        topic="Only these topics (comma-separated; default: the digest topics)",
-        channel="Where to post (default: this channel)",
+        time=wording.text("discord.subscribe.options.time"),
+        timezone=wording.text("discord.subscribe.options.timezone"),
+        country=wording.text("discord.subscribe.options.country"),
+        topic=wording.text("discord.subscribe.options.topic"),
+        channel=wording.text("discord.subscribe.options.channel"),
     )
     @app_commands.guild_only()
     @admin
@@ -209,10 +216,12 @@ def register_admin(
         )
         digests.sync(subscriptions.list())
         when = digests.next_run(sub.id)
-        first = discord.utils.format_dt(when, "F") if when else "soon"
-        await interaction.response.send_message(
-            f"Subscribed {sub.describe()}. First digest: {first}.", ephemeral=True
+        soon = wording.text("discord.subscribe.soon")
+        first = discord.utils.format_dt(when, "F") if when else soon
+        reply = wording.text(
+            "discord.subscribe.subscribed", subscription=sub.describe(), first=first
         )
+        await interaction.response.send_message(reply, ephemeral=True)
 
     @subscribe.autocomplete("timezone")
     async def _timezone(
@@ -221,7 +230,7 @@ def register_admin(
         return [app_commands.Choice(name=n, value=n) for n in search_timezones(current)]
 
     @tree.command(name="unsubscribe")
-    @app_commands.describe(subscription="The subscription to stop (see /subscriptions)")
+    @app_commands.describe(subscription=wording.text("discord.unsubscribe.options.subscription"))
     @app_commands.guild_only()
     @admin
     @manage_server_only
@@ -229,7 +238,8 @@ def register_admin(
         """Stop a daily digest."""
         sub = subscriptions.remove(subscription, interaction.guild_id)
         digests.sync(subscriptions.list())
-        await interaction.response.send_message(f"Stopped {sub.describe()}.", ephemeral=True)
+        reply = wording.text("discord.unsubscribe.stopped", subscription=sub.describe())
+        await interaction.response.send_message(reply, ephemeral=True)
 
     @unsubscribe.autocomplete("subscription")
     async def _subscription(
@@ -249,7 +259,7 @@ def register_admin(
     async def list_subscriptions(interaction: discord.Interaction) -> None:
         """This server's daily digests and when each runs next."""
         lines = next_digests(subscriptions, digests, interaction.guild_id) or [
-            "No digests yet: see /subscribe."
+            wording.text("discord.subscriptions.none")
         ]
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
 
@@ -260,39 +270,45 @@ def sources_group(feeds: FeedRegistry) -> app_commands.Group:
     """/sources add|remove|list: the feeds the corpus follows."""
     sources = app_commands.Group(
         name="sources",
-        description="RSS/Atom feeds the corpus follows",
+        description=wording.text("discord.sources.description"),
         guild_only=True,
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
     @sources.command(name="add")
-    @app_commands.describe(url="The feed's http(s) URL", name="A short name for it")
+    @app_commands.describe(
+        url=wording.text("discord.sources.options.url"),
+        name=wording.text("discord.sources.options.name"),
+    )
     @manage_server_only
     async def sources_add(
         interaction: discord.Interaction, url: str, name: str | None = None
     ) -> None:
         """Follow an RSS/Atom feed: new articles are ingested as they appear."""
         feed = feeds.add(url, name)
-        await interaction.response.send_message(
-            f"Following {feed.label} ({feed.url}); first poll within a minute.", ephemeral=True
-        )
+        reply = wording.text("discord.sources.following", label=feed.label, url=feed.url)
+        await interaction.response.send_message(reply, ephemeral=True)
 
     @sources.command(name="remove")
-    @app_commands.describe(source="The feed's id, URL or name (see /sources list)")
+    @app_commands.describe(source=wording.text("discord.sources.options.source"))
     @manage_server_only
     async def sources_remove(interaction: discord.Interaction, source: str) -> None:
         """Stop following a feed (its articles stay in the corpus)."""
         feed = feeds.remove(source)
-        await interaction.response.send_message(f"Stopped following {feed.label}.", ephemeral=True)
+        reply = wording.text("discord.sources.stopped", label=feed.label)
+        await interaction.response.send_message(reply, ephemeral=True)
 
     @sources.command(name="list")
     @manage_server_only
     async def sources_list(interaction: discord.Interaction) -> None:
         """The feeds the corpus follows, and whether each is healthy."""
         followed = feeds.list()
-        lines = [f"{f.id}. {f.label} — {f.status}; {f.added} articles added" for f in followed] or [
-            "No feeds yet: see /sources add."
-        ]
+        lines = [
+            wording.text(
+                "discord.sources.feed", id=f.id, label=f.label, status=f.status, added=f.added
+            )
+            for f in followed
+        ] or [wording.text("discord.sources.none")]
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
 
     return sources

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import discord
 
-from retrieval import Corpus, Filters, InputError, parse_since
+from retrieval import Corpus, Filters, InputError, parse_since, wording
 
 from . import handlers
 from .embeds import render
@@ -77,7 +77,8 @@ class DigestPoster:
         if not digest.stories and cfg.when_empty == "skip":
             self.store.mark_posted(sub.id, period)
             return False
-        reply = handlers.digest_reply(self.corpus, digest, title="Daily digest")
+        title = wording.text("digest.scheduled_title")
+        reply = handlers.digest_reply(self.corpus, digest, title=title)
         try:
             await self._send(self.channels, sub.channel_id, reply)
         except BaseException:

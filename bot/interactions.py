@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from retrieval import BriefbotError
+from retrieval import BriefbotError, wording
 
 from .embeds import render
 from .replies import Reply
@@ -57,16 +57,16 @@ async def report_error(
     """Known errors become a short ephemeral message; the unknown are logged in full."""
     original = getattr(error, "original", error)
     if isinstance(error, app_commands.CommandOnCooldown):
-        text = f"You're asking too fast — try again in {error.retry_after:.0f}s."
+        text = wording.text("discord.errors.too_fast", seconds=error.retry_after)
     elif isinstance(error, app_commands.MissingPermissions):
-        text = "You need the Manage Server permission to manage digests."
+        text = wording.text("discord.errors.manage_server")
     elif isinstance(error, app_commands.NoPrivateMessage):
-        text = "Digests are set up in a server channel, not in direct messages."
+        text = wording.text("discord.errors.server_only")
     elif isinstance(original, BriefbotError):
         text = str(original)
     else:
         log.error("command %s failed", getattr(interaction.command, "name", "?"), exc_info=original)
-        text = "Sorry — something went wrong on our side. It has been logged."
+        text = wording.text("discord.errors.command_failed")
     await _send_error(interaction, text)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import discord
 import yarl
 
-from retrieval import Corpus, InputError
+from retrieval import Corpus, InputError, wording
 from retrieval.feeds import FeedPoller, FeedRegistry
 
 from .app import BriefBot
@@ -99,7 +99,7 @@ def run_bot(corpus: Corpus, settings: BotSettings, token: str, force_sync: bool 
     try:
         asyncio.run(serve(bot, token))
     except discord.LoginFailure:
-        raise InputError("Discord rejected the token (DISCORD_TOKEN)") from None
+        raise InputError(wording.text("errors.token.rejected")) from None
 
 
 __all__ = ["build_client", "point_at", "run_bot", "serve"]

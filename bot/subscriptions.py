@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from retrieval import InputError
+from retrieval import InputError, wording
 from retrieval.sqlite import ThreadConnections
 
 SCHEMA = """
@@ -69,14 +69,21 @@ class Subscription:
         return slot.isoformat()
 
     def describe(self) -> str:
-        scope = ", ".join([*self.countries, *self.topics]) or "all topics"
-        return f"#{self.id}: <#{self.channel_id}> daily at {self.time} {self.timezone} ({scope})"
+        scope = ", ".join([*self.countries, *self.topics])
+        return wording.text(
+            "discord.subscription.describe",
+            id=self.id,
+            channel=self.channel_id,
+            time=self.time,
+            timezone=self.timezone,
+            scope=scope or wording.text("discord.subscription.all_topics"),
+        )
 
 
 def parse_time(text: str) -> str:
     match = _TIME.match(text.strip())
     if not match:
-        raise InputError(f"cannot read time {text!r}: use HH:MM, 24-hour (08:30, 18:00)")
+        raise InputError(wording.text("errors.time.unreadable", time=text))
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
@@ -86,8 +93,12 @@ def parse_timezone(text: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         close = search_timezones(name.split("/")[-1], 3)
-        hint = f": did you mean {', '.join(close)}?" if close else " (an IANA name like Asia/Tokyo)"
-        raise InputError(f"unknown timezone {text!r}{hint}") from None
+        if close:
+            hint = wording.text("errors.timezone.did_you_mean", names=", ".join(close))
+        else:
+            hint = wording.text("errors.timezone.example")
+        message = wording.text("errors.timezone.unknown", timezone=text, hint=hint)
+        raise InputError(message) from None
     return name
 
 
@@ -134,7 +145,7 @@ class SubscriptionStore:
                 ),
             )
         except sqlite3.IntegrityError:
-            raise InputError("that channel already has this subscription") from None
+            raise InputError(wording.text("errors.subscription.duplicate")) from None
         return self.get(int(cur.lastrowid or 0))
 
     def get(self, sub_id: int) -> Subscription:
@@ -144,13 +155,13 @@ class SubscriptionStore:
             (sub_id,),
         ).fetchone()
         if row is None:
-            raise InputError(f"no subscription #{sub_id} (see /subscriptions)")
+            raise InputError(wording.text("errors.subscription.unknown", id=sub_id))
         return _row(row)
 
     def remove(self, sub_id: int, guild_id: int | None = None) -> Subscription:
         sub = self.get(sub_id)
         if guild_id is not None and sub.guild_id not in (None, guild_id):
-            raise InputError(f"no subscription #{sub_id} in this server")
+            raise InputError(wording.text("errors.subscription.other_server", id=sub_id))
         self._db.execute("DELETE FROM subscriptions WHERE id=?", (sub_id,))
         return sub
 
