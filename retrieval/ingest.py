@@ -21,10 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 from .embed import Encoder
+from .identity import content_key, dedupe_keys
 from .index import SentenceIndex
 from .loaders import Item, Note, RawArticle, Skipped
 from .store import PreparedArticle, SentenceRow, Store
-from .text import content_key, split_sentences
+from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,7 @@ class _Batch:
         self.in_flight: set[str] = set()
 
     def seen(self, art: PreparedArticle) -> bool:
-        keys = {f"c:{art.content_key}"}
-        if art.url:
-            keys.add(f"u:{art.url}")
-        if art.ext_key:
-            keys.add(f"e:{art.ext_key}")
+        keys = dedupe_keys(art.content_key, art.url, art.ext_key)
         if keys & self.keys or keys & self.in_flight:
             return True
         self.keys |= keys

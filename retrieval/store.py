@@ -21,6 +21,7 @@ import numpy as np
 
 from .dates import isoformat
 from .errors import StoreError
+from .identity import ext_key
 from .sqlite import ThreadConnections
 
 log = logging.getLogger(__name__)
@@ -254,9 +255,7 @@ class PreparedArticle:
 
     @property
     def ext_key(self) -> str | None:
-        if self.external_id is None:
-            return None
-        return f"{self.source or ''}\x1f{self.external_id}"
+        return ext_key(self.source, self.external_id)
 
 
 @dataclass
