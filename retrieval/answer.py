@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .analysis import query_terms
 from .search import Retrieval
-from .store import query_terms
 from .text import words
 
 # Sentences much weaker than the best one are dropped: beyond `min_sentences` anything

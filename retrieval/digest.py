@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from .filters import Filters
 from .search import article_slices
-from .store import Article, Filters, Store
+from .storage import Article, ArticleStore
 from .summarize import content_stems, pagerank, similarity_graph
 
 GROUP_SIMILARITY = 0.75
@@ -162,7 +163,7 @@ def _summary(
 class DigestBuilder:
     def __init__(
         self,
-        store: Store,
+        store: ArticleStore,
         *,
         threshold: float = GROUP_SIMILARITY,
         min_shared: float = MIN_SHARED_NAMES,

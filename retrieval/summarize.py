@@ -16,7 +16,7 @@ import math
 import numpy as np
 import snowballstemmer
 
-from .store import STOPWORDS
+from .analysis import STOPWORDS
 from .text import words
 
 DAMPING = 0.85

@@ -343,10 +343,10 @@ def test_filtered_bm25_is_the_unfiltered_ranking_restricted(seed_corpus: Corpus,
 
 def test_bm25_leaves_out_words_most_articles_contain(fake_corpus: Corpus, tmp_path, monkeypatch):
     """A word in over 10% of a large corpus is not scored, unless too few others remain."""
-    from retrieval import store as store_module
-    from retrieval.store import COMMON_TERM_SHARE
+    from retrieval import lexical
+    from retrieval.lexical import COMMON_TERM_SHARE
 
-    monkeypatch.setattr(store_module, "COMMON_TERMS_FROM", 500)  # "large" for the test
+    monkeypatch.setattr(lexical, "COMMON_TERMS_FROM", 500)  # "large" for the test
     records = [
         {
             "id": f"m{i}",
@@ -359,17 +359,18 @@ def test_bm25_leaves_out_words_most_articles_contain(fake_corpus: Corpus, tmp_pa
     (tmp_path / "m.json").write_text(json.dumps(records))
     fake_corpus.ingest([str(tmp_path / "m.json")])
     store = fake_corpus.store
+    informative = store.lexical._informative
     assert COMMON_TERM_SHARE < 1.0
     # "market" and "steel" are in every article: they are dropped when two rarer words remain.
-    assert store._informative(["market", "steel", "tariffs", "item100"]) == ["tariffs", "item100"]
-    assert store._informative(["market", "steel", "tariffs"]) == ["market", "steel", "tariffs"]
-    assert store._informative(["market", "tariffs"]) == ["market", "tariffs"]
+    assert informative(["market", "steel", "tariffs", "item100"]) == ["tariffs", "item100"]
+    assert informative(["market", "steel", "tariffs"]) == ["market", "steel", "tariffs"]
+    assert informative(["market", "tariffs"]) == ["market", "tariffs"]
     with_common = store.lexical_search("market steel tariffs item100", 5, Filters())
     assert with_common == store.lexical_search("tariffs item100", 5, Filters())
     assert with_common[0][0] == store.lexical_search("item100", 1, Filters())[0][0]
     # Under a filter every word counts: corpus-wide frequency says little inside it.
     filtered = store.lexical_search("market steel tariffs item100", 5, Filters(after_id=0))
-    monkeypatch.setattr(store_module, "COMMON_TERMS_FROM", 10**9)
+    monkeypatch.setattr(lexical, "COMMON_TERMS_FROM", 10**9)
     assert filtered == store.lexical_search("market steel tariffs item100", 5, Filters())
     assert filtered != with_common
 
@@ -377,10 +378,10 @@ def test_bm25_leaves_out_words_most_articles_contain(fake_corpus: Corpus, tmp_pa
 def test_common_word_verdicts_are_reused_until_the_corpus_grows(
     fake_corpus: Corpus, tmp_path, monkeypatch
 ):
-    """Counting a word's articles costs ~0.4 ms at 100k articles: once per word, not per ask."""
-    from retrieval import store as store_module
+    """Counting a word's articles is a query of its own: once per word, not per ask."""
+    from retrieval import lexical
 
-    monkeypatch.setattr(store_module, "COMMON_TERMS_FROM", 100)
+    monkeypatch.setattr(lexical, "COMMON_TERMS_FROM", 100)
     records = [
         {"id": f"g{i}", "title": f"Grain report {i}", "body": f"Wheat item{i} rose."}
         for i in range(200)
@@ -391,15 +392,15 @@ def test_common_word_verdicts_are_reused_until_the_corpus_grows(
     counts: list[str] = []
     store._db.set_trace_callback(lambda sql: counts.append(sql) if "MATCH" in sql else None)
     terms = ["wheat", "item7", "item8"]
-    assert store._informative(terms) == ["item7", "item8"]
+    assert store.lexical._informative(terms) == ["item7", "item8"]
     assert len(counts) == 3
-    assert store._informative(terms) == ["item7", "item8"]
+    assert store.lexical._informative(terms) == ["item7", "item8"]
     assert len(counts) == 3  # remembered
     # Once the corpus has grown past the staleness share, each word is counted again.
     more = [{"id": f"h{i}", "title": f"Oil {i}", "body": f"Crude item{i}x fell."} for i in range(5)]
     (tmp_path / "h.json").write_text(json.dumps(more))
     fake_corpus.ingest([str(tmp_path / "h.json")])
-    assert store._informative(terms) == ["item7", "item8"]
+    assert store.lexical._informative(terms) == ["item7", "item8"]
     assert len(counts) == 6
     store._db.set_trace_callback(None)
 
@@ -407,4 +408,4 @@ def test_common_word_verdicts_are_reused_until_the_corpus_grows(
 def test_bm25_keeps_every_word_in_a_small_corpus(seed_corpus: Corpus):
     store = seed_corpus.store
     terms = ["china", "tariffs", "japan", "trade"]
-    assert store._informative(terms) == terms
+    assert store.lexical._informative(terms) == terms
