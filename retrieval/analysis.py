@@ -1,8 +1,18 @@
-"""Text analysis shared by lexical search, answers and summaries: stopwords, query terms."""
+"""Text analysis shared by lexical search, answers, summaries and digests.
+
+Stopwords, the content words of a question, and the one stemmer the library uses
+(Snowball English). FTS5's own porter tokenizer stems inside SQLite and is not this.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+
+import snowballstemmer
+
+from .text import words
 
 # FTS5 query syntax is strict; questions become OR-ed plain terms.
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
@@ -143,3 +153,25 @@ def query_terms(question: str) -> list[str]:
         if term not in STOPWORDS and (len(term) > 1 or term.isdigit()):
             seen.setdefault(term, None)
     return list(seen)
+
+
+# A Snowball stemmer keeps the word being stemmed in its own fields, so each thread
+# (asks and digests run on worker threads) gets its own.
+_local = threading.local()
+
+
+@functools.lru_cache(maxsize=65_536)
+def stem(word: str) -> str:
+    """The Snowball English stem of a lower-case word.
+
+    Cached: news vocabulary repeats, and the stemmer is pure Python.
+    """
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the words of `text` that are not stopwords, in order."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]

@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from .analysis import content_stems
 from .filters import Filters
 from .search import article_slices
 from .storage import Article, ArticleStore
-from .summarize import content_stems, pagerank, similarity_graph
+from .summarize import pagerank, similarity_graph
 
 GROUP_SIMILARITY = 0.75
 MIN_SHARED_NAMES = 0.35
