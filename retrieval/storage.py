@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -82,6 +82,7 @@ SentenceRows = tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]
 TaggingRow = tuple[int, str, str, str | None, bool, np.ndarray]
 
 
+@runtime_checkable  # so the store tests can check an engine has every method
 class ArticleStore(Protocol):
     """Articles, their sentences with vectors, their tags, and lexical search over them.
 
