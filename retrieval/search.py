@@ -52,7 +52,7 @@ class Retrieval:
 
 
 # BM25 runs here while the question is embedded and FAISS searched: SQLite and the
-# encoder both release the GIL, and at 100k articles BM25 alone takes ~11 ms.
+# encoder both release the GIL, and in a large corpus BM25 is a good share of an ask.
 _LEXICAL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
 
 
