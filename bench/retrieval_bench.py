@@ -32,7 +32,8 @@ from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentenc
 
 from retrieval import Corpus, load_settings
 from retrieval.embed import load_encoder
-from retrieval.text import clean_body, content_key
+from retrieval.identity import content_key
+from retrieval.text import clean_body
 
 
 def parse_range(text: str) -> range:

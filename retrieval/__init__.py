@@ -7,11 +7,13 @@ from .corpus import AskResult, Corpus, RankedArticle, Stats
 from .dates import parse_since
 from .digest import Digest, Story
 from .errors import BriefbotError, ConfigError, InputError, StoreError
+from .filters import Filters
 from .ingest import IngestReport
-from .store import Article, Filters
+from .storage import Article, ArticleStore
 
 __all__ = [
     "Article",
+    "ArticleStore",
     "AskResult",
     "BriefbotError",
     "ConfigError",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .analysis import query_terms, stem
 from .search import Retrieval
-from .store import query_terms
 from .text import words
 
 # Sentences much weaker than the best one are dropped: beyond `min_sentences` anything
@@ -49,15 +49,8 @@ class Answer:
 def overlap(terms: set[str], text: str) -> float:
     if not terms:
         return 0.0
-    found = {_stem(w) for w in words(text)}
-    return sum(1 for t in terms if _stem(t) in found) / len(terms)
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "es", "ed", "s"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 2:
-            return word[: -len(suffix)]
-    return word
+    found = {stem(w) for w in words(text)}
+    return sum(1 for t in terms if stem(t) in found) / len(terms)
 
 
 def relevance(retrieval: Retrieval, terms: set[str]) -> float:

@@ -20,12 +20,14 @@ from .config import Settings
 from .digest import Digest, DigestBuilder
 from .embed import Encoder, load_encoder
 from .errors import InputError, StoreError
+from .filters import Filters
 from .index import SentenceIndex
 from .index import describe as describe_index
 from .ingest import IngestReport, ingest, rebuild_index
 from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
 from .search import retrieve
-from .store import Article, Filters, Store
+from .storage import Article
+from .store import Store
 from .tagging import ArticleTagger
 from .text import split_sentences
 

@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from .analysis import content_stems
+from .filters import Filters
 from .search import article_slices
-from .store import Article, Filters, Store
-from .summarize import content_stems, pagerank, similarity_graph
+from .storage import Article, ArticleStore
+from .summarize import pagerank, similarity_graph
 
 GROUP_SIMILARITY = 0.75
 MIN_SHARED_NAMES = 0.35
@@ -162,7 +164,7 @@ def _summary(
 class DigestBuilder:
     def __init__(
         self,
-        store: Store,
+        store: ArticleStore,
         *,
         threshold: float = GROUP_SIMILARITY,
         min_shared: float = MIN_SHARED_NAMES,

@@ -34,13 +34,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
-from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from .errors import InputError, StoreError
 from .fetch import FetchError, FetchLimits, Response, fetch
+from .identity import entry_keys, normalize_url
+from .identity import http_parts as _http_parts
 from .loaders import RawArticle, Skipped, looks_like_feed, parse_feed, parse_html, read_text
 from .sqlite import ThreadConnections
-from .text import content_key
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,6 @@ CREATE TABLE IF NOT EXISTS feed_seen (
     UNIQUE (feed_id, key)
 );
 """
-DEFAULT_PORTS = {"http": 80, "https": 443}
-# Query parameters that only track the click: the same story shared with and without them
-# must give one seen key.
-TRACKING_PARAMS = ("utm_", "fbclid=", "gclid=", "mc_cid=", "mc_eid=")
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, "
     "text/html;q=0.5, */*;q=0.1"
@@ -82,62 +79,12 @@ SQL_VARIABLES = 500
 
 
 # --- URLs and seen keys ---------------------------------------------------------------------
-def _http_parts(url: str) -> SplitResult | None:
-    """The parts of an absolute http(s) URL with a host, or None."""
-    try:
-        parts = urlsplit(url.strip())
-        _ = parts.port  # raises ValueError for a malformed port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    return parts
-
-
-def normalize_url(url: str) -> str:
-    """One spelling per http(s) URL, so a link seen before is recognised however it is written.
-
-    Lower-cases scheme and host, drops the default port, the fragment and click-tracking
-    query parameters. Anything that is not an http(s) URL comes back stripped, as is.
-    """
-    parts = _http_parts(url)
-    if parts is None:
-        return url.strip()
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None and parts.port != DEFAULT_PORTS[scheme]:
-        host = f"{host}:{parts.port}"
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = f"{userinfo}@{host}" if userinfo else host
-    query = "&".join(
-        p for p in parts.query.split("&") if p and not p.lower().startswith(TRACKING_PARAMS)
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
-
-
 def feed_url(url: str) -> str:
     """The normalised URL of a feed to subscribe to; InputError unless it is http(s)."""
     text = url.strip()
     if _http_parts(text) is None or any(c.isspace() for c in text):
         raise InputError(f"not an http(s) feed URL: {url!r} (e.g. https://example.com/rss.xml)")
     return normalize_url(text)
-
-
-def entry_keys(article: RawArticle) -> list[str]:
-    """What identifies a feed entry across polls: its guid, its link and its text.
-
-    An entry matching any key was seen before, so a re-issued guid or an edited body
-    with the same link still counts as old.
-    """
-    keys = []
-    if article.external_id and article.external_id.strip():
-        keys.append(f"g:{article.external_id.strip()}")
-    if article.url and article.url.strip():
-        keys.append(f"u:{normalize_url(article.url)}")
-    keys.append(f"c:{content_key(article.title, article.body)}")
-    return keys
 
 
 def _digest(key: str) -> str:

@@ -21,10 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 from .embed import Encoder
+from .identity import content_key, dedupe_keys
 from .index import SentenceIndex
 from .loaders import Item, Note, RawArticle, Skipped
-from .store import PreparedArticle, SentenceRow, Store
-from .text import content_key, split_sentences
+from .storage import ArticleStore, PreparedArticle, SentenceRow
+from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,7 @@ class _Batch:
         self.in_flight: set[str] = set()
 
     def seen(self, art: PreparedArticle) -> bool:
-        keys = {f"c:{art.content_key}"}
-        if art.url:
-            keys.add(f"u:{art.url}")
-        if art.ext_key:
-            keys.add(f"e:{art.ext_key}")
+        keys = dedupe_keys(art.content_key, art.url, art.ext_key)
         if keys & self.keys or keys & self.in_flight:
             return True
         self.keys |= keys
@@ -115,7 +112,7 @@ class _Batch:
 
 def ingest(
     items: Iterable[Item],
-    store: Store,
+    store: ArticleStore,
     index: SentenceIndex,
     encoder: Encoder,
     *,
@@ -245,7 +242,7 @@ def in_background(items: Iterable[T], depth: int = 512) -> Iterator[T]:
         stop.set()
 
 
-def rebuild_index(store: Store, index: SentenceIndex, after_id: int = 0) -> int:
+def rebuild_index(store: ArticleStore, index: SentenceIndex, after_id: int = 0) -> int:
     """Add the store's vectors with ids above `after_id` to `index`; returns how many."""
     added = 0
     for ids, owners, vectors in store.iter_vectors(after_id):

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .filters import Filters
 from .index import SentenceIndex
-from .store import Filters, Store
+from .storage import ArticleStore, SentenceRows
 
 DEPTH_PENALTY = 0.04  # per sentence of depth, up to DEPTH_CAP sentences
 DEPTH_CAP = 3
@@ -51,14 +52,14 @@ class Retrieval:
 
 
 # BM25 runs here while the question is embedded and FAISS searched: SQLite and the
-# encoder both release the GIL, and at 100k articles BM25 alone takes ~11 ms.
+# encoder both release the GIL, and in a large corpus BM25 is a good share of an ask.
 _LEXICAL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
 
 
 def retrieve(
     question: str,
     embed: Callable[[str], np.ndarray],
-    store: Store,
+    store: ArticleStore,
     index: SentenceIndex,
     filters: Filters,
     *,
@@ -91,10 +92,7 @@ def retrieve(
     return Retrieval(question, ranked, table)
 
 
-Rows = tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]  # as Store.sentence_vectors
-
-
-def sentence_table(parts: list[Rows], qvec: np.ndarray) -> SentenceTable:
+def sentence_table(parts: list[SentenceRows], qvec: np.ndarray) -> SentenceTable:
     """Sentence rows of disjoint article sets, merged in (article, position) order."""
     parts = [p for p in parts if len(p[3])]
     if not parts:

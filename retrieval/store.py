@@ -1,19 +1,17 @@
 """SQLite store: the source of truth for articles, their sentences and vectors, and tags.
 
-Sentence vectors are kept here as float32 blobs so the FAISS index can always
-be rebuilt without the model. Lexical search uses SQLite's FTS5 (BM25), which
-commits in the same transaction as the articles, so it can never drift.
-Every ingest batch is one transaction: a crash loses at most that batch.
+`Store` implements `storage.ArticleStore` on one SQLite file. Sentence vectors are
+kept here as float32 blobs so the FAISS index can always be rebuilt without the model.
+Lexical search uses SQLite's FTS5 (BM25, see `lexical`), whose rows commit in the same
+transaction as the articles, so it can never drift. Every ingest batch is one
+transaction: a crash loses at most that batch. Filters become SQL in `filters`.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,21 +19,12 @@ import numpy as np
 
 from .dates import isoformat
 from .errors import StoreError
+from .filters import Filters, FilterSQL
+from .lexical import BM25Search
 from .sqlite import ThreadConnections
-
-log = logging.getLogger(__name__)
+from .storage import Article, PreparedArticle, SentenceRows, TaggingRow
 
 SCHEMA_VERSION = 1
-LEAD_SENTENCES = 2
-# BM25 column weights (title, lead, body): measured on Reuters known-item search.
-BM25_WEIGHTS = (2.0, 1.0, 1.0)
-# In a corpus of COMMON_TERMS_FROM articles or more, a question's words found in more
-# than COMMON_TERM_SHARE of them are left out of BM25 (see Store._informative). Below
-# that size BM25 is fast anyway (4 ms at 15k articles) and every word is kept.
-COMMON_TERM_SHARE = 0.10
-COMMON_TERMS_FROM = 25_000
-# A word's verdict (common or not) is remembered until the corpus grows by this share.
-COMMON_TERMS_STALE = 0.01
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id INTEGER PRIMARY KEY,
@@ -89,216 +78,14 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
-# FTS5 query syntax is strict; questions become OR-ed plain terms.
-_TERM = re.compile(r"[^\W_]+", re.UNICODE)
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "said",
-        "says",
-        "say",
-        "new",
-        "also",
-        "mr",
-        "mrs",
-        "ms",
-    ]
-)
-
-
-@dataclass
-class SentenceRow:
-    position: int
-    start: int | None
-    end: int | None
-    text: str
-
-
-@dataclass
-class PreparedArticle:
-    """An article ready to commit: cleaned fields, its embeddable units and their vectors."""
-
-    title: str
-    body: str
-    content_key: str
-    title_derived: bool = False
-    url: str | None = None
-    published: datetime | None = None
-    source: str | None = None
-    origin: str | None = None
-    external_id: str | None = None
-    dateline: str | None = None
-    sentences: list[SentenceRow] = field(default_factory=list)
-    countries: list[str] = field(default_factory=list)
-    topics: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def lead(self) -> str:
-        """The first two body sentences: news puts the story there, so BM25 weights them up."""
-        return " ".join(s.text for s in self.sentences if 0 <= s.position < LEAD_SENTENCES)
-
-    @property
-    def ext_key(self) -> str | None:
-        if self.external_id is None:
-            return None
-        return f"{self.source or ''}\x1f{self.external_id}"
-
-
-@dataclass
-class Article:
-    id: int
-    title: str
-    body: str
-    external_id: str | None
-    url: str | None
-    source: str | None
-    published: str | None
-    countries: list[str]
-    topics: list[str]
-    title_derived: bool = False
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which articles a query may see. Empty tuples mean no restriction.
-
-    `since` compares with the publication date, or the ingestion time for undated items.
-    """
-
-    countries: tuple[str, ...] = ()
-    topics: tuple[str, ...] = ()
-    since: datetime | None = None
-    until: datetime | None = None  # exclusive
-    after_id: int | None = None  # only articles ingested after this one (digest periods)
-
-    @property
-    def active(self) -> bool:
-        return bool(
-            self.countries or self.topics or self.since or self.until or self.after_id is not None
-        )
-
 
 class Store:
+    """Articles, sentences with vectors, and tags in SQLite; see `storage.ArticleStore`."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._connections = ThreadConnections(path)
-        self._common: dict[str, bool] = {}  # see _informative
-        self._common_at = 0
+        self.lexical = BM25Search(self._connections.get)
         try:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
@@ -426,9 +213,7 @@ class Store:
             yield ids, owners, vecs.reshape(len(rows), -1)
             last = int(ids[-1])
 
-    def sentence_vectors(
-        self, article_ids: Sequence[int]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    def sentence_vectors(self, article_ids: Sequence[int]) -> SentenceRows:
         """(article ids, positions, vectors, texts) of every sentence of these articles."""
         keys = [int(a) for a in article_ids]
         if not keys:
@@ -444,9 +229,7 @@ class Store:
         vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
         return owners, positions, vectors.reshape(len(rows), -1), [r[3] for r in rows]
 
-    def iter_for_tagging(
-        self, chunk: int = 500
-    ) -> Iterator[list[tuple[int, str, str, str | None, bool, np.ndarray]]]:
+    def iter_for_tagging(self, chunk: int = 500) -> Iterator[list[TaggingRow]]:
         """(id, title, body, dateline, title_derived, sentence vectors) of every article."""
         last = 0
         while True:
@@ -514,37 +297,12 @@ class Store:
             out.setdefault(aid, []).append(value)
         return out
 
-    def _where(self, filters: Filters) -> tuple[str, list[object]]:
-        clauses, args = [], []
-        if filters.countries:
-            marks = ",".join("?" * len(filters.countries))
-            clauses.append(
-                f"a.id IN (SELECT article_id FROM article_countries WHERE code IN ({marks}))"
-            )
-            args.extend(filters.countries)
-        if filters.topics:
-            marks = ",".join("?" * len(filters.topics))
-            clauses.append(
-                f"a.id IN (SELECT article_id FROM article_topics WHERE topic IN ({marks}))"
-            )
-            args.extend(filters.topics)
-        if filters.since:
-            clauses.append("a.dated >= ?")
-            args.append(isoformat(filters.since))
-        if filters.until:
-            clauses.append("a.dated < ?")
-            args.append(isoformat(filters.until))
-        if filters.after_id is not None:
-            clauses.append("a.id > ?")
-            args.append(filters.after_id)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
-
     def article_ids(
         self, filters: Filters, newest_first: bool = True, limit: int | None = None
     ) -> list[int]:
-        where, args = self._where(filters)
+        where, args = FilterSQL.of(filters).on_articles()
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT a.id FROM articles a{where} ORDER BY a.dated {order}, a.id {order}"
+        sql = f"SELECT id FROM articles{where} ORDER BY dated {order}, id {order}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -554,10 +312,10 @@ class Store:
         """Sorted ids of the articles `filters` admits (the index makes them a FAISS selector).
 
         One covering-index query per condition, intersected in numpy: a single query
-        driven from the articles table read every admitted row's page (64 ms for 60k
-        articles at 100k, against 20 ms this way).
+        driven from the articles table reads every admitted row's page, several times
+        slower when a filter admits much of a large corpus.
         """
-        parts = [self._column(sql, args) for sql, args in _id_sets(filters)]
+        parts = [self._column(sql, args) for sql, args in FilterSQL.of(filters).id_sets()]
         if not parts:
             parts.append(self._column("SELECT id FROM articles", []))
         ids = functools.reduce(np.intersect1d, (np.unique(p) for p in parts))
@@ -573,76 +331,7 @@ class Store:
         self, question: str, limit: int, filters: Filters
     ) -> list[tuple[int, float]]:
         """(article id, BM25 score, higher is better) for the question's content words."""
-        terms = query_terms(question)
-        if not filters.active:
-            # Under a filter, corpus-wide counts are the wrong measure of a word (it may be
-            # what tells the admitted articles apart), and filtered searches are cheaper.
-            terms = self._informative(terms)
-        if not terms:
-            return []
-        match = " OR ".join(f'"{t}"' for t in terms)
-        where, args = self._fts_filters(filters)
-        weights = ", ".join(map(str, BM25_WEIGHTS))
-        try:
-            rows = self._db.execute(
-                f"SELECT rowid, -bm25(articles_fts, {weights}) AS score FROM articles_fts"
-                f" WHERE articles_fts MATCH ?{where} ORDER BY score DESC LIMIT ?",
-                [match, *args, limit],
-            ).fetchall()
-        except sqlite3.OperationalError as exc:
-            log.warning("lexical search failed for %r: %s", question, exc)
-            return []
-        return [(int(a), float(s)) for a, s in rows]
-
-    def _informative(self, terms: list[str]) -> list[str]:
-        """`terms` without those in over COMMON_TERM_SHARE of articles, if 2+ others remain.
-
-        FTS5 computes bm25() for every article matching any term, so one common word
-        ("market", "said") makes a question score a third of the corpus while its low idf
-        barely moves the ranking (Elasticsearch's common-terms cutoff, taken further).
-        Measured: BM25 at 100k articles 22 -> 10 ms a question, top-10 overlap with all
-        words 0.94; known-item MRR@10 on 3000 Reuters stories 0.793 -> 0.786, hence only
-        in large corpora. Each count stops at the cutoff (~1.5 ms a question at 100k
-        articles), and a word's verdict is remembered until the corpus grows by 1%.
-        """
-        if len(terms) < 3:
-            return terms
-        articles = self._db.execute("SELECT max(rowid) FROM articles_fts").fetchone()[0] or 0
-        if articles < COMMON_TERMS_FROM:
-            return terms
-        if articles - self._common_at > COMMON_TERMS_STALE * articles or len(self._common) > 50_000:
-            self._common, self._common_at = {}, articles  # a new dict: asks run on threads
-        cutoff = int(articles * COMMON_TERM_SHARE)
-        common = self._common
-        for t in terms:
-            if t not in common:
-                common[t] = self._in_more_than(t, cutoff)
-        rare = [t for t in terms if not common[t]]
-        return rare if len(rare) >= 2 else terms
-
-    def _in_more_than(self, term: str, cutoff: int) -> bool:
-        """Whether over `cutoff` articles contain `term` (counting stops there)."""
-        count = self._db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ? LIMIT ?)",
-            (f'"{term}"', cutoff + 1),
-        ).fetchone()[0]
-        return count > cutoff
-
-    def _fts_filters(self, filters: Filters) -> tuple[str, list[object]]:
-        """`filters` as conditions on the FTS rowid (the article id), without a join.
-
-        `+rowid IN (subquery)`: the unary plus keeps SQLite from driving the search
-        from the subquery's ids (one FTS lookup each); the set is built once and each
-        match is checked against it. Measured at 100k articles: JP 36 -> 7 ms, US
-        58 -> 28 ms a question, same results as joining the articles table.
-        """
-        sets = _id_sets(filters)
-        where = "".join(f" AND +rowid IN ({sql})" for sql, _ in sets)
-        args = [a for _, set_args in sets for a in set_args]
-        if filters.after_id is not None:
-            where += " AND rowid > ?"
-            args.append(filters.after_id)
-        return where, args
+        return self.lexical.search(question, limit, filters)
 
     def max_article_id(self) -> int:
         return self._db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
@@ -664,34 +353,3 @@ class Store:
         return self._db.execute(
             "SELECT code, count(*) FROM article_countries GROUP BY code ORDER BY 2 DESC"
         ).fetchall()
-
-
-def _id_sets(filters: Filters) -> list[tuple[str, list[object]]]:
-    """(SQL, args) selecting the article ids each condition of `filters` admits, through
-    covering indexes; `after_id` is left to the caller (a plain id comparison)."""
-    sets: list[tuple[str, list[object]]] = []
-    for table, column, values in (
-        ("article_countries", "code", filters.countries),
-        ("article_topics", "topic", filters.topics),
-    ):
-        if values:
-            marks = ",".join("?" * len(values))
-            sets.append(
-                (f"SELECT article_id FROM {table} WHERE {column} IN ({marks})", list(values))
-            )
-    if filters.since or filters.until:
-        sql, args = "SELECT id FROM articles WHERE dated >= ?", [isoformat(filters.since) or ""]
-        if filters.until:
-            sql += " AND dated < ?"
-            args.append(isoformat(filters.until))
-        sets.append((sql, args))
-    return sets
-
-
-def query_terms(question: str) -> list[str]:
-    """Distinct lower-case content words of a question, for FTS5."""
-    seen: dict[str, None] = {}
-    for term in _TERM.findall(question.lower()):
-        if term not in STOPWORDS and (len(term) > 1 or term.isdigit()):
-            seen.setdefault(term, None)
-    return list(seen)

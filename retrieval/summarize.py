@@ -10,14 +10,11 @@ Sentences are copied verbatim.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
-import snowballstemmer
 
-from .store import STOPWORDS
-from .text import words
+from .analysis import content_stems
 
 DAMPING = 0.85
 ITERATIONS = 50
@@ -26,15 +23,6 @@ ITERATIONS = 50
 def summary_length(n_sentences: int, ratio: float, lo: int, hi: int) -> int:
     """Default length: `ratio` of the article, clamped to [lo, hi] and to the article."""
     return max(1, min(n_sentences, max(lo, min(hi, math.ceil(n_sentences * ratio)))))
-
-
-@functools.cache
-def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
-
-
-def content_stems(text: str) -> list[str]:
-    return _stemmer().stemWords([w for w in words(text) if w not in STOPWORDS])
 
 
 def similarity_graph(sentences: list[list[str]]) -> np.ndarray:

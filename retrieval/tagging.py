@@ -6,7 +6,7 @@ import numpy as np
 
 from .countries import CountryTagger
 from .embed import Encoder
-from .store import PreparedArticle
+from .storage import PreparedArticle
 from .topics import TopicTagger
 
 

@@ -8,7 +8,6 @@ Paragraphs syntok could not split are answered without it (see `_one_sentence`).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import unicodedata
@@ -237,9 +236,3 @@ def words(text: str) -> list[str]:
     """Lower-cased word tokens, accents folded (for overlap counts and dedupe keys)."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return [w.lower() for w in _WORD.findall(folded)]
-
-
-def content_key(title: str, body: str) -> str:
-    """Hash of the normalised words, so re-wrapped or re-spaced copies dedupe."""
-    joined = " ".join(words(title)) + "\n" + " ".join(words(body))
-    return hashlib.sha1(joined.encode()).hexdigest()

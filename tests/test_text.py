@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.text import clean_body, content_key, derive_title, is_headline_like, split_sentences
+from retrieval.identity import content_key
+from retrieval.text import clean_body, derive_title, is_headline_like, split_sentences
 
 
 def sentences(text: str) -> list[str]:

@@ -1,0 +1,114 @@
+"""Which articles a query may see (`Filters`), and the one translation of them into SQL.
+
+Every condition becomes a query selecting the article ids it admits, answered from a
+covering index: (code, article_id) for countries, (topic, article_id) for topics,
+(dated) for the date window. The three places that filter use those same queries:
+
+- `Store.admitted` runs each one and intersects the ids (the FAISS selector);
+- lexical search checks FTS matches against them as `+rowid IN (...)`;
+- `Store.article_ids` uses the tag sets as `id IN (...)` and the date window as
+  a range on `articles.dated`, so a newest-first listing walks that index and stops
+  at its limit.
+
+`after_id` is a plain id comparison everywhere, left to each caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .dates import isoformat
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a query may see. Empty tuples mean no restriction.
+
+    `since` compares with the publication date, or the ingestion time for undated items.
+    """
+
+    countries: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    after_id: int | None = None  # only articles ingested after this one (digest periods)
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.countries or self.topics or self.since or self.until or self.after_id is not None
+        )
+
+
+Query = tuple[str, list[object]]  # SQL and its arguments
+
+
+@dataclass(frozen=True)
+class FilterSQL:
+    """`Filters` on the SQLite schema: tag id sets, the date window, the id floor."""
+
+    tag_sets: list[Query]  # each selects article_id through a covering index
+    dated: Query | None  # a condition on articles.dated
+    after_id: int | None
+
+    @classmethod
+    def of(cls, filters: Filters) -> FilterSQL:
+        tag_sets: list[Query] = []
+        for table, column, values in (
+            ("article_countries", "code", filters.countries),
+            ("article_topics", "topic", filters.topics),
+        ):
+            if values:
+                marks = ",".join("?" * len(values))
+                tag_sets.append(
+                    (f"SELECT article_id FROM {table} WHERE {column} IN ({marks})", list(values))
+                )
+        dated: Query | None = None
+        if filters.since or filters.until:
+            # Always a lower bound, so SQLite reads the window as one range of the index.
+            sql, args = "dated >= ?", [isoformat(filters.since) or ""]
+            if filters.until:
+                sql += " AND dated < ?"
+                args.append(isoformat(filters.until))
+            dated = (sql, args)
+        return cls(tag_sets, dated, filters.after_id)
+
+    def id_sets(self) -> list[Query]:
+        """Every condition but `after_id` as a query selecting the ids it admits."""
+        sets = list(self.tag_sets)
+        if self.dated is not None:
+            sql, args = self.dated
+            sets.append((f"SELECT id FROM articles WHERE {sql}", args))
+        return sets
+
+    def on_fts_rowid(self) -> Query:
+        """The conditions on the FTS rowid (the article id), to AND onto a MATCH.
+
+        `+rowid IN (subquery)`: the unary plus keeps SQLite from driving the search
+        from the subquery's ids (one FTS lookup each); the set is built once and each
+        match is checked against it, which is several times faster than joining the
+        articles table, with the same results.
+        """
+        sets = self.id_sets()
+        where = "".join(f" AND +rowid IN ({sql})" for sql, _ in sets)
+        args = [a for _, set_args in sets for a in set_args]
+        if self.after_id is not None:
+            where += " AND rowid > ?"
+            args.append(self.after_id)
+        return where, args
+
+    def on_articles(self) -> Query:
+        """A WHERE clause (or "") on the articles table, unaliased."""
+        clauses: list[str] = []
+        args: list[object] = []
+        for sql, set_args in self.tag_sets:
+            clauses.append(f"id IN ({sql})")
+            args.extend(set_args)
+        if self.dated is not None:
+            clauses.append(self.dated[0])
+            args.extend(self.dated[1])
+        if self.after_id is not None:
+            clauses.append("id > ?")
+            args.append(self.after_id)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args

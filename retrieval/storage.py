@@ -1,0 +1,178 @@
+"""What the library needs from a store of articles, and the records it stores and returns.
+
+`ArticleStore` is the seam between the library and a storage engine: ingest writes
+through it, search, answers and digests read through it. `store.Store` implements it
+on SQLite (with FTS5 for lexical search); a second engine implements the same methods
+and runs the same tests (`tests/test_store_index.py`, fixture `store`).
+
+Sentence vectors live in the store, so the FAISS index can always be rebuilt from it.
+Ids are the store's: a sentence id is its FAISS id, an article id is what filters and
+citations name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .filters import Filters
+from .identity import ext_key
+
+# Body sentences that form an article's lead: news puts the story there.
+LEAD_SENTENCES = 2
+
+
+@dataclass
+class SentenceRow:
+    position: int  # -1 for the title, then 0, 1, ... for body sentences
+    start: int | None
+    end: int | None
+    text: str
+
+
+@dataclass
+class PreparedArticle:
+    """An article ready to commit: cleaned fields, its embeddable units and their vectors."""
+
+    title: str
+    body: str
+    content_key: str
+    title_derived: bool = False
+    url: str | None = None
+    published: datetime | None = None
+    source: str | None = None
+    origin: str | None = None
+    external_id: str | None = None
+    dateline: str | None = None
+    sentences: list[SentenceRow] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    topics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lead(self) -> str:
+        """The first two body sentences: news puts the story there, so BM25 weights them up."""
+        return " ".join(s.text for s in self.sentences if 0 <= s.position < LEAD_SENTENCES)
+
+    @property
+    def ext_key(self) -> str | None:
+        return ext_key(self.source, self.external_id)
+
+
+@dataclass
+class Article:
+    id: int
+    title: str
+    body: str
+    external_id: str | None
+    url: str | None
+    source: str | None
+    published: str | None
+    countries: list[str]
+    topics: list[str]
+    title_derived: bool = False
+
+
+# (article ids, positions, vectors, texts) of sentences, in article then position order.
+SentenceRows = tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]
+# (id, title, body, dateline, title_derived, sentence vectors) of one article.
+TaggingRow = tuple[int, str, str, str | None, bool, np.ndarray]
+
+
+@runtime_checkable  # so the store tests can check an engine has every method
+class ArticleStore(Protocol):
+    """Articles, their sentences with vectors, their tags, and lexical search over them.
+
+    Writes are atomic per call: a crash loses at most the batch being added.
+    """
+
+    def close(self) -> None: ...
+
+    # --- metadata (model name, dimensions, ingest times) ---------------------------------
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    # --- writing --------------------------------------------------------------------------
+    def is_duplicate(self, article: PreparedArticle) -> bool:
+        """Whether a stored article has its content key, URL or ext key."""
+        ...
+
+    def add_batch(
+        self, articles: Sequence[PreparedArticle], vectors: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Store articles with their sentences (one vector row each, in order) and tags.
+
+        Returns the new sentence ids and each one's article id, in that order.
+        """
+        ...
+
+    def replace_tags(self, tags: list[tuple[int, list[str], dict[str, float]]]) -> None:
+        """Rewrite the (countries, topic scores) of many articles at once."""
+        ...
+
+    # --- vectors --------------------------------------------------------------------------
+    def vector_summary(self) -> tuple[int, int]:
+        """(count, sum of ids) of stored sentence vectors, to check the index against."""
+        ...
+
+    def iter_vectors(
+        self, after_id: int = 0, chunk: int = 20000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(sentence ids, article ids, vectors) above `after_id`, in id order, in chunks."""
+        ...
+
+    def sentence_vectors(self, article_ids: Sequence[int]) -> SentenceRows:
+        """Every sentence of these articles."""
+        ...
+
+    def iter_for_tagging(self, chunk: int = 500) -> Iterator[list[TaggingRow]]:
+        """Every article with its sentence vectors, in id order, in chunks."""
+        ...
+
+    # --- articles -------------------------------------------------------------------------
+    def count_articles(self) -> int: ...
+
+    def max_article_id(self) -> int:
+        """The newest article's id, 0 when empty: where the next digest period starts."""
+        ...
+
+    def articles(self, ids: Sequence[int]) -> dict[int, Article]:
+        """The articles with these ids (unknown ids are left out), tags in rank order."""
+        ...
+
+    def article_ids(
+        self, filters: Filters, newest_first: bool = True, limit: int | None = None
+    ) -> list[int]:
+        """Ids of the articles `filters` admits, by date (published, else ingested)."""
+        ...
+
+    def admitted(self, filters: Filters) -> np.ndarray:
+        """Sorted ids of the articles `filters` admits, for the FAISS selector."""
+        ...
+
+    def lexical_search(
+        self, question: str, limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
+        """(article id, lexical score, higher is better), best first, among those admitted."""
+        ...
+
+    # --- summaries ------------------------------------------------------------------------
+    def date_range(self) -> tuple[str | None, str | None]:
+        """(oldest, newest) publication date."""
+        ...
+
+    def sources(self) -> list[tuple[str, int]]:
+        """(source, article count), most first."""
+        ...
+
+    def country_counts(self) -> list[tuple[str, int]]:
+        """(country code, article count), most first."""
+        ...
+
+    def topic_counts(self) -> list[tuple[str, int]]:
+        """(topic, article count), most first."""
+        ...

@@ -1,0 +1,59 @@
+"""Text analysis: query terms for FTS5 and the one stemmer answers and summaries share."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import snowballstemmer
+
+from retrieval.analysis import content_stems, query_terms, stem
+from retrieval.answer import overlap
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        ("Why is Japan pushing back on U.S. tariffs?", ["japan", "pushing", "back", "tariffs"]),
+        ("tariffs, TARIFFS and tariffs", ["tariffs"]),  # distinct, lower-cased, in order
+        ("What did 3 G7 ministers say in 2025?", ["3", "g7", "ministers", "2025"]),
+        ("a b c_d", []),  # single letters are not words, nor is "_"
+        ("Ökonomie der Zölle", ["ökonomie", "der", "zölle"]),  # accents kept for FTS5
+    ],
+)
+def test_query_terms(question: str, terms: list[str]):
+    assert query_terms(question) == terms
+
+
+@pytest.mark.parametrize(
+    ("terms", "text", "share"),
+    [
+        ({"tariffs"}, "A new tariff on steel.", 1.0),
+        ({"economies"}, "The economy grew.", 1.0),  # the old suffix stripper missed this
+        ({"pushing", "talks"}, "Japan pushed back; talk of a deal.", 1.0),
+        ({"japan", "cars"}, "Japan exports rice.", 0.5),
+        (set(), "anything", 0.0),
+    ],
+)
+def test_overlap_matches_inflected_forms(terms: set[str], text: str, share: float):
+    assert overlap(terms, text) == share
+
+
+def test_stem_is_snowball_english_on_every_thread():
+    """A Snowball stemmer holds the word in progress: threads must not share one."""
+    words = [
+        f"{w}{suffix}"
+        for w in ("nation", "trade", "export", "talk")
+        for suffix in ("", "s", "ed", "ing", "al", "ally", "ization")
+    ] * 50
+    want = snowballstemmer.stemmer("english").stemWords(words)
+    stem.cache_clear()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(stem, words))
+    assert got == want
+    assert content_stems("The nations said trading talks resumed") == [
+        "nation",
+        "trade",
+        "talk",
+        "resum",
+    ]
