@@ -675,13 +675,19 @@ def _is_url(target: str) -> bool:
 def load(targets: Iterable[str], *, allow_private: bool = False) -> Iterator[Item]:
     """Every item from every target, in order; never raises for bad input.
 
-    Except a URL target the fetch policy refuses (`fetch.RefusedURL`, e.g. a loopback
-    address while `allow_private` is false): it fails the whole call before anything is
-    read, so nothing is half ingested and the command can say why and exit non-zero.
+    Except a URL target `fetch` would refuse (`fetch.RefusedURL`: a malformed URL, or a
+    loopback or other internal address while `allow_private` is false, which is the
+    operator's `[fetch] allow_private`): this call raises it at once, before anything
+    is read (or a model loaded to embed it), so nothing is half ingested and the command
+    can say why and exit non-zero.
     """
     targets = list(targets)
     for target in filter(_is_url, targets):
         guard_url(target, allow_private=allow_private)
+    return _load(targets, allow_private)
+
+
+def _load(targets: list[str], allow_private: bool) -> Iterator[Item]:
     for target in targets:
         for entry in expand(target):
             if isinstance(entry, Skipped):
