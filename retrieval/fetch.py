@@ -182,8 +182,8 @@ def guard_url(url: str, *, allow_private: bool = False, lookup: bool = True) -> 
     if lookup:
         try:
             found = resolve(host, parts.port or DEFAULT_PORTS[parts.scheme.lower()])
-        except OSError:
-            return  # an unknown host is the fetch's to report, as for any other URL
+        except (OSError, UnicodeError):
+            return  # an unknown or malformed host is the fetch's to report, as for any URL
         _check_resolved(host, found, url[:200])
 
 
@@ -294,7 +294,10 @@ def _exchange(
         _check_literal(host, shown)
     found: list[tuple[int, SockAddr]] = []
     if proxy is None:
-        found = resolve(host, parts.port or DEFAULT_PORTS[scheme])
+        try:
+            found = resolve(host, parts.port or DEFAULT_PORTS[scheme])
+        except UnicodeError:  # a label IDNA cannot encode (empty, over 63 characters)
+            raise FetchError(f"invalid host name: {host[:100]}") from None
         if not allow_private:
             _check_resolved(host, found, shown)
     conn, sock = _connect(parts, proxy, found, limits, deadline)

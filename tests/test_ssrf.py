@@ -393,6 +393,11 @@ def test_ingest_of_a_local_url_works_when_allowed(secret: FeedServer):
     assert isinstance(item, RawArticle) and item.title == "A local story"
 
 
+def test_a_host_name_idna_cannot_encode_is_skipped_not_a_crash():
+    url = "http://a..b/story"  # an empty label: the lookup fails before any DNS query
+    assert list(load([url])) == [Skipped(url, "cannot fetch: invalid host name: a..b")]
+
+
 # --- the setting ------------------------------------------------------------------------------
 def allow_toml(tmp_path: Path, value: str = "true") -> Path:
     path = tmp_path / "allow.toml"
