@@ -6,10 +6,10 @@ fetches the feeds that are due and returns only entries never seen before, as
 `RawArticle`s ready for `Corpus.ingest_items`. Polling is polite (conditional GET,
 exponential backoff after failures, a server's Retry-After honoured), bounded (every
 fetch goes through `retrieval.fetch`) and isolated: a broken feed is recorded on that
-feed and never stops the others. Both refuse internal addresses unless built with
-`allow_private=True` (the operator's `[fetch] allow_private`): `add` refuses a feed URL
-that is plainly one, every poll refuses a feed or redirect that resolves to one, and an
-entry linking to one keeps the feed's own text (see `FeedPoller._with_page_text`).
+feed and never stops the others. Registry and poller refuse internal addresses unless
+built with `allow_private=True` (the operator's `[fetch] allow_private`): `add` refuses a
+feed URL that is plainly one, every poll refuses a feed or redirect that resolves to one,
+and an entry linking to one keeps the feed's own text (see `FeedPoller._with_page_text`).
 Polling blocks on the network, so the bot should run it off the event loop (e.g.
 `await asyncio.to_thread(poller.poll_due)`).
 
@@ -603,10 +603,10 @@ class FeedPoller:
     def _with_page_text(self, entry: RawArticle) -> RawArticle:
         """The entry with its page's main text as body; the teaser stays if that fails.
 
-        A link the fetch policy refuses (an entry pointing at 127.0.0.1, a page redirecting
-        to an internal address) is never requested: the entry is still stored with the
-        feed's own text, the refusal is logged as a warning (a feed sending us inward is
-        worth an operator's look), and the feed itself stays healthy.
+        A link the fetch policy refuses (an entry pointing at 127.0.0.1, or the redirect hop
+        of a page sending us to an internal address) is never requested: the entry is still
+        stored with the feed's own text, the refusal is logged as a warning (a feed pointing
+        inward is worth an operator's look), and the feed itself stays healthy.
         """
         link = entry.url or ""
         if _http_parts(link) is None:
