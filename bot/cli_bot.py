@@ -65,7 +65,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
     added = 0
     with open_corpus(args, bundled=False) as corpus:
-        registry = FeedRegistry(corpus.store.path)
+        registry = FeedRegistry(
+            corpus.store.path, allow_private=corpus.settings.fetch.allow_private
+        )
         if args.action == "add":
             feeds = [registry.add(args.url, args.name)]
         elif args.action == "remove":
@@ -105,7 +107,7 @@ def _poll_feeds(corpus, registry) -> int:
     from retrieval.feeds import FeedPoller
 
     added = 0
-    for result in FeedPoller(registry).poll_due():
+    for result in FeedPoller(registry, allow_private=registry.allow_private).poll_due():
         if result.items:
             report = corpus.ingest_items(result.items, progress=False)
             registry.record_added(result.feed.id, report.added)

@@ -43,7 +43,9 @@ def build_client(
     subscriptions = SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE)
     poster = DigestPoster(corpus, subscriptions, workers)
     grace = int(corpus.settings.digest.grace_hours * 3600)
-    feeds = FeedRegistry(corpus.store.path)
+    # Only the operator's config may let feeds reach internal addresses, never a command.
+    allow_private = corpus.settings.fetch.allow_private
+    feeds = FeedRegistry(corpus.store.path, allow_private=allow_private)
     return client_class(
         corpus,
         settings,
@@ -52,7 +54,9 @@ def build_client(
         digests=DigestScheduler(data_dir, poster, grace_seconds=grace),
         poster=poster,
         feeds=feeds,
-        poller=FeedPoller(feeds, interval=settings.feed_interval_minutes * 60),
+        poller=FeedPoller(
+            feeds, interval=settings.feed_interval_minutes * 60, allow_private=allow_private
+        ),
         force_sync=force_sync,
     )
 

@@ -84,6 +84,21 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """How far outbound fetches may reach (see `retrieval.fetch`); from config only, never
+    from anything a command or a Discord user passes."""
+
+    allow_private: bool = False
+
+    def __post_init__(self) -> None:
+        # A string such as "false" would be truthy and open the gate: only a TOML boolean.
+        if not isinstance(self.allow_private, bool):
+            raise ConfigError(
+                f"[fetch] allow_private must be true or false, not {self.allow_private!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
@@ -92,6 +107,7 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     summary: SummarySettings = field(default_factory=SummarySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
     # Sections the library does not interpret (e.g. [discord]) are kept for the bot.
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -103,6 +119,7 @@ _SECTIONS = {
     "answer": AnswerSettings,
     "summary": SummarySettings,
     "digest": DigestSettings,
+    "fetch": FetchSettings,
 }
 
 

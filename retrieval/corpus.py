@@ -154,7 +154,8 @@ class Corpus:
     # --- writing --------------------------------------------------------------------------
     def ingest(self, targets: list[str], progress: bool | None = None) -> IngestReport:
         """Add the articles found in files, folders and URLs."""
-        return self.ingest_items(load(targets), progress)
+        items = load(targets, allow_private=self.settings.fetch.allow_private)
+        return self.ingest_items(items, progress)
 
     def ingest_items(
         self, items: Iterable[Item], progress: bool | None = None, *, save_index: bool = True

@@ -6,14 +6,19 @@ fetches the feeds that are due and returns only entries never seen before, as
 `RawArticle`s ready for `Corpus.ingest_items`. Polling is polite (conditional GET,
 exponential backoff after failures, a server's Retry-After honoured), bounded (every
 fetch goes through `retrieval.fetch`) and isolated: a broken feed is recorded on that
-feed and never stops the others. Polling blocks on the network, so the bot should run
-it off the event loop (e.g. `await asyncio.to_thread(poller.poll_due)`).
+feed and never stops the others. Registry and poller refuse internal addresses unless
+built with `allow_private=True` (the operator's `[fetch] allow_private`): `add` refuses a
+feed URL that is plainly one, every poll refuses a feed or redirect that resolves to one,
+and an entry linking to one keeps the feed's own text (see `FeedPoller._with_page_text`).
+Polling blocks on the network, so the bot should run it off the event loop (e.g.
+`await asyncio.to_thread(poller.poll_due)`).
 
 Usage::
 
-    registry = FeedRegistry(corpus.store.path)
+    allow = settings.fetch.allow_private
+    registry = FeedRegistry(corpus.store.path, allow_private=allow)
     registry.add("https://example.com/rss.xml", name="Example")
-    poller = FeedPoller(registry, interval=15 * 60)
+    poller = FeedPoller(registry, interval=15 * 60, allow_private=allow)
     for result in poller.poll_due():  # from a scheduler job, e.g. every minute
         if result.items:
             report = corpus.ingest_items(result.items, progress=False)
@@ -37,7 +42,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from .errors import InputError, StoreError
-from .fetch import FetchError, FetchLimits, Response, fetch
+from .fetch import FetchError, FetchLimits, RefusedURL, Response, fetch, guard_url
 from .identity import entry_keys, normalize_url
 from .identity import http_parts as _http_parts
 from .loaders import RawArticle, Skipped, looks_like_feed, parse_feed, parse_html, read_text
@@ -171,8 +176,11 @@ class Feed:
 class FeedRegistry:
     """The subscribed feeds, the keys of entries already seen, and each feed's health."""
 
-    def __init__(self, db_path: Path, *, max_seen: int = 10_000) -> None:
+    def __init__(
+        self, db_path: Path, *, max_seen: int = 10_000, allow_private: bool = False
+    ) -> None:
         self.path = Path(db_path)
+        self.allow_private = allow_private
         # Seen keys kept per feed (about three per entry); a key still in the feed is never
         # dropped, so this only bounds the memory of entries that have left the feed.
         self.max_seen = max_seen
@@ -198,8 +206,12 @@ class FeedRegistry:
 
     # --- subscriptions --------------------------------------------------------------------
     def add(self, url: str, name: str | None = None) -> Feed:
-        """Subscribe to a feed; it is due at once. InputError for a bad or duplicate URL."""
+        """Subscribe to a feed; it is due at once. InputError for a bad or duplicate URL,
+        `RefusedURL` for a localhost name or a non-public IP literal in any spelling
+        (unless `allow_private`). A name is not looked up here, which would block the
+        caller on DNS: every poll resolves and checks it before connecting."""
         canonical = feed_url(url)
+        guard_url(canonical, allow_private=self.allow_private, lookup=False)
         name = " ".join((name or "").split()) or None
         try:
             cur = self._db.execute(
@@ -368,6 +380,7 @@ class FeedPoller:
         max_backoff: float = 6 * 3600,
         alert_after: int = 3,
         limits: FetchLimits | None = None,
+        allow_private: bool = False,
     ) -> None:
         self.registry = registry
         self.interval = interval
@@ -380,6 +393,9 @@ class FeedPoller:
         self.alert_after = alert_after
         # Every fetch (feed or page): `timeout` per connect and per read, 3 × it in all.
         self.limits = limits or FetchLimits.from_timeout(timeout)
+        # Feeds, their redirects and the article pages behind entries may reach internal
+        # addresses only when the operator says so ([fetch] allow_private).
+        self.allow_private = allow_private
 
     def backoff(self, failures: int, retry_after: float | None = None) -> float:
         """Seconds to wait after `failures` failures in a row: interval × 2^failures, capped;
@@ -532,12 +548,21 @@ class FeedPoller:
         return out, pages
 
     def _with_page_text(self, entry: RawArticle) -> RawArticle:
-        """The entry with its page's main text as body; the teaser stays if that fails."""
+        """The entry with its page's main text as body; the teaser stays if that fails.
+
+        A link the fetch policy refuses (an entry pointing at 127.0.0.1, or the redirect hop
+        of a page sending us to an internal address) is never requested: the entry is still
+        stored with the feed's own text, the refusal is logged as a warning (a feed pointing
+        inward is worth an operator's look), and the feed itself stays healthy.
+        """
         link = entry.url or ""
         if _http_parts(link) is None:
             return entry
         try:
             page = self._get(link, {"Accept": "text/html, */*;q=0.5"})
+        except RefusedURL as exc:
+            log.warning("page %s: %s; keeping the feed's teaser", link, exc)
+            return entry
         except FetchError as exc:
             log.info("page %s: %s; keeping the feed's teaser", link, exc)
             return entry
@@ -559,7 +584,7 @@ class FeedPoller:
 
     def _get(self, url: str, headers: dict[str, str]) -> Response:
         """GET within the poller's limits; a 304 is returned, not raised."""
-        return fetch(url, headers=headers, limits=self.limits)
+        return fetch(url, headers=headers, limits=self.limits, allow_private=self.allow_private)
 
 
 def _decode(raw: bytes, headers: Message, origin: str) -> str:

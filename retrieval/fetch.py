@@ -10,6 +10,13 @@ The bounds live here, so no caller can forget one (`FetchLimits`):
 - a cap on the bytes read, and another on what gzip/deflate inflate to;
 - a limit on redirects, each hop's URL shown to the caller's `check_url` hook first.
 
+The addresses live here too (see `refusal`), since the URLs come from people (`sources
+add`, `ingest URL`, a Discord admin) and from feeds (every entry's link): unless the
+operator sets `[fetch] allow_private = true`, every hop's host is resolved once, every
+address it resolves to must be public unicast, and the connection goes to one of those
+checked addresses (the name stays in the Host header and TLS SNI). A second lookup at
+connect time would let DNS rebinding swap in an internal address after the check.
+
 http.client is used directly rather than urllib: urllib's redirect handler reads every
 redirect body whole, and neither offers a deadline over a whole response.
 """
@@ -17,9 +24,12 @@ redirect body whole, and neither offers a deadline over a whole response.
 from __future__ import annotations
 
 import email.utils
+import functools
 import http.client
 import io
+import ipaddress
 import socket
+import ssl
 import string
 import time
 import urllib.request
@@ -27,6 +37,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import SplitResult, quote, urljoin, urlsplit, urlunsplit
 
 from .errors import BriefbotError
@@ -38,6 +49,16 @@ CHUNK = 64 * 1024
 # A request target is sent as it is but for spaces, control characters and the non-ASCII
 # letters some feeds put in their links, which are percent-escaped (as browsers do).
 TARGET_SAFE = string.punctuation
+ALLOW_HINT = "set [fetch] allow_private = true for local feeds"
+# Ranges ipaddress leaves out of its flags or counts as global in some Python versions.
+SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT
+RFC1918 = tuple(map(ipaddress.ip_network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")))
+ULA = ipaddress.ip_network("fc00::/7")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: a translator reaches the IPv4 inside
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+SockAddr = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -78,19 +99,28 @@ class FetchError(BriefbotError):
         self.retry_after = retry_after  # seconds the server asked us to wait (429, 503)
 
 
+class RefusedURL(FetchError):
+    """A URL briefbot will not fetch: not http(s), or a host that is (or resolves to) a
+    loopback, private, link-local or other non-public address while `[fetch]
+    allow_private` is false. The message names the URL, the address and the setting."""
+
+
 def fetch(
     url: str,
     *,
     headers: dict[str, str] | None = None,
     limits: FetchLimits | None = None,
     check_url: Callable[[str], None] | None = None,
+    allow_private: bool = False,
 ) -> Response:
     """GET `url` within `limits`, following redirects.
 
     Returns 2xx responses, and a 304 (empty body) for a conditional GET; raises
     `FetchError` for anything else, with the status and Retry-After when the server
     answered. `check_url` sees every hop's URL, the first included, before it is
-    requested, and raises `FetchError` to refuse it.
+    requested, and raises `FetchError` to refuse it. Every hop whose host is not public
+    raises `RefusedURL` before anything is sent, unless `allow_private` (see the module
+    docstring).
     """
     limits = limits or FetchLimits()
     deadline = time.monotonic() + limits.deadline
@@ -100,12 +130,13 @@ def fetch(
         "Connection": "close",  # one request per connection: nothing is pooled
         **(headers or {}),
     }
-    for _ in range(limits.max_redirects + 1):
+    for hop in range(limits.max_redirects + 1):
         parts = _http_url(url)
         if check_url is not None:
             check_url(url)
+        shown = f"redirect to {url[:200]}" if hop else url[:200]
         try:
-            result = _exchange(parts, sent, limits, deadline)
+            result = _exchange(parts, sent, limits, deadline, allow_private, shown)
         except _DeadlinePassed:
             raise FetchError(
                 f"timed out (no whole response within {limits.deadline:g} s)"
@@ -135,6 +166,102 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def guard_url(url: str, *, allow_private: bool = False, lookup: bool = True) -> None:
+    """Raise `RefusedURL` unless `url` is an http(s) URL `fetch` would request.
+
+    For an early, clear answer where a URL is typed (`fetch` checks again at every hop,
+    so this is never the only guard). `lookup=False` checks only what needs no DNS: IP
+    literals in any spelling the resolver accepts (`127.1`, `0x7f000001`, `2130706433`,
+    `[::ffff:127.0.0.1]`) and localhost names; a name is checked when it is fetched.
+    """
+    parts = _http_url(url)
+    if allow_private:
+        return
+    host = parts.hostname or ""
+    _check_literal(host, url[:200])
+    if lookup:
+        try:
+            found = resolve(host, parts.port or DEFAULT_PORTS[parts.scheme.lower()])
+        except (OSError, UnicodeError):
+            return  # an unknown or malformed host is the fetch's to report, as for any URL
+        _check_resolved(host, found, url[:200])
+
+
+def refusal(ip: IPAddress) -> str | None:
+    """What kind of non-public address `ip` is ("a loopback address"), or None for a public
+    unicast one. IPv6 forms that carry an IPv4 address (mapped, compatible, 6to4, NAT64)
+    are judged by the IPv4 address inside."""
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        return refusal(inner)
+    kinds = [
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip in SHARED, "a shared (carrier-grade NAT) address"),
+        (any(ip in net for net in (*RFC1918, ULA)), "a private address"),
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
+        (ip.is_reserved, "a reserved address"),
+        (not ip.is_global, "a special-purpose address, not a public one"),
+    ]
+    return next((kind for matches, kind in kinds if matches), None)
+
+
+def resolve(host: str, port: int) -> list[tuple[int, SockAddr]]:
+    """Every (family, sockaddr) `host` resolves to for TCP: the one lookup per hop, whose
+    answers are checked and then connected to (tests replace it with a fake resolver)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys((family, sockaddr) for family, _, _, _, sockaddr in infos))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1 themselves
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _numeric(host: str) -> list[IPAddress]:
+    """The address an IP literal stands for, parsed by the resolver itself (so every legacy
+    IPv4 spelling it accepts is seen as it will connect); [] for a name."""
+    try:
+        infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return [_ip(info[4]) for info in infos]
+
+
+def _ip(sockaddr: SockAddr) -> IPAddress:
+    return ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+
+
+def _refused(shown: str, why: str) -> RefusedURL:
+    return RefusedURL(f"refused {shown}: {why} ({ALLOW_HINT})")
+
+
+def _check_literal(host: str, shown: str) -> None:
+    """Refuse localhost names and non-public IP literals, without DNS."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
+        raise _refused(shown, f"{host} is a loopback name")
+    for ip in _numeric(name):
+        if why := refusal(ip):
+            raise _refused(shown, f"{host} is {why}")
+
+
+def _check_resolved(host: str, found: list[tuple[int, SockAddr]], shown: str) -> None:
+    """Refuse unless every address `host` resolved to is public: one internal answer
+    among public ones is a misconfiguration or an attack either way."""
+    for _, sockaddr in found:
+        ip = _ip(sockaddr)
+        if why := refusal(ip):
+            said = f"{host} is {why}" if str(ip) == host else f"{host} resolves to {ip}, {why}"
+            raise _refused(shown, said)
+
+
 def _http_url(url: str) -> SplitResult:
     try:
         parts = urlsplit(url.strip())
@@ -142,17 +269,38 @@ def _http_url(url: str) -> SplitResult:
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
-        raise FetchError(f"not an http(s) URL: {url[:200]}")
+        raise RefusedURL(f"not an http(s) URL: {url[:200]}")
     return parts
 
 
 def _exchange(
-    parts: SplitResult, headers: dict[str, str], limits: FetchLimits, deadline: float
+    parts: SplitResult,
+    headers: dict[str, str],
+    limits: FetchLimits,
+    deadline: float,
+    allow_private: bool,
+    shown: str,
 ) -> Response | str:
-    """One request and its response: the `Response`, or where a redirect points."""
-    scheme = parts.scheme.lower()
-    proxy = _proxy(scheme, parts.hostname or "")
-    conn, sock = _connect(parts, proxy, limits, deadline)
+    """One request and its response: the `Response`, or where a redirect points.
+
+    Through a proxy (the operator's choice, so its own address is trusted) the proxy
+    resolves the name: only what needs no DNS is checked here, and the proxy must refuse
+    internal addresses itself. Otherwise the host is resolved once and connected to as
+    checked.
+    """
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    proxy = _proxy(scheme, host)
+    if not allow_private:
+        _check_literal(host, shown)
+    found: list[tuple[int, SockAddr]] = []
+    if proxy is None:
+        try:
+            found = resolve(host, parts.port or DEFAULT_PORTS[scheme])
+        except UnicodeError:  # a label IDNA cannot encode (empty, over 63 characters)
+            raise FetchError(f"invalid host name: {host[:100]}") from None
+        if not allow_private:
+            _check_resolved(host, found, shown)
+    conn, sock = _connect(parts, proxy, found, limits, deadline)
     response = None
     try:
         target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
@@ -178,26 +326,70 @@ def _exchange(
 
 
 def _connect(
-    parts: SplitResult, proxy: tuple[str, int] | None, limits: FetchLimits, deadline: float
+    parts: SplitResult,
+    proxy: tuple[str, int] | None,
+    found: list[tuple[int, SockAddr]],
+    limits: FetchLimits,
+    deadline: float,
 ) -> tuple[http.client.HTTPConnection, socket.socket]:
-    """A connection to the host, or through `proxy`, with every read timed.
+    """A connection to one of the `found` addresses, or through `proxy`, with every read
+    timed. The TCP connect and a TLS handshake are bounded by the connect timeout per wait.
 
-    The TCP connect and a TLS handshake are bounded by the connect timeout per wait.
+    Without a proxy the socket is opened here, to an address already checked, and handed
+    to http.client, which would otherwise resolve the host name again.
     """
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     port = parts.port or DEFAULT_PORTS[scheme]
     timeout = max(0.001, min(limits.connect_timeout, deadline - time.monotonic()))
-    cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-    conn = cls(*(proxy or (host, port)), timeout=timeout)
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(
+            *(proxy or (host, port)), timeout=timeout, context=_tls()
+        )
+    else:
+        conn = http.client.HTTPConnection(*(proxy or (host, port)), timeout=timeout)
     if proxy and scheme == "https":
         conn.set_tunnel(host, port)
     try:
-        conn.connect()
+        if proxy:
+            conn.connect()
+        else:
+            conn.sock = _open(found, timeout)
+            if scheme == "https":  # SNI and the certificate check use the name, not the IP
+                conn.sock = _tls().wrap_socket(conn.sock, server_hostname=host)
     except TimeoutError:
+        conn.close()
         raise FetchError(f"timed out after {limits.connect_timeout:g} s (connecting)") from None
+    except BaseException:
+        conn.close()
+        raise
     sock = conn.sock
     conn.sock = _TimedSocket(sock, limits.read_timeout, deadline)
     return conn, sock
+
+
+def _open(found: list[tuple[int, SockAddr]], timeout: float) -> socket.socket:
+    """A TCP connection to the first of `found` that answers (as socket.create_connection
+    tries each address, but never looking the name up again)."""
+    error: OSError = OSError("no address to connect to")
+    for family, sockaddr in found:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:  # a timeout included: the next address may answer
+            sock.close()
+            error = exc
+    raise error
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The default verifying context, as http.client builds it (HTTP/1.1 by ALPN)."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def _proxy(scheme: str, host: str) -> tuple[str, int] | None:

@@ -22,7 +22,7 @@ from typing import BinaryIO
 import ijson
 
 from .dates import parse_date
-from .fetch import FetchError, fetch
+from .fetch import FetchError, fetch, guard_url
 from .text import clean_body, clean_line, derive_title, is_headline_like
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
@@ -626,10 +626,12 @@ def _load_jsonl_file(path: Path) -> Iterator[Item]:
         yield _unreadable(origin, exc)
 
 
-def load_url(url: str) -> Iterator[Item]:
-    """A feed (RSS/Atom) or an article page, told apart by content."""
+def load_url(url: str, *, allow_private: bool = False) -> Iterator[Item]:
+    """A feed (RSS/Atom) or an article page, told apart by content; a fetch failure (a
+    redirect to a refused address included) is a `Skipped`. `allow_private` is the
+    operator's `[fetch] allow_private`."""
     try:
-        response = fetch(url)
+        response = fetch(url, allow_private=allow_private)
     except FetchError as exc:
         yield Skipped(url, f"cannot fetch: {exc}")
         return
@@ -645,7 +647,7 @@ def load_url(url: str) -> Iterator[Item]:
 
 def expand(target: str) -> Iterator[Path | str | Skipped]:
     """A path, a folder (recursive, sorted, supported files only) or a URL."""
-    if re.match(r"^https?://", target, re.IGNORECASE):
+    if _is_url(target):
         yield target
         return
     path = Path(target).expanduser()
@@ -666,8 +668,26 @@ def expand(target: str) -> Iterator[Path | str | Skipped]:
         yield Skipped(target, "no such file or folder")
 
 
-def load(targets: Iterable[str]) -> Iterator[Item]:
-    """Every item from every target, in order; never raises for bad input."""
+def _is_url(target: str) -> bool:
+    return re.match(r"^https?://", target, re.IGNORECASE) is not None
+
+
+def load(targets: Iterable[str], *, allow_private: bool = False) -> Iterator[Item]:
+    """Every item from every target, in order; never raises for bad input.
+
+    Except a URL target `fetch` would refuse (`fetch.RefusedURL`: a malformed URL, or a
+    loopback or other internal address while `allow_private` is false, which is the
+    operator's `[fetch] allow_private`): this call raises it at once, before anything
+    is read (or a model loaded to embed it), so nothing is half ingested and the command
+    can say why and exit non-zero.
+    """
+    targets = list(targets)
+    for target in filter(_is_url, targets):
+        guard_url(target, allow_private=allow_private)
+    return _load(targets, allow_private)
+
+
+def _load(targets: list[str], allow_private: bool) -> Iterator[Item]:
     for target in targets:
         for entry in expand(target):
             if isinstance(entry, Skipped):
@@ -675,4 +695,4 @@ def load(targets: Iterable[str]) -> Iterator[Item]:
             elif isinstance(entry, Path):
                 yield from load_file(entry)
             else:
-                yield from load_url(entry)
+                yield from load_url(entry, allow_private=allow_private)

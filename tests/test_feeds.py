@@ -199,12 +199,16 @@ def server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[FeedRegistry]:
-    reg = FeedRegistry(tmp_path / "briefbot.sqlite3")
+    # The feeds here are served on 127.0.0.1: opted in, as an operator with local feeds
+    # would ([fetch] allow_private); tests/test_ssrf.py checks the refusal itself.
+    reg = FeedRegistry(tmp_path / "briefbot.sqlite3", allow_private=True)
     yield reg
     reg.close()
 
 
 def make_poller(registry: FeedRegistry, **kwargs: object) -> FeedPoller:
+    """A poller allowed to reach the feed server on 127.0.0.1 (see `registry`)."""
+    kwargs.setdefault("allow_private", True)
     return FeedPoller(registry, interval=INTERVAL, timeout=0.5, max_backoff=600, **kwargs)
 
 
@@ -276,7 +280,7 @@ def test_new_entry_is_returned_exactly_once_even_after_a_restart(
     server: FeedServer, tmp_path: Path
 ):
     path = tmp_path / "briefbot.sqlite3"
-    with FeedRegistry(path) as reg:
+    with FeedRegistry(path, allow_private=True) as reg:
         feed = reg.add(server.url("/wire.xml"))
         assert len(make_poller(reg).poll(feed).items) == 2
 
@@ -411,7 +415,7 @@ def test_alert_once_per_streak_after_three_failures(
 
 
 def test_seen_keys_stay_bounded_but_keep_the_current_entries(server: FeedServer, tmp_path: Path):
-    with FeedRegistry(tmp_path / "briefbot.sqlite3", max_seen=4) as reg:
+    with FeedRegistry(tmp_path / "briefbot.sqlite3", max_seen=4, allow_private=True) as reg:
         poller = make_poller(reg)
         feed = reg.add(server.url("/wire.xml"))
         assert len(poller.poll(feed).items) == 2
@@ -422,7 +426,7 @@ def test_seen_keys_stay_bounded_but_keep_the_current_entries(server: FeedServer,
 
 
 def test_end_to_end_into_a_corpus(server: FeedServer, fake_corpus):
-    registry = FeedRegistry(fake_corpus.store.path)
+    registry = FeedRegistry(fake_corpus.store.path, allow_private=True)
     try:
         poller = make_poller(registry)
         registry.add(server.url("/wire.xml"))

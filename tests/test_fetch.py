@@ -21,6 +21,8 @@ from retrieval.loaders import Skipped, load_url
 from .test_feeds import FeedServer, Route
 from .test_feeds import _no_proxy as _no_proxy  # autouse here too
 
+# The hostile servers listen on loopback, so every fetch of them opts in with
+# allow_private=True, as an operator with local feeds would (tests/test_ssrf.py: the refusal).
 LIMITS = FetchLimits(
     connect_timeout=2.0,
     read_timeout=2.0,
@@ -97,7 +99,9 @@ def hostile() -> Iterator[FeedServer]:
 
 
 def test_a_plain_get_sends_our_headers_and_returns_the_body(hostile: FeedServer):
-    response = fetch(hostile.url("/story"), headers={"If-None-Match": '"v1"'}, limits=LIMITS)
+    response = fetch(
+        hostile.url("/story"), headers={"If-None-Match": '"v1"'}, limits=LIMITS, allow_private=True
+    )
     assert (response.status, response.body, response.url) == (200, STORY, hostile.url("/story"))
     assert response.headers.get_content_type() == "text/html" and response.retry_after is None
     (sent,) = hostile.hits("/story")
@@ -109,23 +113,23 @@ def test_a_plain_get_sends_our_headers_and_returns_the_body(hostile: FeedServer)
 def test_a_trickling_server_is_cut_off_at_the_deadline(hostile: FeedServer, path: str):
     start = time.monotonic()
     with pytest.raises(FetchError, match=r"^timed out \(no whole response within 0.6 s\)$"):
-        fetch(hostile.url(path), limits=LIMITS)
+        fetch(hostile.url(path), limits=LIMITS, allow_private=True)
     assert time.monotonic() - start < LIMITS.read_timeout  # the deadline, not a read timeout
 
 
 def test_an_endless_body_stops_at_the_size_cap(hostile: FeedServer):
     with pytest.raises(FetchError, match=r"^response larger than 256 KB$"):
-        fetch(hostile.url("/endless"), limits=replace(LIMITS, deadline=30))
+        fetch(hostile.url("/endless"), limits=replace(LIMITS, deadline=30), allow_private=True)
 
 
 def test_a_declared_length_over_the_cap_is_refused_unread(hostile: FeedServer):
     with pytest.raises(FetchError, match=r"^response larger than 256 KB \(300 KB\)$"):
-        fetch(hostile.url("/too-long"), limits=LIMITS)
+        fetch(hostile.url("/too-long"), limits=LIMITS, allow_private=True)
 
 
 @pytest.mark.parametrize("path", ["/gzip", "/deflate"])
 def test_compressed_bodies_are_inflated(hostile: FeedServer, path: str):
-    assert fetch(hostile.url(path), limits=LIMITS).body == STORY
+    assert fetch(hostile.url(path), limits=LIMITS, allow_private=True).body == STORY
 
 
 @pytest.mark.parametrize("path", ["/gzip-bomb", "/deflate-bomb"])
@@ -133,7 +137,7 @@ def test_a_compression_bomb_stops_at_the_inflated_cap(hostile: FeedServer, path:
     tracemalloc.start()
     try:
         with pytest.raises(FetchError, match=r"^response inflates past 1 MB$"):
-            fetch(hostile.url(path), limits=LIMITS)
+            fetch(hostile.url(path), limits=LIMITS, allow_private=True)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -149,20 +153,22 @@ def test_a_compression_bomb_stops_at_the_inflated_cap(hostile: FeedServer, path:
 )
 def test_unreadable_encodings_are_refused(hostile: FeedServer, path: str, reason: str):
     with pytest.raises(FetchError, match=f"^{reason}"):
-        fetch(hostile.url(path), limits=LIMITS)
+        fetch(hostile.url(path), limits=LIMITS, allow_private=True)
 
 
 def test_redirects_are_followed_up_to_the_limit_with_every_hop_checked(hostile: FeedServer):
     seen: list[str] = []
-    response = fetch(hostile.url("/hop/3"), limits=LIMITS, check_url=seen.append)
+    response = fetch(
+        hostile.url("/hop/3"), limits=LIMITS, check_url=seen.append, allow_private=True
+    )
     assert response.body == b"landed" and response.url == hostile.url("/hop/0")
     assert seen == [hostile.url(f"/hop/{n}") for n in (3, 2, 1, 0)]
 
     with pytest.raises(FetchError, match=r"^too many redirects \(more than 3\)$"):
-        fetch(hostile.url("/hop/4"), limits=LIMITS)
+        fetch(hostile.url("/hop/4"), limits=LIMITS, allow_private=True)
     assert len(hostile.hits("/hop/0")) == 1  # the fourth hop was never taken
     with pytest.raises(FetchError, match="too many redirects"):
-        fetch(hostile.url("/loop"), limits=LIMITS)
+        fetch(hostile.url("/loop"), limits=LIMITS, allow_private=True)
     assert len(hostile.hits("/loop")) == LIMITS.max_redirects + 1
 
 
@@ -172,24 +178,24 @@ def test_a_hop_refused_by_the_hook_is_never_requested(hostile: FeedServer):
             raise FetchError("refused: a private address")
 
     with pytest.raises(FetchError, match=r"^refused: a private address$"):
-        fetch(hostile.url("/hop/3"), limits=LIMITS, check_url=refuse_hop_1)
+        fetch(hostile.url("/hop/3"), limits=LIMITS, check_url=refuse_hop_1, allow_private=True)
     assert hostile.hits("/hop/2") and not hostile.hits("/hop/1")
 
 
 def test_a_redirect_out_of_http_is_refused(hostile: FeedServer):
     with pytest.raises(FetchError, match=r"^not an http\(s\) URL: file:///etc/passwd$"):
-        fetch(hostile.url("/to-file"), limits=LIMITS)
+        fetch(hostile.url("/to-file"), limits=LIMITS, allow_private=True)
 
 
 def test_error_statuses_carry_status_and_retry_after(hostile: FeedServer):
     with pytest.raises(FetchError, match=r"^HTTP 429 Too Many Requests$") as busy:
-        fetch(hostile.url("/busy"), limits=LIMITS)
+        fetch(hostile.url("/busy"), limits=LIMITS, allow_private=True)
     assert (busy.value.status, busy.value.retry_after) == (429, 120.0)
     with pytest.raises(FetchError, match=r"^HTTP 503 Service Unavailable$") as down:
-        fetch(hostile.url("/down"), limits=LIMITS)
+        fetch(hostile.url("/down"), limits=LIMITS, allow_private=True)
     assert (down.value.status, down.value.retry_after) == (503, 0.0)  # a date long past
     with pytest.raises(FetchError, match=r"^HTTP 404 Not Found$") as missing:
-        fetch(hostile.url("/nothing-here"), limits=LIMITS)
+        fetch(hostile.url("/nothing-here"), limits=LIMITS, allow_private=True)
     assert (missing.value.status, missing.value.retry_after) == (404, None)
 
 
@@ -216,7 +222,7 @@ def test_retry_after_reads_seconds_and_http_dates(header: str | None, seconds: f
 
 def test_non_ascii_links_are_escaped_not_refused(hostile: FeedServer):
     hostile.routes["/caf%C3%A9%20cr%C3%A8me"] = Route(b"escaped")
-    assert fetch(hostile.url("/café crème"), limits=LIMITS).body == b"escaped"
+    assert fetch(hostile.url("/café crème"), limits=LIMITS, allow_private=True).body == b"escaped"
 
 
 def test_the_environment_proxy_is_used(hostile: FeedServer, monkeypatch: pytest.MonkeyPatch):
@@ -224,6 +230,7 @@ def test_the_environment_proxy_is_used(hostile: FeedServer, monkeypatch: pytest.
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("http_proxy", hostile.url(""))
     hostile.routes["http://news.example.invalid/story"] = Route(b"via the proxy")
+    # No allow_private: the operator's proxy may listen on loopback; the name is its to resolve.
     assert fetch("http://news.example.invalid/story", limits=LIMITS).body == b"via the proxy"
     (sent,) = hostile.hits("http://news.example.invalid/story")
     assert sent["Host"] == "news.example.invalid"
@@ -241,4 +248,4 @@ def test_urls_given_to_ingest_are_fetched_within_the_default_bounds(hostile: Fee
         ("/endless", "response larger than 10 MB"),
     ]:
         url = hostile.url(path)
-        assert list(load_url(url)) == [Skipped(url, f"cannot fetch: {reason}")]
+        assert list(load_url(url, allow_private=True)) == [Skipped(url, f"cannot fetch: {reason}")]
