@@ -8,6 +8,7 @@ subscriptions every minute), so the CLI can manage them while it runs.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -132,10 +133,55 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .console import run_console
+    from .console import HISTORY_FILE, run_console
 
     with open_corpus(args) as corpus:
-        return run_console(corpus, sys.stdin)
+        return run_console(corpus, sys.stdin, Path(corpus.data_dir) / HISTORY_FILE)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Every setting's effective value and origin; also checks the whole configuration."""
+    from retrieval import wording
+
+    from .settings import BotSettings
+
+    settings = load_cli_settings(args)
+    rows = effective_config(settings, BotSettings.from_raw(settings.raw, settings.origins))
+    if args.json:
+        emit(
+            {
+                "settings": [
+                    {"section": sec, "key": key, "value": value, "origin": origin}
+                    for sec, key, value, origin in rows
+                ]
+            }
+        )
+        return 0
+    for sec, key, value, origin in rows:
+        shown = json.dumps(value, ensure_ascii=False)  # TOML spells these values the same
+        print(wording.text("cli.config.line", section=sec, key=key, value=shown, origin=origin))
+    return 0
+
+
+def effective_config(settings, bot_settings) -> list[tuple[str, str, object, str]]:
+    """(section, key, value, origin) for every setting: what the commands use."""
+    from dataclasses import asdict, fields
+
+    from retrieval import wording
+
+    from .settings import env_origins
+
+    default = wording.text("cli.config.builtin")
+    origins = {**settings.origins, **env_origins()}
+    rows = [("data", "dir", str(settings.data_dir), origins.get(("data", "dir"), default))]
+    sections = [f.name for f in fields(settings) if f.name not in ("data_dir", "raw", "origins")]
+    values = {name: getattr(settings, name) for name in sections}
+    values["discord"] = bot_settings
+    for name, section in values.items():
+        for key, value in asdict(section).items():
+            shown = list(value) if isinstance(value, tuple) else value
+            rows.append((name, key, shown, origins.get((name, key), default)))
+    return rows
 
 
 def cmd_start(args: argparse.Namespace) -> int:

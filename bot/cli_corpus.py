@@ -9,27 +9,61 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from .cli_json import article_json, as_list, ask_json, digest_json, emit, read_jsonl, stats_json
+from .cli_json import (
+    article_json,
+    ask_json,
+    batch_line,
+    batch_strings,
+    batch_text,
+    digest_json,
+    emit,
+    read_jsonl,
+    stats_json,
+)
 
 
 def load_cli_settings(args: argparse.Namespace):
+    """The settings, checked whole: the library's sections by `load_settings`, [discord]
+    by the bot's settings (so a typo there is reported by any command, not at `run`)."""
     from retrieval import load_settings
 
-    return load_settings(args.config, args.data_dir)
+    from .settings import BotSettings
+
+    settings = load_settings(args.config, args.data_dir)
+    BotSettings.from_raw(settings.raw, settings.origins)
+    return settings
 
 
 def open_corpus(args: argparse.Namespace, bundled: bool = True):
     """The corpus of `--data-dir`; on first use, with the bundled seed corpus ingested."""
     from retrieval import Corpus, wording
 
-    corpus = Corpus(load_cli_settings(args))
+    settings = load_cli_settings(args)
+    check_data_dir(settings.data_dir)
+    corpus = Corpus(settings)
     if bundled:
         report = corpus.ensure_bundled()
         if report is not None:
             print(wording.text("cli.first_use", items=report.added), file=sys.stderr)
     return corpus
+
+
+def check_data_dir(path: Path) -> None:
+    """A data dir that is a file, or cannot be made, is a StoreError naming it (the store
+    would fail on it with a bare OSError)."""
+    from retrieval import StoreError, wording
+
+    if path.exists() and not path.is_dir():
+        raise StoreError(wording.text("cli.data_dir.not_a_folder", path=path))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise StoreError(wording.text("cli.data_dir.unusable", path=path, reason=reason)) from None
 
 
 def make_filters(countries: list[str] | None, topics: list[str] | None, since: str | None):
@@ -39,12 +73,19 @@ def make_filters(countries: list[str] | None, topics: list[str] | None, since: s
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """Exit 1 when a PATH|URL gave no article at all (INGEST_EPILOG); the rest is kept."""
     from retrieval import wording
 
+    counted = TargetCounts(args.targets)
     with open_corpus(args, bundled=False) as corpus:
-        report = corpus.ingest(args.targets)
+        report = corpus.ingest_items(counted.items())
+    failed = counted.failed()
+    error = wording.text("cli.ingest.failed", count=len(failed), targets="; ".join(failed))
     if args.json:
-        emit(report.to_json())
+        document = report.to_json()
+        if failed:
+            document["error"] = {"kind": "input", "message": error}
+        emit(document)
     else:
         print(
             wording.text(
@@ -62,7 +103,43 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             )
         for n in report.notes:
             print(wording.text("cli.ingest.note", source=n.source, note=n.note), file=sys.stderr)
+    if failed:
+        print(wording.text("cli.error", error=error), file=sys.stderr)
+        return 1
     return 0
+
+
+class TargetCounts:
+    """The items of each ingest target, loaded one target at a time so that what each
+    one gave can be counted: a target that gave no article (new or duplicate) failed."""
+
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+        self.articles: dict[str, int] = {}
+        self.reasons: dict[str, list[str]] = {}
+
+    def items(self) -> Iterator[Any]:
+        from retrieval.loaders import RawArticle, Skipped, load
+
+        for target in self.targets:
+            self.articles.setdefault(target, 0)
+            for item in load([target]):
+                if isinstance(item, RawArticle):
+                    self.articles[target] += 1
+                elif isinstance(item, Skipped):
+                    self.reasons.setdefault(target, []).append(item.reason)
+                yield item
+
+    def failed(self) -> list[str]:
+        """`TARGET (first reason)` for every target that gave nothing."""
+        from retrieval import wording
+
+        out = []
+        for target, n in self.articles.items():
+            if n == 0:
+                reasons = self.reasons.get(target) or [wording.text("cli.ingest.nothing")]
+                out.append(wording.text("cli.ingest.target", target=target, reason=reasons[0]))
+        return out
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -70,11 +147,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if not args.batch and not args.question:
         raise InputError(wording.text("cli.ask.no_question"))
+    # Options are checked before the corpus opens: a typo fails at once, not after a load.
+    filters = make_filters(args.country, args.topic, args.since)
     with open_corpus(args) as corpus:
         if args.batch:
             _ask_batch(corpus, args)
             return 0
-        filters = make_filters(args.country, args.topic, args.since)
         if args.json:
             emit(ask_json(corpus.ask(args.question, filters, args.limit), args.question))
         else:
@@ -86,30 +164,30 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _ask_batch(corpus, args: argparse.Namespace) -> None:
-    """One JSON result per input line, in order; a bad line is reported on its own line."""
-    from retrieval import BriefbotError
-
-    for _, obj, error in read_jsonl(args.batch):
+    """One JSON result per input line, in order; a bad line is reported on its own line
+    (with its id) and the next one runs."""
+    for n, obj, error in read_jsonl(args.batch):
         if error:
-            emit({"id": None, "error": error})
+            emit({"id": None, "error": error, "error_kind": "input"})
             continue
-        question = str(obj.get("question") or "")
-        try:
+        with batch_line(obj.get("id"), n, {"question": obj.get("question")}):
+            question = batch_text(obj, "question", n)
             filters = make_filters(
-                as_list(obj.get("country")), as_list(obj.get("topic")), obj.get("since")
+                batch_strings(obj, "country", n),
+                batch_strings(obj, "topic", n),
+                batch_text(obj, "since", n, required=False),
             )
-            result = corpus.ask(question, filters, int(obj.get("limit") or 5))
+            limit = obj.get("limit")
+            result = corpus.ask(question, filters, 5 if limit is None else _count(limit, n))
             emit(ask_json(result, question, obj.get("id")))
-        except (BriefbotError, ValueError) as exc:
-            emit({"id": obj.get("id"), "question": question, "error": str(exc)})
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
-    from retrieval import InputError, wording
+    from retrieval import wording
 
     given = [x is not None for x in (args.article_id, args.file, args.batch)]
-    if sum(given) != 1:
-        raise InputError(wording.text("cli.summarize.one_input"))
+    if sum(given) != 1:  # a usage error (exit 2): the parser raises it as its own
+        args.parser.error(wording.text("cli.summarize.one_input"))
     with open_corpus(args, bundled=args.article_id is not None) as corpus:
         if args.batch:
             _summarize_batch(corpus, args)
@@ -129,18 +207,22 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def _summarize_batch(corpus, args: argparse.Namespace) -> None:
-    from retrieval import BriefbotError
-
-    for _, obj, error in read_jsonl(args.batch):
+    for n, obj, error in read_jsonl(args.batch):
         if error:
-            emit({"id": None, "error": error})
+            emit({"id": None, "error": error, "error_kind": "input"})
             continue
-        try:
-            n = obj.get("sentences") or args.sentences
-            sents = corpus.summarize_text(str(obj.get("text") or ""), int(n) if n else None)
+        with batch_line(obj.get("id"), n):
+            wanted = obj.get("sentences")
+            count = args.sentences if wanted is None else _count(wanted, n, "sentences")
+            sents = corpus.summarize_text(batch_text(obj, "text", n), count)
             emit({"id": obj.get("id"), "sentences": sents})
-        except (BriefbotError, ValueError) as exc:
-            emit({"id": obj.get("id"), "error": str(exc)})
+
+
+def _count(value: object, line: int, name: str = "limit") -> int:
+    """A batch line's count, checked as the command line's --limit/--sentences are."""
+    from .handlers import parse_count
+
+    return parse_count(value, name)
 
 
 def _read_text_file(path) -> str:
@@ -174,8 +256,9 @@ def cmd_headlines(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from .handlers import with_digest_defaults
 
+    given = make_filters(args.country, args.topic, args.since)  # checked before the load
     with open_corpus(args) as corpus:
-        filters = with_digest_defaults(corpus, make_filters(args.country, args.topic, args.since))
+        filters = with_digest_defaults(corpus, given)
         digest = corpus.digest(filters)
         if not args.json:
             from . import handlers

@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +163,57 @@ def _batch_error(n: int, reason: str) -> str:
     return wording.text("cli.batch.unreadable", line=n, reason=reason)
 
 
-def as_list(value: Any) -> list[str]:
-    """A batch field given as one value or a list, as a list of strings."""
+def error_kind(exc: BaseException) -> str:
+    """The `kind` of a `--json` error: which of the project's errors, else `os`/`internal`."""
+    from retrieval import ConfigError, InputError, StoreError
+
+    for cls, kind in ((InputError, "input"), (ConfigError, "config"), (StoreError, "store")):
+        if isinstance(exc, cls):
+            return kind
+    return "os" if isinstance(exc, OSError) else "error"
+
+
+@contextmanager
+def batch_line(qid: Any, line: int, echo: dict[str, Any] | None = None) -> Iterator[None]:
+    """The boundary of one --batch line: a failure becomes that line's result (its id,
+    `echo`ed fields, `error` and `error_kind`) and the next line runs. A bug is logged with
+    its traceback (shown with --debug); KeyboardInterrupt still stops the batch."""
+    from retrieval import BriefbotError, wording
+
+    try:
+        yield
+    except BriefbotError as exc:
+        emit({"id": qid, **(echo or {}), "error": str(exc), "error_kind": error_kind(exc)})
+    except Exception as exc:
+        log.debug("batch line %d failed", line, exc_info=True)
+        error = wording.text("cli.batch.unexpected", line=line, kind=type(exc).__name__, error=exc)
+        emit({"id": qid, **(echo or {}), "error": error, "error_kind": "internal"})
+
+
+def batch_text(obj: dict[str, Any], key: str, line: int, required: bool = True) -> str | None:
+    """A batch line's text field; missing (when required) or not text is an InputError."""
+    from retrieval import InputError, wording
+
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if value is None:
+        raise InputError(wording.text("cli.batch.missing", line=line, field=key))
+    if not isinstance(value, str):
+        kind = type(value).__name__
+        raise InputError(wording.text("cli.batch.not_text", line=line, field=key, kind=kind))
+    return value
+
+
+def batch_strings(obj: dict[str, Any], key: str, line: int) -> list[str]:
+    """A batch field given as one text or a list of texts, as a list."""
+    from retrieval import InputError, wording
+
+    value = obj.get(key)
     if value is None:
         return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise InputError(wording.text("cli.batch.not_texts", line=line, field=key))

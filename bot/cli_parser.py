@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
-from .cli_bot import cmd_chat, cmd_run, cmd_sources, cmd_start, cmd_subs
+from .cli_bot import cmd_chat, cmd_config, cmd_run, cmd_sources, cmd_start, cmd_subs
 from .cli_corpus import (
     cmd_articles,
     cmd_ask,
@@ -24,8 +25,63 @@ from .cli_corpus import (
 )
 
 EPILOG = "Run `briefbot COMMAND --help` for a command's options. Docs: README.md."
+INGEST_EPILOG = (
+    "Exit status: 0 when every PATH|URL gave at least one article (new or a duplicate:"
+    " records skipped inside a file that gave others are reported, not failures);"
+    " 1 when any PATH|URL gave none (a missing path, a URL that cannot be fetched, a"
+    " folder or file with nothing readable). What could be read is kept either way and"
+    ' the report is printed; with --json it carries an "error" object too. ' + EPILOG
+)
+# SQLite and Discord ids are signed 64-bit integers.
+MAX_ID = 2**63 - 1
 
-AddCommand = Callable[[str, str, Callable[[argparse.Namespace], int]], argparse.ArgumentParser]
+
+class UsageError(Exception):
+    """The command line cannot be understood: exit 2, with argparse's usage line."""
+
+    def __init__(self, message: str, parser: argparse.ArgumentParser) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class BriefbotParser(argparse.ArgumentParser):
+    """argparse, except that a usage error is raised (not printed and exited) so the
+    entry point reports it like every other error: also as JSON with --json."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self)
+
+
+def _count(most: int) -> Callable[[str], int]:
+    """An argparse `type`: a whole number from 1 to `most` (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        if text.strip().isascii() and text.strip().isdigit() and len(text.strip()) <= 19:
+            value = int(text)
+            if 1 <= value <= most:
+                return value
+        from retrieval import wording  # on the error path only: --help stays instant
+
+        raise argparse.ArgumentTypeError(wording.text("cli.usage.count", most=most, value=text))
+
+    parse.__name__ = "count"
+    return parse
+
+
+limit_count = _count(1_000_000)
+identifier = _count(MAX_ID)
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("briefbot")
+    except PackageNotFoundError:  # a checkout run without installing it
+        return "unknown (not installed)"
+
+
+AddCommand = Callable[..., argparse.ArgumentParser]
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -87,20 +143,21 @@ def _filters(parser: argparse.ArgumentParser, since_default: str | None = None) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = BriefbotParser(
         prog="briefbot",
         description="Cited, extractive news briefings over your corpus, in Discord or here.",
         epilog=EPILOG,
     )
+    parser.add_argument("--version", action="version", version=f"briefbot {_package_version()}")
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(
-        name: str, help_: str, func: Callable[[argparse.Namespace], int]
+        name: str, help_: str, func: Callable[[argparse.Namespace], int], epilog: str = EPILOG
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, epilog=EPILOG)
+        p = sub.add_parser(name, help=help_, description=help_, epilog=epilog)
         _common(p, suppress=True)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, parser=p)
         return p
 
     _add_ingest_ask_summarize(add)
@@ -112,7 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_ingest_ask_summarize(add: AddCommand) -> None:
-    p = add("ingest", "Add articles from files, folders, exports, feeds or URLs.", cmd_ingest)
+    p = add(
+        "ingest",
+        "Add articles from files, folders, exports, feeds or URLs.",
+        cmd_ingest,
+        INGEST_EPILOG,
+    )
     p.add_argument(
         "targets",
         nargs="+",
@@ -125,7 +187,7 @@ def _add_ingest_ask_summarize(add: AddCommand) -> None:
     p.add_argument("question", nargs="?", help="the question (omit with --batch)")
     _filters(p)
     p.add_argument(
-        "--limit", type=int, default=5, metavar="K", help="articles to return (default 5)"
+        "--limit", type=limit_count, default=5, metavar="K", help="articles to return (default 5)"
     )
     p.add_argument(
         "--batch",
@@ -136,7 +198,7 @@ def _add_ingest_ask_summarize(add: AddCommand) -> None:
     )
 
     p = add("summarize", "Extractive summary of an article, a text file or a batch.", cmd_summarize)
-    p.add_argument("article_id", nargs="?", type=int, help="an article id from the corpus")
+    p.add_argument("article_id", nargs="?", type=identifier, help="an article id from the corpus")
     p.add_argument("--file", type=Path, metavar="PATH", help="summarise this text file instead")
     p.add_argument(
         "--batch",
@@ -146,7 +208,7 @@ def _add_ingest_ask_summarize(add: AddCommand) -> None:
     )
     p.add_argument(
         "--sentences",
-        type=int,
+        type=limit_count,
         metavar="N",
         help="sentences in the summary (default: about 30%% of the article, 2-5)",
     )
@@ -155,7 +217,9 @@ def _add_ingest_ask_summarize(add: AddCommand) -> None:
 def _add_listings(add: AddCommand) -> None:
     p = add("headlines", "List matching headlines, newest first.", cmd_headlines)
     _filters(p)
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument(
+        "--limit", type=limit_count, default=20, metavar="N", help="how many (default 20)"
+    )
 
     p = add(
         "digest",
@@ -169,6 +233,12 @@ def _add_listings(add: AddCommand) -> None:
     _filters(p)
 
     add("stats", "Corpus size, index, model and data directory.", cmd_stats)
+    add(
+        "config",
+        "The effective configuration: every setting, its value and where it came from"
+        " (a config file, the environment, a flag, or the built-in default).",
+        cmd_config,
+    )
 
     add(
         "retag",
@@ -185,15 +255,15 @@ def _add_subscriptions(add: AddCommand) -> None:
     _common(s, suppress=True)
     s = subs.add_parser("add", help="post a daily digest to a Discord channel")
     _common(s, suppress=True)
-    s.add_argument("--channel", type=int, required=True, help="Discord channel id")
+    s.add_argument("--channel", type=identifier, required=True, help="Discord channel id")
     s.add_argument("--time", required=True, help="local time of day, HH:MM (24-hour)")
     s.add_argument("--timezone", required=True, help="IANA timezone, e.g. Asia/Tokyo")
-    s.add_argument("--guild", type=int, help="Discord server id (for /subscriptions there)")
+    s.add_argument("--guild", type=identifier, help="Discord server id (for /subscriptions there)")
     s.add_argument("--country", action="append", default=[], help="repeatable; any of them")
     s.add_argument("--topic", action="append", default=[], help="repeatable; default: config")
     s = subs.add_parser("remove", help="stop a subscription")
     _common(s, suppress=True)
-    s.add_argument("id", type=int, help="the subscription id (see list)")
+    s.add_argument("id", type=identifier, help="the subscription id (see list)")
 
 
 def _add_sources(add: AddCommand) -> None:

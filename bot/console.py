@@ -8,7 +8,10 @@ it can be scripted. Options are written `--country Japan` or Discord-style
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shlex
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -19,7 +22,10 @@ from retrieval import wording
 from . import handlers
 from .replies import Reply, Source, flag
 
+log = logging.getLogger(__name__)
 out = Console(highlight=False, soft_wrap=True)
+HISTORY_FILE = "console_history"
+HISTORY_LINES = 1000
 
 OPTIONS = ("country", "topic", "since", "limit")
 
@@ -109,43 +115,123 @@ def dispatch(corpus, line: str) -> Reply | None:
     filters = handlers.parse_filters(
         opts.get("country"), opts.get("topic"), (opts.get("since") or [None])[-1]
     )
-    limit = int((opts.get("limit") or ["0"])[-1] or 0)
+    limit = opts.get("limit")
     if command == "/ask":
         if not words:
             return Reply(kind="error", title=wording.text("console.ask_usage"))
-        return handlers.ask(corpus, " ".join(words), filters, limit or 5)
+        count = handlers.parse_count(limit[-1], "limit") if limit else 5
+        return handlers.ask(corpus, " ".join(words), filters, count)
     if command == "/headlines":
-        return handlers.headlines(corpus, filters, limit or 10)
+        count = handlers.parse_count(limit[-1], "limit") if limit else 10
+        return handlers.headlines(corpus, filters, count)
     if command == "/digest":
         return handlers.digest(corpus, filters)
     return Reply(kind="error", title=wording.text("console.unknown_command", command=command))
 
 
-def run_console(corpus, stream: TextIO) -> int:
+def answer_line(corpus, line: str) -> Reply | None:
+    """`dispatch`, with every failure turned into an error reply: no line ends the session.
+
+    The console's one boundary between a line and the loop, like the bot's `on_error`:
+    the project's errors are shown as they are; anything else is a bug, shown in one
+    line and logged with its traceback (visible with --debug). KeyboardInterrupt and
+    EOFError are not caught here: they mean cancel the line and leave.
+    """
     from retrieval import BriefbotError
 
+    try:
+        return dispatch(corpus, line)
+    except BriefbotError as exc:
+        return Reply(kind="error", title=wording.text("console.error", error=exc))
+    except Exception as exc:
+        log.debug("console line %r failed", line, exc_info=True)
+        title = wording.text("console.unexpected", kind=type(exc).__name__, error=exc)
+        return Reply(kind="error", title=title)
+
+
+def run_console(corpus, stream: TextIO, history: Path | None = None) -> int:
+    """Read lines until /quit or end of input; each line's reply, or its error, is printed.
+
+    Interactive (a terminal): line editing and history via `readline` (saved to
+    `history`), Ctrl-C cancels the current line and Ctrl-D leaves. Piped: one command
+    per line, a bad line is reported and the next one runs.
+    """
     interactive = stream.isatty()
+    _decode_leniently(stream)
     if interactive:
+        _start_history(history)
         out.print(wording.text("console.banner"))
-    while True:
+    try:
+        _loop(corpus, stream, interactive)
+    finally:
         if interactive:
-            try:
-                line = input(wording.text("console.prompt"))
-            except EOFError:
-                break
-        else:
-            line = stream.readline()
-            if not line:
-                break
-        if not line.strip():
-            continue
+            _save_history(history)
+    return 0
+
+
+def _loop(corpus, stream: TextIO, interactive: bool) -> None:
+    while True:
         try:
-            reply = dispatch(corpus, line)
-        except (BriefbotError, ValueError) as exc:
-            reply = Reply(kind="error", title=wording.text("console.error", error=exc))
+            line = _read_line(stream, interactive)
+            if line is None:
+                return
+            if not line.strip():
+                continue
+            reply = answer_line(corpus, line)
+        except KeyboardInterrupt:
+            if not interactive:
+                raise  # a script interrupted is stopped, as any command is
+            out.print(wording.text("console.cancelled"))
+            continue
         if reply is None:
-            break
+            return
         render(reply)
         if not interactive:
             out.print()
-    return 0
+
+
+def _read_line(stream: TextIO, interactive: bool) -> str | None:
+    """The next line, or None at the end of input (Ctrl-D, or the end of a pipe)."""
+    if interactive:
+        try:
+            return input(wording.text("console.prompt"))
+        except EOFError:
+            out.print()
+            return None
+    line = stream.readline()
+    return line or None
+
+
+def _decode_leniently(stream: TextIO) -> None:
+    """A line that is not UTF-8 is read with U+FFFD for its bad bytes, not a crash of the
+    session (a TextIOWrapper raises UnicodeDecodeError mid-read otherwise)."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="replace")
+        except (ValueError, OSError):  # a stream already read from cannot change
+            log.debug("cannot make %r lenient", stream, exc_info=True)
+
+
+def _start_history(history: Path | None) -> None:
+    """Line editing (arrows, Ctrl-R) and history, where the `readline` module exists."""
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline: plain input()
+        return
+    readline.set_history_length(HISTORY_LINES)
+    if history is not None:
+        with contextlib.suppress(OSError):  # no history yet, or unreadable: start empty
+            readline.read_history_file(history)
+
+
+def _save_history(history: Path | None) -> None:
+    try:
+        import readline
+    except ImportError:
+        return
+    if history is not None:
+        try:
+            readline.write_history_file(history)
+        except OSError as exc:
+            log.warning("cannot save console history to %s: %s", history, exc)

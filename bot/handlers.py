@@ -8,10 +8,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
-from retrieval import Article, Corpus, Digest, Filters, parse_since, wording
+from retrieval import Article, Corpus, Digest, Filters, InputError, parse_since, wording
 
 from .replies import Line, Reply, Section, Source
+
+# A `since` further back than this is a typo (99999999d), not a request: it would also
+# overflow `datetime` (year 1) long before it meant anything for a news corpus.
+MAX_SINCE_YEARS = 100
+# `limit` bounds: at least one result; the cap only keeps a typo (or a fuzzer) from
+# reaching SQLite's 64-bit LIMIT, and is far above any listing a person reads.
+MAX_LIMIT = 1_000_000
+
+
+def parse_count(value: object, name: str, most: int = MAX_LIMIT) -> int:
+    """A user-given count (`limit`, `sentences`): a whole number from 1 to `most`.
+
+    Accepts an int or its decimal text (console and Discord options arrive as text);
+    anything else, a bool included, is an InputError naming the option.
+    """
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        # Text as long as 2**63 is out of range however it reads; parsing it costs nothing.
+        number = int(value.strip()) if len(value.strip()) <= 19 else most + 1
+    if number is None or not 1 <= number <= most:
+        raise InputError(wording.text("errors.count.invalid", name=name, most=most, value=value))
+    return number
+
+
+def parse_since_bounded(value: str, now: datetime | None = None) -> datetime:
+    """`parse_since`, refusing a point more than MAX_SINCE_YEARS back (or past datetime's
+    range, where `parse_since` overflows)."""
+    now = now or datetime.now(UTC)
+    earliest = now - timedelta(days=365.25 * MAX_SINCE_YEARS)
+    try:
+        since = parse_since(value, now)
+    except OverflowError:
+        since = None
+    except ValueError:  # a date the parser half-reads (0H-2400: a UTC offset past 24h)
+        raise InputError(wording.text("errors.since.unreadable", since=value)) from None
+    if since is None or since < earliest:
+        raise InputError(wording.text("errors.since.too_far", since=value, years=MAX_SINCE_YEARS))
+    return since
 
 
 def parse_filters(
@@ -19,22 +60,30 @@ def parse_filters(
     topics: Iterable[str] | str | None = None,
     since: str | None = None,
 ) -> Filters:
-    """User option values to `Filters`; raises InputError with suggestions for bad input."""
+    """User option values to `Filters`; raises InputError with suggestions for bad input.
+
+    An option given but blank (`--country ""`) is an error, not a silently dropped
+    filter: the user asked for a filter and would get every article.
+    """
     countries = [countries] if isinstance(countries, str) else list(countries or [])
     topics = [topics] if isinstance(topics, str) else list(topics or [])
+    if any(not c.strip() for c in countries):
+        raise InputError(wording.text("errors.country.empty"))
+    if any(not t.strip() for t in topics):
+        raise InputError(wording.text("errors.topic.empty"))
     codes: tuple[str, ...] = ()
-    if any(c.strip() for c in countries):
+    if countries:
         from retrieval.countries import resolve_country
 
-        codes = tuple(dict.fromkeys(resolve_country(c) for c in countries if c.strip()))
-    if any(t.strip() for t in topics):
+        codes = tuple(dict.fromkeys(resolve_country(c) for c in countries))
+    if topics:
         from retrieval.topics import resolve_topic
 
-        topics = [resolve_topic(t) for t in topics if t.strip()]
+        topics = [resolve_topic(t) for t in topics]
     return Filters(
         countries=codes,
         topics=tuple(dict.fromkeys(topics)),
-        since=parse_since(since) if since and since.strip() else None,
+        since=parse_since_bounded(since) if since and since.strip() else None,
     )
 
 

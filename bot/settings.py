@@ -30,12 +30,23 @@ class BotSettings:
     feed_interval_minutes: float = 15.0
 
     @classmethod
-    def from_raw(cls, raw: dict[str, Any]) -> BotSettings:
+    def from_raw(
+        cls, raw: dict[str, Any], origins: dict[tuple[str, str], str] | None = None
+    ) -> BotSettings:
+        """[discord], checked like the library's sections (`build_section`); `origins`
+        (from `Settings.origins`) lets an error name the file that set the key."""
         section = dict(raw.get("discord", {}))
         for key, env in ENV_OVERRIDES.items():
             if os.environ.get(env):
                 section[key] = os.environ[env]
-        return build_section(cls, section, "discord")
+        return build_section(cls, section, "discord", {**(origins or {}), **env_origins()})
+
+
+def env_origins() -> dict[tuple[str, str], str]:
+    """The [discord] keys the environment sets, each with its variable (as `$NAME`)."""
+    return {
+        ("discord", key): f"${env}" for key, env in ENV_OVERRIDES.items() if os.environ.get(env)
+    }
 
 
 def discord_token(env_file: Path = Path(".env")) -> str | None:

@@ -151,7 +151,6 @@ def test_headlines_articles_stats_json(capsys, seed_dir: Path):
         (["headlines", "--since", "yesterday-ish"], 1, "cannot read --since"),
         (["ask"], 1, "give a QUESTION"),
         (["summarize", "999"], 1, "no article with id 999"),
-        (["summarize"], 1, "exactly one of"),
         (["ask", "x", "--batch", "/nonexistent.jsonl"], 1, "cannot read"),
         (["--config", "/nonexistent.toml", "stats"], 1, "config file not found"),
     ],
@@ -166,6 +165,14 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+
+
+def test_summarize_without_an_input_is_a_usage_error(capsys, tmp_path: Path):
+    """Issue 13: it exited 1 (bad input) although nothing was read; it is usage (2)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["--data-dir", str(tmp_path), "summarize"])
+    assert exc.value.code == 2
+    assert "exactly one of" in capsys.readouterr().err
 
 
 def test_every_command_has_help_and_is_in_the_readme():
