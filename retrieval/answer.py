@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import query_terms, stem
+from .analysis import light_stem, query_terms
 from .search import Retrieval
 from .text import words
 
@@ -49,8 +49,8 @@ class Answer:
 def overlap(terms: set[str], text: str) -> float:
     if not terms:
         return 0.0
-    found = {stem(w) for w in words(text)}
-    return sum(1 for t in terms if stem(t) in found) / len(terms)
+    found = {light_stem(w) for w in words(text)}
+    return sum(1 for t in terms if light_stem(t) in found) / len(terms)
 
 
 def relevance(retrieval: Retrieval, terms: set[str]) -> float:
