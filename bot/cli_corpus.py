@@ -76,8 +76,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Exit 1 when a PATH|URL gave no article at all (INGEST_EPILOG); the rest is kept."""
     from retrieval import wording
 
-    counted = TargetCounts(args.targets)
     with open_corpus(args, bundled=False) as corpus:
+        # A URL the SSRF guard refuses fails here, before anything is read or embedded.
+        counted = TargetCounts(args.targets, allow_private=corpus.settings.fetch.allow_private)
         report = corpus.ingest_items(counted.items())
     failed = counted.failed()
     error = wording.text("cli.ingest.failed", count=len(failed), targets="; ".join(failed))
@@ -113,17 +114,20 @@ class TargetCounts:
     """The items of each ingest target, loaded one target at a time so that what each
     one gave can be counted: a target that gave no article (new or duplicate) failed."""
 
-    def __init__(self, targets: list[str]) -> None:
+    def __init__(self, targets: list[str], *, allow_private: bool = False) -> None:
+        from retrieval.loaders import load
+
         self.targets = targets
+        self.loaded = [(t, load([t], allow_private=allow_private)) for t in targets]
         self.articles: dict[str, int] = {}
         self.reasons: dict[str, list[str]] = {}
 
     def items(self) -> Iterator[Any]:
-        from retrieval.loaders import RawArticle, Skipped, load
+        from retrieval.loaders import RawArticle, Skipped
 
-        for target in self.targets:
+        for target, loaded in self.loaded:
             self.articles.setdefault(target, 0)
-            for item in load([target]):
+            for item in loaded:
                 if isinstance(item, RawArticle):
                     self.articles[target] += 1
                 elif isinstance(item, Skipped):

@@ -67,9 +67,10 @@ def parse_filters(
     """
     countries = [countries] if isinstance(countries, str) else list(countries or [])
     topics = [topics] if isinstance(topics, str) else list(topics or [])
-    if any(not c.strip() for c in countries):
+    # argparse hands `--country=--` over as an empty list: a blank value all the same.
+    if any(not isinstance(c, str) or not c.strip() for c in countries):
         raise InputError(wording.text("errors.country.empty"))
-    if any(not t.strip() for t in topics):
+    if any(not isinstance(t, str) or not t.strip() for t in topics):
         raise InputError(wording.text("errors.topic.empty"))
     codes: tuple[str, ...] = ()
     if countries:

@@ -1,9 +1,8 @@
 """Text analysis shared by lexical search, answers, summaries and digests.
 
-Stopwords, the content words of a question, and stemming: Snowball English (`stem`)
-for summaries and digests, and a lighter suffix stripper (`light_stem`) for how many
-of a question's words an answer contains. FTS5's own porter tokenizer stems inside
-SQLite and is neither.
+Stopwords, the content words of a question, and the one stemmer the library uses
+(Snowball English) for answers, summaries and digests. FTS5's own porter tokenizer
+stems inside SQLite and is not this.
 """
 
 from __future__ import annotations
@@ -172,20 +171,6 @@ def stem(word: str) -> str:
     if stemmer is None:
         stemmer = _local.stemmer = snowballstemmer.stemmer("english")
     return stemmer.stemWord(word)
-
-
-def light_stem(word: str) -> str:
-    """A word without one plural or verb ending ("-ing", "-es", "-ed", "-s").
-
-    The answer's abstention threshold is calibrated on word coverage measured this way.
-    Snowball matches more inflections (possessives, "-ment", "-ly"), which lifts off-topic
-    questions as much as on-topic ones: answering a few more on-corpus questions cost
-    more off-corpus abstentions on `bench/retrieval_bench.py`, so answers keep this.
-    """
-    for suffix in ("ing", "es", "ed", "s"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 2:
-            return word[: -len(suffix)]
-    return word
 
 
 def content_stems(text: str) -> list[str]:

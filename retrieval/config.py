@@ -64,12 +64,13 @@ class IndexSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     max_sentences: int = 5
-    min_sentences: int = 2
+    min_sentences: int = 1
     candidate_sentences: int = 400
-    answer_articles: int = 4
+    answer_articles: int = 2
     lexical_weight: float = 0.5
-    abstain_below: float = 0.48
+    abstain_below: float = 0.42
     mmr_lambda: float = 0.7
+    max_words: int = 80
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,9 @@ RANGES: dict[tuple[str, str], tuple[float, float | None, bool]] = {
     ("answer", "candidate_sentences"): (1, None, False),
     ("answer", "answer_articles"): (1, None, False),
     ("answer", "mmr_lambda"): (0, 1, False),
+    # A confidence: 0 answers everything, 1 abstains on everything.
+    ("answer", "abstain_below"): (0, 1, False),
+    ("answer", "max_words"): (1, None, False),
     ("summary", "ratio"): (0, 1, True),
     ("summary", "min_sentences"): (1, None, False),
     ("summary", "max_sentences"): (1, None, False),
@@ -196,14 +200,6 @@ RANGES: dict[tuple[str, str], tuple[float, float | None, bool]] = {
 MAX_INT = 2**63 - 1
 # Pairs that must be in order (low <= high) within a section.
 ORDERED = (("min_sentences", "max_sentences"),)
-
-
-def _abstain_range() -> tuple[float, float | None, bool]:
-    """Relevance is a cosine (at most 1) plus COVERAGE_WEIGHT x word coverage (0..1), so an
-    abstain_below past 1 + COVERAGE_WEIGHT would abstain on every question."""
-    from .answer import COVERAGE_WEIGHT
-
-    return (0.0, 1.0 + COVERAGE_WEIGHT, False)
 
 
 def _choices(section: str, key: str) -> tuple[str, ...] | None:
@@ -392,10 +388,7 @@ def _allowed_types(hint: Any) -> tuple[type, ...]:
 
 
 def _check_range(section: str, key: str, value: float, where: str) -> None:
-    if (section, key) == ("answer", "abstain_below"):
-        low, high, excluded = _abstain_range()
-    else:
-        low, high, excluded = RANGES.get((section, key), (0, None, False))
+    low, high, excluded = RANGES.get((section, key), (0, None, False))
     most = MAX_INT if high is None and isinstance(value, int) else high
     fine = math.isfinite(value) and (value > low if excluded else value >= low)
     if fine and (most is None or value <= most):

@@ -284,6 +284,7 @@ class Corpus:
             answer_articles=min(cfg.answer_articles, max(1, limit)),
             abstain_below=cfg.abstain_below,
             mmr_lambda=cfg.mmr_lambda,
+            max_words=cfg.max_words,
         )
         top = result.ranked[: max(limit, 0)]
         records = self.store.articles([a for a, _ in top])

@@ -147,6 +147,10 @@ def _refused_url(d: Path) -> str:
     return "http://127.0.0.1:9/feed.xml"  # port 9 (discard): nothing listens
 
 
+def _internal_url(d: Path) -> str:
+    return "http://127.0.0.1:9/feed.xml"  # the same, without allowing private addresses
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
@@ -158,9 +162,16 @@ def _refused_url(d: Path) -> str:
 )
 def test_ingest_that_reads_nothing_exits_1(capsys, fake_cli, tmp_path: Path, make, reason):
     target = make(tmp_path)
-    code, out, err = run(capsys, "ingest", target)
+    local = tmp_path / "local.toml"  # an unreachable URL, not one the SSRF guard refuses
+    local.write_text("[fetch]\nallow_private = true\n")
+    code, out, err = run(capsys, "--config", str(local), "ingest", target)
     assert code == 1 and "nothing could be read from 1 target" in err and reason in err
     assert out.startswith("added 0")
+
+
+def test_ingest_of_an_internal_url_is_refused_before_reading(capsys, fake_cli, tmp_path: Path):
+    code, _, err = run(capsys, "ingest", _internal_url(tmp_path))
+    assert code == 1 and "is a loopback address" in err
 
 
 def test_ask_batch_reports_each_bad_line_and_goes_on(capsys, fake_cli, tmp_path: Path):
