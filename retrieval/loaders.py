@@ -636,7 +636,7 @@ def _no_long_numbers(chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         if _LONG_NUMBER.search(tail + chunk):
             raise _LongNumber("a number too long to read")
-        tail = chunk[-(MAX_NUMBER_DIGITS + 1) :]
+        tail = (tail + chunk)[-(MAX_NUMBER_DIGITS + 1) :]  # a run may span many small chunks
         yield chunk
 
 
@@ -831,15 +831,16 @@ def _text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
     for chunk in chunks:
         text, pos = chunk.decode("utf-8"), 0
         for m in _LINE_END.finditer(text):
+            if held_chars + m.end() - pos > MAX_RECORD_BYTES:
+                break
             held.append(text[pos : m.end()])
             yield "".join(held)
             held, held_chars, pos = [], 0, m.end()
-        if pos < len(text):
-            held.append(text[pos:])
-            held_chars += len(text) - pos
-            if held_chars > MAX_RECORD_BYTES:
-                raise _RunTooLong(f"a line longer than {MAX_RECORD_BYTES:,} characters")
-    if held:
+        held.append(text[pos:])
+        held_chars += len(text) - pos
+        if held_chars > MAX_RECORD_BYTES:
+            raise _RunTooLong(f"a line longer than {MAX_RECORD_BYTES:,} characters")
+    if held_chars:
         yield "".join(held)
 
 
