@@ -19,6 +19,7 @@ from retrieval.loaders import Note, RawArticle, Skipped, load
 
 from .fuzz_strategies import (
     CSV_CELLS,
+    GOOD_TITLES,
     HOSTILE_RECORDS,
     LINE_ENDS,
     NASTY_TEXT,
@@ -37,7 +38,6 @@ from .fuzz_strategies import (
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUFFIXES = [".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".xml", ".rss", ".atom"]
-GOOD_TITLES = {good_record(0)["title"], good_record(1)["title"]}
 
 
 def load_bytes(name: str, raw: bytes) -> list:
