@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,14 +85,25 @@ def good_titles(items: list) -> set[str]:
 # --- writers: one hostile record between two good ones, as each format holds it ---------
 
 
+def _dumps(value: object) -> str:
+    """json.dumps, able to write the ints past 4,300 digits that other tools write. The
+    process-wide limit is lifted only while writing, never while the loaders read."""
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return json.dumps(value)
+    finally:
+        sys.set_int_max_str_digits(before)
+
+
 def json_document(hostile: dict) -> bytes:
     """A JSON list [good, hostile, good]; json.dumps writes NaN/Infinity and escapes lone
     surrogates as \\ud800, as real exports do."""
-    return json.dumps([good_record(0), hostile, good_record(1)]).encode()
+    return _dumps([good_record(0), hostile, good_record(1)]).encode()
 
 
 def jsonl_document(hostile: dict) -> bytes:
-    lines = [json.dumps(good_record(0)), json.dumps(hostile), json.dumps(good_record(1))]
+    lines = [json.dumps(good_record(0)), _dumps(hostile), json.dumps(good_record(1))]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -193,7 +205,10 @@ def _as_json(item: RawArticle | Skipped | Note) -> dict:
 def no_repr_of(value: object, items: list) -> None:
     """A list or object given for a field never shows up as its Python repr."""
     if isinstance(value, list | dict) and value:
-        shown = repr(value)
+        try:
+            shown = repr(value)
+        except ValueError:  # it holds an int past 4,300 digits: no repr of it can exist
+            return
         for item in items:
             if isinstance(item, RawArticle):
                 assert shown not in (item.title, item.body, item.source, item.external_id)
