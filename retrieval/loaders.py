@@ -652,6 +652,43 @@ def _number_too_long(token: bytes) -> bool:
     return len(token) >= MAX_NUMBER_DIGITS or bool(exponent and len(exponent.group(1)) > 15)
 
 
+# In a string: a surrogate pair, a lone surrogate escape, or any other escape, in that
+# order, so escapes are consumed whole and `\\ud800` (a backslash, then text) is left.
+_ESCAPES = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"|\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\\.",
+    re.DOTALL,
+)
+
+
+def _no_lone_surrogates(piece: bytes, note: Callable[[str], None]) -> bytes:
+    """String bytes with each lone surrogate escape (\\ud800) as \\ufffd: yajl refuses
+    one in a key (and makes '?' of one in a value)."""
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        if len(m.group()) != 6:
+            return m.group()
+        note("lone surrogate escapes read as U+FFFD")
+        return b"\\ufffd"
+
+    return _ESCAPES.sub(fix, piece) if b"\\u" in piece else piece
+
+
+def _last_escape(piece: bytes) -> int:
+    """Where the last escape starting in the last 12 bytes of `piece` begins (a surrogate
+    pair is 12 bytes), or len(piece). `piece` starts on an escape boundary."""
+    if b"\\" not in piece[-12:]:
+        return len(piece)
+    # Escapes are found from the start: only a scan from a boundary knows which backslash
+    # begins one. Rare (a backslash near a chunk's end) and only in the lenient pass.
+    last = len(piece)
+    for m in _ESCAPES.finditer(piece):
+        if m.start() >= len(piece) - 12:
+            last = m.start()
+            break
+    return last
+
+
 def _nonstandard_as_null(chunks: Iterable[bytes], note: Callable[[str], None]) -> Iterator[bytes]:
     """`chunks` with NaN, Infinity, -Infinity and numbers too long to read (see
     `_number_too_long`) outside strings replaced by null.
@@ -672,10 +709,12 @@ def _nonstandard_as_null(chunks: Iterable[bytes], note: Callable[[str], None]) -
             if in_string:
                 end = _STRING_BODY.match(data, pos).end()  # type: ignore[union-attr]
                 if end == len(data) or data[end : end + 1] == b"\\":
-                    out.append(data[pos:end])
-                    carry = data[end:]
+                    piece = data[pos:end]
+                    hold = _last_escape(piece)  # an escape (pair) the chunk may have cut
+                    out.append(_no_lone_surrogates(piece[:hold], note))
+                    carry = piece[hold:] + data[end:]
                     break
-                out.append(data[pos : end + 1])
+                out.append(_no_lone_surrogates(data[pos : end + 1], note))
                 pos, in_string = end + 1, False
                 continue
             m = _OUTSIDE_STRING.search(data, pos)

@@ -735,3 +735,15 @@ def test_an_article_is_capped_at_max_sentences_with_a_note(tmp_path: Path, fake_
     assert any("body cut after 2,000 sentences" in n.note for n in report.notes)
     (art,) = fake_corpus.store.articles([1]).values()
     assert art.body.endswith("Sentence number 1999 is here.")
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 5, 11, 13])
+def test_json_lone_surrogate_escapes_in_keys_and_values_cost_nothing(chunk):
+    doc = (
+        f'[{json.dumps(GOOD)}, {{"\\udc00": 1, "title": "Lone \\ud800 and pair \\ud83d\\ude00",'
+        ' "body": "Escaped \\\\ud800 stays text."}, {"title": "After"}]'
+    )
+    items = stream(doc.encode(), chunk=chunk)
+    arts = articles(items)
+    assert [a.title for a in arts] == [GOOD["title"], "Lone \ufffd and pair \U0001f600", "After"]
+    assert arts[1].body == "Escaped \\ud800 stays text."
