@@ -28,6 +28,11 @@ from .storage import ArticleStore, PreparedArticle, SentenceRow
 from .text import split_sentences
 
 log = logging.getLogger(__name__)
+# Vectors one article may add. A 1 M-character body (the loaders' cap) is ~10,000
+# sentences; one such file would crowd every search with near-identical hits and cost the
+# embedding time of a thousand articles. 2,000 is past the longest news features (a
+# 20,000-word long read is ~1,000 sentences); the rest of a longer body is dropped.
+MAX_SENTENCES = 2_000
 
 Tagger = Callable[[PreparedArticle, np.ndarray], None]
 T = TypeVar("T")
@@ -57,14 +62,20 @@ def prepare(raw: RawArticle, encoder: Encoder) -> PreparedArticle:
     """Split into the units we embed: the title (unless derived) and every body sentence.
 
     A sentence longer than the model's token window is cut into windows at
-    token boundaries, so no text is silently dropped by truncation.
+    token boundaries, so no text is silently dropped by truncation. Past
+    `MAX_SENTENCES` units the body is cut after the last sentence kept, so the
+    stored body is what was embedded (`_prepared` notes the cut).
     """
     rows: list[SentenceRow] = []
     if not raw.title_derived:
         rows.append(SentenceRow(-1, None, None, raw.title))
-    position = 0
+    position, body = 0, raw.body
     for start, end in split_sentences(raw.body):
-        for w_start, w_end in encoder.windows(raw.body[start:end]):
+        windows = encoder.windows(raw.body[start:end])
+        if position + len(windows) > MAX_SENTENCES:
+            body = raw.body[: rows[-1].end] if position else ""
+            break
+        for w_start, w_end in windows:
             s, e = start + w_start, start + w_end
             rows.append(SentenceRow(position, s, e, raw.body[s:e]))
             position += 1
@@ -72,8 +83,8 @@ def prepare(raw: RawArticle, encoder: Encoder) -> PreparedArticle:
         rows.append(SentenceRow(-1, None, None, raw.title))
     return PreparedArticle(
         title=raw.title,
-        body=raw.body,
-        content_key=content_key(raw.title, raw.body),
+        body=body,
+        content_key=content_key(raw.title, body),
         title_derived=raw.title_derived,
         url=raw.url,
         published=raw.published,
@@ -198,7 +209,17 @@ def _prepared(
     items: Iterable[Item], encoder: Encoder
 ) -> Iterator[PreparedArticle | Skipped | Note]:
     for item in items:
-        yield prepare(item, encoder) if isinstance(item, RawArticle) else item
+        if not isinstance(item, RawArticle):
+            yield item
+            continue
+        for text in item.notes:  # those `loaders.load` has not reported (the feed poller's)
+            yield Note(item.origin, text)
+        art = prepare(item, encoder)
+        if len(art.body) < len(item.body):
+            kept = sum(row.position >= 0 for row in art.sentences)
+            limit = f"the limit is {MAX_SENTENCES:,}"
+            yield Note(item.origin, f"body cut after {kept:,} sentences ({limit})")
+        yield art
 
 
 def in_background(items: Iterable[T], depth: int = 512) -> Iterator[T]:

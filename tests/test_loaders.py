@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import codecs
 import io
 import json
+import os
 import tracemalloc
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retrieval import ingest as ingest_module
 from retrieval import loaders
 from retrieval.loaders import (
     Note,
@@ -488,3 +493,257 @@ def test_jsonl_values_give_each_line_its_place():
         Skipped("q.jsonl#3", "invalid JSON: Expecting value (column 1)"),
         ("q.jsonl#4", "text"),
     ]
+
+
+# --- hostile values and bounds (issue 17) -------------------------------------------------
+
+
+def notes(items) -> list[str]:
+    return [i.note for i in items if isinstance(i, Note)]
+
+
+def skipped(items) -> list[Skipped]:
+    return [i for i in items if isinstance(i, Skipped)]
+
+
+GOOD = {"title": "Tariff talks resume", "body": "Negotiators met in Geneva."}
+
+
+@pytest.mark.parametrize(
+    ("fields", "attr", "expected", "note"),
+    [
+        ({"id": 17}, "external_id", "17", None),
+        ({"id": 17.0}, "external_id", "17", None),
+        ({"id": 10**40}, "external_id", str(10**40), None),
+        ({"id": [1, 2]}, "external_id", None, "id is a list, not text; left out"),
+        ({"id": True}, "external_id", None, "id is a boolean, not text; left out"),
+        ({"id": float("nan")}, "external_id", None, "id is nan, not text; left out"),
+        ({"source": {"id": "bbc", "name": "BBC News"}}, "source", "BBC News", None),
+        ({"source": {"id": "bbc"}}, "source", None, "source is an object, not text; left out"),
+        ({"url": ["https://e.com"]}, "url", None, "url is a list, not text; left out"),
+        ({"url": "https://e.com/" + "x" * 5000}, "url", None, "url of 5,014 characters"),
+        ({"body": ["First para.", "Second para."]}, "body", "First para.\n\nSecond para.", None),
+        ({"date": True}, "published", None, "a boolean (True) is not a date"),
+        ({"date": "9999-12-31"}, "published", None, "is in the future"),
+        ({"date": 1e300}, "published", None, "too large for an epoch time"),
+        (
+            {"date": 1700000000000},
+            "published",
+            datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
+            None,
+        ),
+        ({"title": "Tariff \ud800 talks"}, "title", "Tariff \ufffd talks", None),
+    ],
+)
+def test_fields_of_the_wrong_type_are_converted_or_left_out_never_a_repr(
+    tmp_path: Path, fields, attr, expected, note
+):
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps({**GOOD, **fields}) + "\n")
+    items = list(load([str(f)]))
+    (art,) = articles(items)
+    assert getattr(art, attr) == expected
+    if note:
+        assert any(note in n for n in notes(items)), notes(items)
+    else:
+        assert not notes(items)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"title": ["a", "b"]}, "title is a list, not text"),
+        ({"title": {"en": "x"}}, "title is an object, not text"),
+        ({"body": True}, "body is a boolean, not text"),
+        ({"body": [1, 2]}, "body is a list, not text"),
+    ],
+)
+def test_a_title_or_body_of_the_wrong_type_skips_the_record_alone(tmp_path: Path, fields, reason):
+    f = tmp_path / "a.json"
+    f.write_text(json.dumps([GOOD, {**GOOD, **fields}, {**GOOD, "title": "Third"}]))
+    items = list(load([str(f)]))
+    assert [a.title for a in articles(items)] == [GOOD["title"], "Third"]
+    assert skipped(items) == [Skipped(f"{f}#1", reason)]
+
+
+@pytest.mark.parametrize("chunk", [None, 7, 300, 4096])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"id": ' + "9" * 5000,  # past Python's int-string limit (and ijson's C backend)
+        '"id": -' + "1" * 700,
+        '"id": 1e99999999999999999999',  # past decimal's exponent range
+        '"id": 0.' + "5" * 800,
+    ],
+)
+def test_numbers_too_long_to_read_are_null_and_cost_nothing_else(hostile, chunk):
+    doc = f'[{json.dumps(GOOD)}, {{"title": "Huge", {hostile}, "body": "Digits {"7" * 900}."}},'
+    doc += ' {"title": "After", "date": NaN}]'
+    items = stream(doc.encode(), chunk=chunk)
+    arts = articles(items)
+    assert [a.title for a in arts] == [GOOD["title"], "Huge", "After"]
+    assert arts[1].external_id is None and arts[1].body == f"Digits {'7' * 900}."
+    assert any("numbers of 600 or more" in n for n in notes(items))
+
+
+def test_jsonl_huge_integer_is_null_with_a_note(tmp_path: Path):
+    f = tmp_path / "a.jsonl"
+    f.write_text('{"title": "Huge", "id": ' + "9" * 5000 + "}\n" + json.dumps(GOOD) + "\n")
+    items = list(load([str(f)]))
+    assert [a.external_id for a in articles(items)] == [None, None]
+    assert any("600 or more" in n for n in notes(items))
+
+
+def test_json_string_past_the_record_bound_ends_the_file_after_good_records():
+    doc = f'[{json.dumps(GOOD)}, {{"title": "{"x" * 3000}"}}, {json.dumps(GOOD)}]'
+    with mock.patch.object(loaders, "MAX_RECORD_BYTES", 1000):
+        items = stream(doc.encode(), chunk=100)
+    assert [a.title for a in articles(items)] == [GOOD["title"]]
+    (problem,) = skipped(items)
+    assert "more than 1,000 bytes" in problem.reason and "after record #0" in problem.reason
+
+
+def test_json_record_with_too_many_values_is_skipped_alone():
+    doc = json.dumps([GOOD, {"title": "Wide", "tags": list(range(100))}, GOOD])
+    with mock.patch.object(loaders, "MAX_RECORD_VALUES", 50):
+        items = stream(doc.encode())
+    assert len(articles(items)) == 2
+    assert skipped(items) == [Skipped("f.json#1", "more than 50 values in one record")]
+
+
+def test_jsonl_line_past_the_bound_costs_only_itself(tmp_path: Path):
+    f = tmp_path / "a.jsonl"
+    f.write_text(
+        json.dumps(GOOD) + "\n" + json.dumps({"title": "x" * 5000}) + "\n" + json.dumps(GOOD)
+    )
+    with mock.patch.object(loaders, "MAX_RECORD_BYTES", 1000):
+        items = list(load([str(f)]))
+    assert len(articles(items)) == 2
+    assert skipped(items) == [Skipped(f"{f}#2", "a line longer than 1,000 bytes")]
+
+
+@pytest.mark.parametrize("end", ["\r", "\n", "\r\n"])
+def test_csv_line_ends_of_every_kind_and_fields_past_128kb(tmp_path: Path, end):
+    f = tmp_path / "a.csv"
+    big = "Word " * 60_000  # 300 KB, past csv's default field_size_limit
+    rows = ["title,body", "One,First body.", f'Two,"{big}"', 'Three,"Multi' + end + 'line."']
+    f.write_bytes((end.join(rows) + end).encode())
+    items = list(load([str(f)]))
+    arts = articles(items)
+    assert [a.title for a in arts] == ["One", "Two", "Three"]
+    assert len(arts[1].body) > 250_000 and arts[2].body == "Multi line."
+    assert [a.origin for a in arts] == [f"{f}#2", f"{f}#3", f"{f}#4"]
+
+
+def test_csv_line_past_the_bound_ends_the_file_keeping_rows_before(tmp_path: Path):
+    f = tmp_path / "a.csv"
+    f.write_text("title,body\nOne,First.\nTwo," + "x" * 5000 + "\nThree,Third.\n")
+    with mock.patch.object(loaders, "MAX_RECORD_BYTES", 1000):
+        items = list(load([str(f)]))
+    assert [a.title for a in articles(items)] == ["One"]
+    (problem,) = skipped(items)
+    assert problem.source == f"{f}#3" and "the rest of the file was not read" in problem.reason
+
+
+def test_csv_streamed_keeps_bom_and_cp1252_handling(tmp_path: Path):
+    f = tmp_path / "a.csv"
+    f.write_bytes(codecs.BOM_UTF8 + "title,body\nCafé,Ok.\n".encode())
+    g = tmp_path / "b.csv"
+    g.write_bytes("title,body\nCafé,Ok.\n".encode("cp1252"))
+    items = list(load([str(f), str(g)]))
+    assert [a.title for a in articles(items)] == ["Café", "Café"]
+    assert len(notes(items)) == 1 and "UTF-8" in notes(items)[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"),
+    [
+        ("big.txt", "MAX_WHOLE_FILE_BYTES"),
+        ("big.html", "MAX_WHOLE_FILE_BYTES"),
+        ("big.jsonl", "MAX_STREAMED_FILE_BYTES"),
+        ("big.csv", "MAX_STREAMED_FILE_BYTES"),
+    ],
+)
+def test_files_past_their_size_cap_are_skipped(tmp_path: Path, name, limit):
+    f = tmp_path / name
+    f.write_text("title,body\n" + "Tariffs rose again today.\n" * 100)
+    with mock.patch.object(loaders, limit, 1000):
+        items = list(load([str(f)]))
+    (problem,) = items
+    assert problem.source == str(f) and problem.reason.startswith("file too large")
+
+
+def test_body_past_the_cap_is_cut_at_a_paragraph_break_with_a_note(tmp_path: Path):
+    f = tmp_path / "a.jsonl"
+    body = "\n\n".join(f"Paragraph {n} is here." for n in range(50))
+    f.write_text(json.dumps({"title": "Long", "body": body}) + "\n")
+    with mock.patch.object(loaders, "MAX_BODY_CHARS", 100):
+        items = list(load([str(f)]))
+    (art,) = articles(items)
+    assert len(art.body) <= 100 and art.body.endswith("is here.")
+    assert body.startswith(art.body)
+    assert any("body cut to" in n for n in notes(items))
+
+
+def test_any_parser_exception_costs_only_its_file_and_is_named(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("Tariffs rise again\n\nDuties went up.")
+    (tmp_path / "b.html").write_text("<html></html>")
+    (tmp_path / "c.txt").write_text("Talks resume in Geneva\n\nNegotiators met.")
+    with mock.patch.object(loaders, "parse_html", side_effect=ValueError("boom")):
+        items = list(load([str(tmp_path)]))
+    assert len(articles(items)) == 2
+    assert skipped(items) == [
+        Skipped(str(tmp_path / "b.html"), "unexpected ValueError: boom; the rest was not read")
+    ]
+
+
+def test_memory_error_and_interrupts_are_not_swallowed(tmp_path: Path):
+    (tmp_path / "b.html").write_text("<html></html>")
+    for exc in (MemoryError, KeyboardInterrupt):
+        with mock.patch.object(loaders, "parse_html", side_effect=exc), pytest.raises(exc):
+            list(load([str(tmp_path)]))
+
+
+def test_a_url_that_fails_in_any_way_costs_only_itself(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("Tariffs rise again\n\nDuties went up.")
+    items = list(load([str(tmp_path), "http://[::1/x"]))
+    assert len(articles(items)) == 1
+    assert [s.source for s in skipped(items)] == ["http://[::1/x"]
+    with mock.patch.object(loaders, "fetch", side_effect=ValueError("Invalid IPv6 URL")):
+        items = list(load(["http://[::1/x", str(tmp_path)]))
+    assert len(articles(items)) == 1
+    assert "ValueError: Invalid IPv6 URL" in skipped(items)[0].reason
+
+
+def test_non_utf8_file_names_are_shown_with_replacement_characters(tmp_path: Path):
+    name = os.fsdecode(b"caf\xe9 \xff.txt")
+    (tmp_path / name).write_text("Tariffs rise again\n\nDuties went up.")
+    (art,) = articles(load([str(tmp_path)]))
+    assert art.origin == str(tmp_path / "caf\ufffd \ufffd.txt")
+    (problem,) = list(load([str(tmp_path / os.fsdecode(b"gone\xff.txt"))]))
+    assert problem == Skipped(str(tmp_path / "gone\ufffd.txt"), "no such file or folder")
+
+
+def test_an_article_is_capped_at_max_sentences_with_a_note(tmp_path: Path, fake_corpus):
+    f = tmp_path / "giant.txt"
+    f.write_text(
+        "A giant report\n\n" + " ".join(f"Sentence number {n} is here." for n in range(2500))
+    )
+    report = fake_corpus.ingest([str(f)], progress=False)
+    assert report.added == 1
+    assert report.embedded == 1 + ingest_module.MAX_SENTENCES  # the title and 2,000 sentences
+    assert any("body cut after 2,000 sentences" in n.note for n in report.notes)
+    (art,) = fake_corpus.store.articles([1]).values()
+    assert art.body.endswith("Sentence number 1999 is here.")
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 5, 11, 13])
+def test_json_lone_surrogate_escapes_in_keys_and_values_cost_nothing(chunk):
+    doc = (
+        f'[{json.dumps(GOOD)}, {{"\\udc00": 1, "title": "Lone \\ud800 and pair \\ud83d\\ude00",'
+        ' "body": "Escaped \\\\ud800 stays text."}, {"title": "After"}]'
+    )
+    items = stream(doc.encode(), chunk=chunk)
+    arts = articles(items)
+    assert [a.title for a in arts] == [GOOD["title"], "Lone \ufffd and pair \U0001f600", "After"]
+    assert arts[1].body == "Escaped \\ud800 stays text."
