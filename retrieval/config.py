@@ -434,7 +434,8 @@ def _check_since(section: str, key: str, value: str, where: str) -> None:
     try:
         parse_since(value)
     except (InputError, OverflowError, ValueError) as exc:
-        error = exc if isinstance(exc, InputError) else _say("too_far")
+        readable = isinstance(exc, InputError) and not isinstance(exc, OverflowError)
+        error = exc if readable else _say("too_far")
         raise ConfigError(
             _say("since", path=where, section=section, key=key, error=error)
         ) from None

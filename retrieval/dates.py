@@ -136,6 +136,11 @@ def _parse_text(text: str) -> datetime | None:
         return None
 
 
+class SinceOverflow(InputError, OverflowError):
+    """A `--since` before the year 1: an input error for the user, an overflow for callers
+    that bound the window themselves (and word it their way)."""
+
+
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """`--since`: a duration back from now (`24h`, `7d`, `2w`, `30m`) or a date.
 
@@ -148,7 +153,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
         try:
             return now - timedelta(**{_UNITS[unit]: amount})
         except OverflowError:  # 99999999999d: before the year 1
-            raise InputError(f"cannot read --since {value!r}: that is too long ago") from None
+            raise SinceOverflow(f"cannot read --since {value!r}: that is too long ago") from None
     parsed = _any_date(value)[0]
     if parsed is None:
         raise InputError(

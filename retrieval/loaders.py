@@ -44,6 +44,7 @@ import json
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,7 +56,6 @@ import ijson
 
 from .dates import read_date
 from .fetch import FetchError, fetch, guard_url
-from .identity import http_parts
 from .text import clean_body, clean_line, derive_title, is_headline_like
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
@@ -1088,9 +1088,16 @@ def load(targets: Iterable[str], *, allow_private: bool = False) -> Iterator[Ite
     """
     targets = [str(t) for t in targets]
     for target in targets:
-        if _is_url(target) and http_parts(target) is not None:
+        if _is_url(target) and _well_formed(target):
             guard_url(target, allow_private=allow_private)
     return _load(targets, allow_private)
+
+
+def _well_formed(url: str) -> bool:
+    try:
+        return bool(urllib.parse.urlsplit(url).hostname)
+    except ValueError:  # "http://[::1/x"
+        return False
 
 
 def _load(targets: list[str], allow_private: bool) -> Iterator[Item]:
