@@ -119,13 +119,14 @@ def feed_json(f) -> dict[str, Any]:
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
     """(line number, object, None), or (line number, None, error) for a line that is not one.
 
-    The lines are read by the project's one JSONL reader, `retrieval.loaders.jsonl_values`
+    The lines are read by the project's one JSONL reader, `retrieval.jsonread.jsonl_values`
     (blank lines skipped, a line too deeply nested refused alone, a line that is not UTF-8
     read as Windows-1252 and noted on stderr); this adapter gives its verdicts the
     wording of batch results.
     """
     from retrieval import InputError, wording
-    from retrieval.loaders import Note, Skipped, jsonl_values
+    from retrieval.jsonread import jsonl_values
+    from retrieval.records import Note, Skipped
 
     try:
         fh = path.open("rb")

@@ -45,7 +45,8 @@ from .errors import InputError, StoreError
 from .fetch import FetchError, FetchLimits, RefusedURL, Response, fetch, guard_url
 from .identity import entry_keys, normalize_url
 from .identity import http_parts as _http_parts
-from .loaders import RawArticle, Skipped, looks_like_feed, parse_feed, parse_html, read_text
+from .loaders import looks_like_feed, parse_feed, parse_html
+from .records import RawArticle, Skipped, read_text
 from .sqlite import ThreadConnections
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 from .text import words
 
 if TYPE_CHECKING:
-    from .loaders import RawArticle
+    from .records import RawArticle
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Query parameters that only track the click: the same story shared with and without them

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .embed import Encoder
 from .identity import content_key, dedupe_keys
 from .index import SentenceIndex
-from .loaders import Item, Note, RawArticle, Skipped
+from .records import Item, Note, RawArticle, Skipped
 from .storage import ArticleStore, PreparedArticle, SentenceRow
 from .text import split_sentences
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from retrieval import loaders
+from retrieval import jsonread, records
 from retrieval.dates import EARLIEST, FUTURE_SLACK
 from retrieval.loaders import Note, RawArticle, Skipped
 
@@ -51,7 +51,7 @@ def _nest(inner: st.SearchStrategy) -> st.SearchStrategy:
 
 
 VALUES = st.recursive(SCALARS, _nest, max_leaves=6)
-DEEP = st.integers(1, loaders.MAX_DEPTH - 4).map(lambda n: _deep(n))
+DEEP = st.integers(1, jsonread.MAX_DEPTH - 4).map(lambda n: _deep(n))
 FIELD_NAMES = [
     "id", "title", "Headline", "body", "text", "content", "url", "link",
     "published", "date", "published_at", "source", "dateline", "extra",
@@ -178,12 +178,12 @@ def check_items(items: list, now: datetime | None = None) -> None:
         assert isinstance(item, RawArticle | Skipped | Note), type(item)
         if isinstance(item, RawArticle):
             assert isinstance(item.title, str) and item.title.strip()
-            assert isinstance(item.body, str) and len(item.body) <= loaders.MAX_BODY_CHARS
-            assert len(item.title) <= loaders.MAX_TITLE_CHARS
+            assert isinstance(item.body, str) and len(item.body) <= records.MAX_BODY_CHARS
+            assert len(item.title) <= records.MAX_TITLE_CHARS
             for text in (item.title, item.body, item.origin, item.url, item.source):
                 assert _clean_text(text), repr(text)[:80]
             for text in (item.external_id, item.dateline):
-                assert _clean_text(text) and (text is None or len(text) <= loaders.MAX_FIELD_CHARS)
+                assert _clean_text(text) and (text is None or len(text) <= records.MAX_FIELD_CHARS)
             if item.published is not None:
                 assert EARLIEST <= item.published <= now + FUTURE_SLACK
             assert not item.notes, "load() reports notes and clears them"

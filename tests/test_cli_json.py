@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli_json import read_jsonl
 from retrieval import InputError
-from retrieval.loaders import MAX_DEPTH
+from retrieval.jsonread import MAX_DEPTH
 
 
 def _read(tmp_path: Path, data: bytes) -> list[tuple[int, dict | None, str | None]]:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import ingest as ingest_module
-from retrieval import loaders
+from retrieval import jsonread, loaders, records
 from retrieval.loaders import (
     Note,
     RawArticle,
@@ -187,7 +187,7 @@ def reference_parse_json(text: str, origin: str) -> list:
 
 
 def stream(raw: bytes, origin: str = "f.json", chunk: int | None = None) -> list:
-    with mock.patch.object(loaders, "JSON_CHUNK", chunk or loaders.JSON_CHUNK):
+    with mock.patch.object(jsonread, "JSON_CHUNK", chunk or jsonread.JSON_CHUNK):
         return list(parse_json_stream(io.BytesIO(raw), origin))
 
 
@@ -303,7 +303,7 @@ def test_json_non_utf8_is_read_as_cp1252_with_a_note(tmp_path: Path):
     items = list(load([str(f)]))
     (note,) = [i for i in items if isinstance(i, Note)]
     bad = raw.index("é".encode("cp1252"))
-    assert bad > loaders.JSON_CHUNK
+    assert bad > jsonread.JSON_CHUNK
     assert note == Note(str(f), f"not valid UTF-8 (byte {bad}); read as Windows-1252")
     last = articles(items)[-1]
     assert (last.title, last.body) == ("Café talks", "The minister’s view.")
@@ -419,7 +419,7 @@ def test_json_nested_100k_deep_is_refused_without_recursion(tmp_path: Path):
     f.write_text(nested(100_000))
     assert f.stat().st_size > 200_000
     assert list(load([str(f)])) == [
-        Skipped(f"{f}#0", f"nested deeper than {loaders.MAX_DEPTH} levels")
+        Skipped(f"{f}#0", f"nested deeper than {jsonread.MAX_DEPTH} levels")
     ]
 
 
@@ -432,7 +432,7 @@ def test_json_nesting_costs_no_memory_past_the_limit(tmp_path: Path):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert item == Skipped(f"{f}#0", f"nested deeper than {loaders.MAX_DEPTH} levels")
+    assert item == Skipped(f"{f}#0", f"nested deeper than {jsonread.MAX_DEPTH} levels")
     assert peak < 12_000_000, peak  # building 500,000 lists would take over 30 MB
 
 
@@ -445,12 +445,12 @@ def test_json_deep_record_costs_only_itself(tmp_path: Path):
         items = list(load([str(f)]))
         assert [a.title for a in articles(items)] == ["Before", "After"]
         assert [i for i in items if isinstance(i, Skipped)] == [
-            Skipped(f"{f}#1", f"nested deeper than {loaders.MAX_DEPTH} levels")
+            Skipped(f"{f}#1", f"nested deeper than {jsonread.MAX_DEPTH} levels")
         ]
 
 
 def test_depth_limit_is_the_same_for_json_and_jsonl(tmp_path: Path):
-    limit = loaders.MAX_DEPTH
+    limit = jsonread.MAX_DEPTH
     at = '{"title": "At the limit", "x": ' + nested(limit - 1) + "}"  # the record is level 1
     past = '{"title": "Past it", "x": ' + nested(limit) + "}"
     arr, lines = tmp_path / "a.json", tmp_path / "a.jsonl"
@@ -479,7 +479,7 @@ def test_jsonl_each_bad_line_costs_only_itself_and_is_named(tmp_path: Path):
     assert [i for i in items if isinstance(i, Skipped)] == [
         Skipped(f"{f}#3", "invalid JSON: Expecting value (column 26)"),
         Skipped(f"{f}#4", "expected an object, found list"),
-        Skipped(f"{f}#5", f"nested deeper than {loaders.MAX_DEPTH} levels"),
+        Skipped(f"{f}#5", f"nested deeper than {jsonread.MAX_DEPTH} levels"),
     ]
     assert [i for i in items if isinstance(i, Note)] == [
         Note(f"{f}#6", "not valid UTF-8 (byte 14); read as Windows-1252")
@@ -488,7 +488,7 @@ def test_jsonl_each_bad_line_costs_only_itself_and_is_named(tmp_path: Path):
 
 def test_jsonl_values_give_each_line_its_place():
     fh = io.BytesIO(b'{"question": "q1"}\n\nnot json\n"text"\n')
-    assert list(loaders.jsonl_values(fh, "q.jsonl")) == [
+    assert list(jsonread.jsonl_values(fh, "q.jsonl")) == [
         ("q.jsonl#1", {"question": "q1"}),
         Skipped("q.jsonl#3", "invalid JSON: Expecting value (column 1)"),
         ("q.jsonl#4", "text"),
@@ -596,7 +596,7 @@ def test_jsonl_huge_integer_is_null_with_a_note(tmp_path: Path):
 
 def test_json_string_past_the_record_bound_ends_the_file_after_good_records():
     doc = f'[{json.dumps(GOOD)}, {{"title": "{"x" * 3000}"}}, {json.dumps(GOOD)}]'
-    with mock.patch.object(loaders, "MAX_RECORD_BYTES", 1000):
+    with mock.patch.object(jsonread, "MAX_RECORD_BYTES", 1000):
         items = stream(doc.encode(), chunk=100)
     assert [a.title for a in articles(items)] == [GOOD["title"]]
     (problem,) = skipped(items)
@@ -605,7 +605,7 @@ def test_json_string_past_the_record_bound_ends_the_file_after_good_records():
 
 def test_json_record_with_too_many_values_is_skipped_alone():
     doc = json.dumps([GOOD, {"title": "Wide", "tags": list(range(100))}, GOOD])
-    with mock.patch.object(loaders, "MAX_RECORD_VALUES", 50):
+    with mock.patch.object(jsonread, "MAX_RECORD_VALUES", 50):
         items = stream(doc.encode())
     assert len(articles(items)) == 2
     assert skipped(items) == [Skipped("f.json#1", "more than 50 values in one record")]
@@ -616,7 +616,7 @@ def test_jsonl_line_past_the_bound_costs_only_itself(tmp_path: Path):
     f.write_text(
         json.dumps(GOOD) + "\n" + json.dumps({"title": "x" * 5000}) + "\n" + json.dumps(GOOD)
     )
-    with mock.patch.object(loaders, "MAX_RECORD_BYTES", 1000):
+    with mock.patch.object(jsonread, "MAX_RECORD_BYTES", 1000):
         items = list(load([str(f)]))
     assert len(articles(items)) == 2
     assert skipped(items) == [Skipped(f"{f}#2", "a line longer than 1,000 bytes")]
@@ -677,7 +677,7 @@ def test_body_past_the_cap_is_cut_at_a_paragraph_break_with_a_note(tmp_path: Pat
     f = tmp_path / "a.jsonl"
     body = "\n\n".join(f"Paragraph {n} is here." for n in range(50))
     f.write_text(json.dumps({"title": "Long", "body": body}) + "\n")
-    with mock.patch.object(loaders, "MAX_BODY_CHARS", 100):
+    with mock.patch.object(records, "MAX_BODY_CHARS", 100):
         items = list(load([str(f)]))
     (art,) = articles(items)
     assert len(art.body) <= 100 and art.body.endswith("is here.")
