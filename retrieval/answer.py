@@ -88,14 +88,28 @@ def overlap(terms: set[str], text: str) -> float:
     """Share of `terms` (content words) found in `text`, compared by stem."""
     if not terms:
         return 0.0
-    found = {stem(w) for w in words(text)}
-    return sum(1 for t in terms if stem(t) in found) / len(terms)
+    wanted = {stem(t) for t in terms}
+    found = {s for s in _stems(text, {w[:3] for w in wanted}) if s is not None}
+    return len(wanted & found) / len(wanted)
+
+
+def _stems(text: str, prefixes: set[str]) -> list[str | None]:
+    """The stem of each word of `text` that may match one of the question's (its first
+    three letters among `prefixes`: Snowball keeps a word's first letters), None for the
+    rest. Stemming is the cost of composing an answer; most words need none."""
+    return [stem(w) if w[:3] in prefixes else None for w in words(text)]
 
 
 def _article_text(retrieval: Retrieval, article_ids: list[int]) -> str:
+    """The sentences of these articles (the table is sorted by article: slice, don't scan)."""
     table = retrieval.sentences
-    wanted = set(article_ids)
-    return " ".join(t for t, o in zip(table.texts, table.owners, strict=True) if int(o) in wanted)
+    owners = table.owners
+    parts = []
+    for aid in article_ids:
+        start = int(np.searchsorted(owners, aid, side="left"))
+        end = int(np.searchsorted(owners, aid, side="right"))
+        parts.extend(table.texts[start:end])
+    return " ".join(parts)
 
 
 def confidence_features(retrieval: Retrieval, question: Question, terms: set[str]) -> list[float]:
@@ -158,9 +172,8 @@ def compose(
     return Answer(retrieval.question, not chosen, chosen, ranked, score)
 
 
-def _pairs(text: str) -> set[tuple[str, str]]:
-    stems = [stem(w) for w in words(text)]
-    return set(itertools.pairwise(stems))
+def _pairs(stems: list[str | None]) -> set[tuple[str | None, str | None]]:
+    return {p for p in itertools.pairwise(stems) if None not in p}
 
 
 def select_sentences(
@@ -189,13 +202,20 @@ def select_sentences(
         )
     if not pool:
         return []
-    shares = {i: overlap(terms, table.texts[i]) for i in pool}
-    question_pairs = _pairs(question.text)
+    wanted = {stem(t) for t in terms}
+    prefixes = {w[:3] for w in wanted}
+    question_pairs = _pairs([stem(w) for w in words(question.text)])
+    stems = {i: _stems(table.texts[i], prefixes) for i in pool}
+
+    def share(i: int) -> float:
+        if i not in stems:
+            stems[i] = _stems(table.texts[i], prefixes)
+        return len(wanted.intersection(stems[i])) / len(wanted) if wanted else 0.0
 
     def share_after(i: int) -> float:
         j = i + 1
         if j < len(table.texts) and table.owners[j] == table.owners[i]:
-            return shares.get(j, overlap(terms, table.texts[j]))
+            return share(j)
         return 0.0
 
     rel = np.array(
@@ -206,9 +226,9 @@ def select_sentences(
                 int(table.positions[i]),
                 rank_of[int(table.owners[i])],
                 article_score[int(table.owners[i])],
-                shares[i],
+                share(i),
                 share_after(i),
-                len(_pairs(table.texts[i]) & question_pairs) / len(question_pairs)
+                len(_pairs(stems[i]) & question_pairs) / len(question_pairs)
                 if question_pairs
                 else 0.0,
                 question,
