@@ -19,7 +19,8 @@ Backends (`[embedding] backend`), all computing the same model, each declared on
   the reference (see `retrieval.backends.fidelity`), else the reference.
 
 The ONNX/OpenVINO paths never import torch (or NNCF) at run time, so a fresh
-process answers its first query in well under a second.
+process answers its first query without waiting for torch to import (start-up
+times in bench/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 or OpenVINO on the int8 model made from it (`backends.int8`).
 
 None imports torch: tokenisation is `tokenizers`, pooling is numpy, so a
-new process reaches its first embedding in well under a second.
+new process reaches its first embedding without paying torch's slow import.
 """
 
 from __future__ import annotations
