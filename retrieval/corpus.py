@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "briefbot.sqlite3"
 INDEX_NAME = "sentences.faiss"
-# Feed polls rewrite the index file every time only while it is small (~75 MB at this size).
+# Feed polls rewrite the index file every time only while it is small; a large one is
+# rewritten every INDEX_SAVE_INTERVAL (a crash is repaired from SQLite at the next start).
 INDEX_ALWAYS_SAVE_BELOW = 100_000  # vectors
 INDEX_SAVE_INTERVAL = 600.0  # seconds
 

@@ -14,12 +14,13 @@ Backends (`[embedding] backend`), all computing the same model, each declared on
 - ``openvino-int8``: the same with int8 feed-forward weights and activations quantised
   on the fly (CPUs with VNNI; faster than ``openvino``), made once with NNCF
   (`retrieval.backends.int8`). Only the feed-forward layers: int8 everywhere, or a
-  static calibrated model, drifts too far from fp32 (figures in the README);
+  static calibrated model, drifts too far from fp32 (figures in bench/RESULTS.md);
 - ``auto``: the fastest of these that loads here and passes a fidelity check against
   the reference (see `retrieval.backends.fidelity`), else the reference.
 
 The ONNX/OpenVINO paths never import torch (or NNCF) at run time, so a fresh
-process answers its first query in well under a second.
+process answers its first query without waiting for torch to import (start-up
+times in bench/RESULTS.md).
 """
 
 from __future__ import annotations

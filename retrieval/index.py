@@ -10,17 +10,17 @@ Which index depends on size (`bench/index.py` measures both):
 - past it, HNSW over the same fp16 vectors (`IndexHNSWSQ`), built once when the
   corpus crosses the line (logged) and grown incrementally after. Search breadth
   (efSearch) is never below the number of candidates asked for; for the 400 that
-  `ask` asks for, recall@10 against exact search measured 0.98 at 100k vectors and
-  0.996 at 1M, in ~1.1 ms against 2.9 ms and 30 ms exhaustive.
+  `ask` asks for, HNSW keeps nearly all of exact search's top ten at a fraction of
+  its cost, and the gap grows with size (figures in bench/RESULTS.md).
 
 A filter (a country, a date range) restricts the search inside FAISS with a
 bitmap of admitted positions, built from the article of each vector held here
 (no SQL per sentence). On HNSW a selective filter would silently lose half the
 right answers at the usual breadth, so a filter admitting under
 `FILTER_EXACT_BELOW` of the vectors is searched exhaustively (exact, and cheap
-because only admitted vectors are scored: 8 ms for 5% of 1M); a broad one
-searches the graph with the breadth raised by 1/selectivity (recall@10 0.99 for
-40% of 1M in 5 ms, against 32 ms exhaustive).
+because only admitted vectors are scored); a broad one searches the graph with
+the breadth raised by 1/selectivity, which keeps recall close to exact search at
+a fraction of an exhaustive scan's cost.
 
 The index is a cache of what SQLite holds: it is saved atomically beside the
 database with its ids and a metadata file, and `Corpus` checks they agree.
@@ -43,7 +43,7 @@ from .atomic import replacing
 
 log = logging.getLogger(__name__)
 
-EXACT_MAX = 250_000  # vectors; exhaustive fp16 search past this costs more than ~8 ms a query
+EXACT_MAX = 250_000  # vectors; past this, exhaustive fp16 search costs more than HNSW saves
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # the least breadth; raised to k when more candidates are asked for
@@ -81,7 +81,7 @@ class _Column:
     def __init__(self, values: np.ndarray | None = None) -> None:
         self._data = np.zeros(0, np.int64) if values is None else values.astype(np.int64)
         self._size = len(self._data)
-        self.max = int(self._data.max()) if self._size else 0  # kept: a scan is 0.5 ms at 1M
+        self.max = int(self._data.max()) if self._size else 0  # kept, not rescanned per search
 
     def extend(self, values: np.ndarray) -> None:
         if len(values):
@@ -168,7 +168,7 @@ class SentenceIndex:
         """Copy every vector into `target`, then serve from it.
 
         The copy runs without the lock, chunk by chunk, so questions are answered by the
-        old index meanwhile (a 250k-vector HNSW build takes 20-45 s here).
+        old index meanwhile (an HNSW build over a large corpus takes tens of seconds).
         """
         done = 0
         while True:

@@ -197,7 +197,7 @@ def ingest(
 
 
 def encode_unique(encoder: Encoder, texts: list[str]) -> np.ndarray:
-    """Encode each distinct text once: news repeats boilerplate sentences (~5% in Reuters)."""
+    """Encode each distinct text once: news repeats boilerplate sentences."""
     position: dict[str, int] = {}
     rows = [position.setdefault(text, len(position)) for text in texts]
     if len(position) == len(texts):

@@ -43,7 +43,7 @@ class Topic:
 
     @functools.cached_property
     def keyword_pattern(self) -> re.Pattern[str] | None:
-        """Matches lower-cased text: 4x faster than re.IGNORECASE on a long alternation."""
+        """Matches lower-cased text: re.IGNORECASE is much slower on a long alternation."""
         if not self.keywords:
             return None
         parts = [

@@ -1,15 +1,14 @@
 """The OpenVINO model with int8 feed-forward weights, made once from the ONNX export.
 
-Where the time goes: 83% of a forward pass is the fully connected layers, already
-in bf16 at ~90% of this CPU's bf16 peak, so only int8 arithmetic (VNNI) is left.
-Measured on 4,000 Reuters sentences against OpenVINO fp32 (bf16: 1.0x, mean
-cosine 0.999986, top-10 neighbour agreement 0.994):
+Where the time goes: most of a forward pass is the fully connected layers, already
+in bf16 close to the CPU's bf16 peak, so only int8 arithmetic (VNNI) is left.
+The variants tried against OpenVINO fp32 (figures in bench/RESULTS.md):
 
-- every layer's weights int8 + activations quantised per group of 64: 1.19x,
-  cosine 0.99921, agreement 0.969 (too far);
+- every layer's weights int8 + activations quantised per group of 64: the fastest,
+  but its vectors drifted too far from fp32;
 - feed-forward weights only (half the multiply-adds), attention and embeddings
-  left in bf16, groups of 64: 1.12-1.14x, cosine 0.99961, agreement 0.977;
-- a static, calibrated int8 model (NNCF `quantize`) of every layer: cosine 0.9978.
+  left in bf16, groups of 64: nearly as fast, and close enough;
+- a static, calibrated int8 model (NNCF `quantize`) of every layer: drifted furthest.
 
 So the feed-forward layers' weights are compressed to int8 (per output channel,
 asymmetric) by NNCF's data-free `compress_weights`, and OpenVINO quantises their

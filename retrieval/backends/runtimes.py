@@ -2,7 +2,7 @@
 or OpenVINO on the int8 model made from it (`backends.int8`).
 
 None imports torch: tokenisation is `tokenizers`, pooling is numpy, so a
-new process reaches its first embedding in well under a second.
+new process reaches its first embedding without paying torch's slow import.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class _OnnxModelEncoder:
 
 
 class OnnxRuntimeEncoder(_OnnxModelEncoder):
-    """ONNX Runtime, CPU, fp32: the same vectors as torch (cosine 1.0), ~2.3x faster."""
+    """ONNX Runtime, CPU, fp32: the same vectors as torch, faster, and without importing it."""
 
     backend = "onnx"
 
@@ -94,7 +94,7 @@ def _import_openvino():  # type: ignore[no-untyped-def]
 
     `import openvino` pulls in the model-converter's telemetry (which can send usage
     data from `convert_model`); we never convert, and blocking the module also
-    saves ~70 ms of start-up.
+    shortens start-up.
     """
     if "openvino" not in sys.modules:
         sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
@@ -104,14 +104,14 @@ def _import_openvino():  # type: ignore[no-untyped-def]
 
 
 class OpenVinoEncoder(_OnnxModelEncoder):
-    """OpenVINO CPU; bf16 inference precision when the CPU supports it (~4.7x torch fp32).
+    """OpenVINO CPU; bf16 inference precision when the CPU supports it.
 
     The model is compiled twice, each on first use. Queries run on a latency-tuned
-    compilation that spreads one batch over every core (1.4 ms a question). Bulk
+    compilation that spreads one batch over every core. Bulk
     encoding runs on a throughput-tuned one with one stream per core and two batches
     queued per stream, so while one core pads or pools a batch the other is
-    still in the model (measured 1.15x on news sentences, and 3.3 ms a question,
-    hence the two).
+    still in the model. That one is faster in bulk but slower for a single question,
+    hence the two.
     """
 
     backend = "openvino"
@@ -136,8 +136,8 @@ class OpenVinoEncoder(_OnnxModelEncoder):
         if activation_group:
             self.backend = "openvino-int8"
 
-        # No CACHE_DIR: a compiled blob saves ~0.2 s per start but costs 90 MB per
-        # OpenVINO version and thread count, and OpenVINO never deletes old ones.
+        # No CACHE_DIR: a compiled blob saves a little start-up but costs a model-sized
+        # file per OpenVINO version and thread count, and OpenVINO never deletes old ones.
         self._core = ov.Core()
         self._model = self._core.read_model(str(onnx_file))
         capabilities = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
