@@ -149,7 +149,7 @@ def compose(
     answer_articles: int = 2,
     abstain_below: float = 0.42,
     mmr_lambda: float = 0.7,
-    max_words: int = 80,
+    max_words: int = 78,
 ) -> Answer:
     terms = set(query_terms(retrieval.question))
     ranked = [(c.article_id, c.score) for c in retrieval.ranked]

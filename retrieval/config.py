@@ -70,7 +70,7 @@ class AnswerSettings:
     lexical_weight: float = 0.5
     abstain_below: float = 0.42
     mmr_lambda: float = 0.7
-    max_words: int = 80
+    max_words: int = 78
 
 
 @dataclass(frozen=True)
