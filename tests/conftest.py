@@ -103,3 +103,17 @@ def seed_corpus(seed_dir: Path, seed_settings: Settings):
     corpus = Corpus(seed_settings)
     yield corpus
     corpus.close()
+
+
+@pytest.fixture
+def renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names files are renamed to through os.replace, in order (atomic-write order)."""
+    renamed: list[str] = []
+    real = os.replace
+
+    def record(src: str, dst: str) -> None:
+        renamed.append(Path(dst).name)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", record)
+    return renamed

@@ -28,22 +28,10 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["index.faiss"]
 
 
-def test_nested_blocks_rename_the_first_entered_last(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import os
-
-    renamed: list[str] = []
-    real = os.replace
-
-    def record(src: str, dst: str) -> None:
-        renamed.append(Path(dst).name)
-        real(src, dst)
-
-    monkeypatch.setattr(os, "replace", record)
+def test_nested_blocks_rename_the_first_entered_last(tmp_path: Path, renames: list[str]) -> None:
     meta, data = tmp_path / "meta", tmp_path / "data"
     with replacing(meta) as m, replacing(data) as d:
         d.write_text("d")
         m.write_text("m")
-    assert renamed == ["data", "meta"]
+    assert renames == ["data", "meta"]
     assert meta.read_text() == "m" and data.read_text() == "d"
