@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import answer as answering
 from . import summarize as summarizing
+from . import wording
 from .config import Settings
 from .digest import Digest, DigestBuilder
 from .embed import Encoder, load_encoder
@@ -265,7 +266,7 @@ class Corpus:
     def ask(self, question: str, filters: Filters | None = None, limit: int = 5) -> AskResult:
         question = question.strip()
         if not question:
-            raise InputError("the question is empty")
+            raise InputError(wording.text("errors.ask.empty"))
         cfg = self.settings.answer
         filters = filters or Filters()
         encoder = self.encoder
@@ -300,7 +301,7 @@ class Corpus:
     def article(self, article_id: int) -> Article:
         found = self.store.articles([article_id])
         if article_id not in found:
-            raise InputError(f"no article with id {article_id} (see `briefbot articles`)")
+            raise InputError(wording.text("errors.article.unknown", article_id=article_id))
         return found[article_id]
 
     def summarize_article(self, article_id: int, sentences: int | None = None) -> list[str]:
@@ -316,14 +317,14 @@ class Corpus:
         article = next((i for i in items if isinstance(i, RawArticle)), None)
         if article is None:
             reason = next((i.reason for i in items if isinstance(i, Skipped)), "no text")
-            raise InputError(f"nothing to summarise: {reason}")
+            raise InputError(wording.text("errors.summary.nothing", reason=reason))
         body = [article.body[s:e] for s, e in split_sentences(article.body)] or [article.title]
         return self._summarize(body, sentences)
 
     def _summarize(self, texts: list[str], sentences: int | None) -> list[str]:
         cfg = self.settings.summary
         if sentences is not None and sentences < 1:
-            raise InputError("--sentences must be at least 1")
+            raise InputError(wording.text("errors.summary.sentences"))
         n = sentences or summarizing.summary_length(
             len(texts), cfg.ratio, cfg.min_sentences, cfg.max_sentences
         )

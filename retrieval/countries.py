@@ -28,6 +28,7 @@ from typing import Any
 
 import pycountry
 
+from . import wording
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -302,7 +303,7 @@ def country_name(code: str) -> str:
     names = _tables().names
     name = names.get(code.strip().upper()) if isinstance(code, str) else None
     if name is None:
-        raise InputError(f"unknown country code {code!r}")
+        raise InputError(wording.text("errors.country.unknown_code", code=code))
     return name
 
 
@@ -347,12 +348,12 @@ def resolve_country(text: str) -> str:
         return code
     shown = " ".join(text.split())[:60]
     if not shown:
-        raise InputError("no country given")
+        raise InputError(wording.text("errors.country.missing"))
     hints = [f"{country_name(c)} ({c})" for c in suggest_countries(text)]
     if not hints:
-        raise InputError(f"unknown country {shown!r}")
+        raise InputError(wording.text("errors.country.unknown", country=shown))
     said = hints[0] if len(hints) == 1 else ", ".join(hints[:-1]) + " or " + hints[-1]
-    raise InputError(f"unknown country {shown!r}: did you mean {said}?")
+    raise InputError(wording.text("errors.country.suggest", country=shown, hints=said))
 
 
 @functools.cache

@@ -41,6 +41,7 @@ from email.message import Message
 from pathlib import Path
 from urllib.parse import urljoin
 
+from . import wording
 from .errors import InputError, StoreError
 from .fetch import FetchError, FetchLimits, RefusedURL, Response, fetch, guard_url
 from .identity import entry_keys, normalize_url
@@ -89,7 +90,7 @@ def feed_url(url: str) -> str:
     """The normalised URL of a feed to subscribe to; InputError unless it is http(s)."""
     text = url.strip()
     if _http_parts(text) is None or any(c.isspace() for c in text):
-        raise InputError(f"not an http(s) feed URL: {url!r} (e.g. https://example.com/rss.xml)")
+        raise InputError(wording.text("errors.feed.not_http", url=url))
     return normalize_url(text)
 
 
@@ -222,7 +223,9 @@ class FeedRegistry:
         except sqlite3.IntegrityError:
             existing = self._find(canonical)
             where = f" as feed {existing.id} ({existing.label})" if existing else ""
-            raise InputError(f"already subscribed to {canonical}{where}") from None
+            raise InputError(
+                wording.text("errors.feed.already", url=canonical, where=where)
+            ) from None
         log.info("subscribed to %s", canonical)
         return self.get(int(cur.lastrowid or 0))
 
