@@ -31,7 +31,7 @@ import numpy as np
 from .analysis import query_terms, stem
 from .evidence import leans_back, unfit
 from .question import Question, analyse, offered
-from .search import Retrieval, article_slices
+from .search import Candidate, Retrieval, article_slices
 from .text import words
 
 # Confidence model: logistic weights over `confidence_features`, in that order, fitted by
@@ -150,7 +150,10 @@ def compose(
     abstain_below: float = 0.42,
     mmr_lambda: float = 0.7,
     max_words: int = 78,
+    years: dict[int, int] | None = None,
 ) -> Answer:
+    """`years`: the publication year of the articles whose year is known; an answer then
+    keeps to the best article's year unless the question asks for history."""
     terms = set(query_terms(retrieval.question))
     ranked = [(c.article_id, c.score) for c in retrieval.ranked]
     if not retrieval.ranked:
@@ -168,6 +171,7 @@ def compose(
         min_sentences=min_sentences,
         mmr_lambda=mmr_lambda,
         max_words=max_words,
+        years=years or {},
     )
     return Answer(retrieval.question, not chosen, chosen, ranked, score)
 
@@ -186,9 +190,10 @@ def select_sentences(
     min_sentences: int,
     mmr_lambda: float,
     max_words: int,
+    years: dict[int, int] | None = None,
 ) -> list[AnswerSentence]:
     table = retrieval.sentences
-    candidates = retrieval.ranked[:answer_articles]
+    candidates = _same_story_era(retrieval.ranked[:answer_articles], years or {}, question)
     rank_of = {c.article_id: r for r, c in enumerate(candidates)}
     article_score = {c.article_id: c.score for c in candidates}
     slices = article_slices(table.owners)
@@ -263,6 +268,17 @@ def select_sentences(
     ]
     out.sort(key=lambda s: (rank_of[s.article_id], s.position))
     return out
+
+
+def _same_story_era(
+    candidates: list[Candidate], years: dict[int, int], question: Question
+) -> list[Candidate]:
+    """The candidates, without those dated to another year than the best one: another
+    year's summit is another story. A question about history may mix years."""
+    if question.history or not candidates or candidates[0].article_id not in years:
+        return candidates
+    year = years[candidates[0].article_id]
+    return [c for c in candidates if years.get(c.article_id, year) == year]
 
 
 def _sentence_score(

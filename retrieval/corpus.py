@@ -279,8 +279,15 @@ class Corpus:
             candidate_sentences=cfg.candidate_sentences,
             lexical_weight=cfg.lexical_weight,
         )
+        considered = [c.article_id for c in retrieval.ranked[: cfg.answer_articles]]
+        years = {
+            a.id: int(a.published[:4])
+            for a in self.store.articles(considered).values()
+            if a.published and a.published[:4].isdigit()
+        }
         result = answering.compose(
             retrieval,
+            years=years,
             max_sentences=cfg.max_sentences,
             min_sentences=cfg.min_sentences,
             answer_articles=min(cfg.answer_articles, max(1, limit)),

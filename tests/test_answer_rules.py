@@ -138,3 +138,32 @@ def test_missing_names_lower_confidence() -> None:
     assert confidence(confidence_features(with_names, q, terms)) > confidence(
         confidence_features(without, q, terms)
     )
+
+
+def test_an_answer_keeps_to_the_best_articles_year() -> None:
+    from retrieval.answer import _same_story_era
+
+    question = "What did the G7 summit leaders agree on trade?"
+    r = retrieval(
+        question,
+        {
+            1: [("The G7 summit leaders agreed to coordinate export controls on chips.", 0.8)],
+            2: [("At the G7 summit leaders agreed to cut tariffs on steel.", 0.78)],
+            3: [("G7 trade ministers met again in the spring.", 0.7)],
+        },
+    )
+    kept = _same_story_era(r.ranked, {1: 2022, 2: 2019}, analyse(question))
+    assert [c.article_id for c in kept] == [1, 3]  # 3 is undated: kept
+    history = analyse("How has what G7 leaders agreed on trade changed over the years?")
+    assert len(_same_story_era(r.ranked, {1: 2022, 2: 2019}, history)) == 3
+    assert len(_same_story_era(r.ranked, {2: 2019}, analyse(question))) == 3  # best undated
+    # Through compose: the other year's article is never quoted, even as the only fit one.
+    only_other = retrieval(
+        question,
+        {
+            1: [("G7 summit leaders agreed what?", 0.8)],
+            2: [("At the G7 summit leaders agreed to cut tariffs on steel.", 0.78)],
+        },
+    )
+    assert compose(only_other, abstain_below=0.0, years={1: 2022, 2: 2019}).sentences == []
+    assert compose(only_other, abstain_below=0.0, years={1: 2022}).sentences
