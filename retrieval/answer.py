@@ -31,7 +31,7 @@ import numpy as np
 from .analysis import query_terms, stem
 from .evidence import leans_back, unfit
 from .question import Question, analyse, offered
-from .search import Candidate, Retrieval, article_slices
+from .search import Candidate, Retrieval, SentenceTable
 from .text import words
 
 # Confidence model: logistic weights over `confidence_features`, in that order, fitted by
@@ -100,16 +100,15 @@ def _stems(text: str, prefixes: set[str]) -> list[str | None]:
     return [stem(w) if w[:3] in prefixes else None for w in words(text)]
 
 
+def _rows(table: SentenceTable, article_id: int) -> range:
+    """The table rows of one article (the table is sorted by article: search, don't scan)."""
+    start = int(np.searchsorted(table.owners, article_id, side="left"))
+    return range(start, int(np.searchsorted(table.owners, article_id, side="right")))
+
+
 def _article_text(retrieval: Retrieval, article_ids: list[int]) -> str:
-    """The sentences of these articles (the table is sorted by article: slice, don't scan)."""
     table = retrieval.sentences
-    owners = table.owners
-    parts = []
-    for aid in article_ids:
-        start = int(np.searchsorted(owners, aid, side="left"))
-        end = int(np.searchsorted(owners, aid, side="right"))
-        parts.extend(table.texts[start:end])
-    return " ".join(parts)
+    return " ".join(table.texts[i] for aid in article_ids for i in _rows(table, aid))
 
 
 def confidence_features(retrieval: Retrieval, question: Question, terms: set[str]) -> list[float]:
@@ -171,7 +170,7 @@ def compose(
         min_sentences=min_sentences,
         mmr_lambda=mmr_lambda,
         max_words=max_words,
-        years=years or {},
+        years=years,
     )
     return Answer(retrieval.question, not chosen, chosen, ranked, score)
 
@@ -196,15 +195,14 @@ def select_sentences(
     candidates = _same_story_era(retrieval.ranked[:answer_articles], years or {}, question)
     rank_of = {c.article_id: r for r, c in enumerate(candidates)}
     article_score = {c.article_id: c.score for c in candidates}
-    slices = article_slices(table.owners)
     pool: list[int] = []
     for c in candidates:
-        start, end = slices.get(c.article_id, (0, 0))
-        body = [i for i in range(start, end) if table.positions[i] >= 0]
-        # A headline-only item answers with its headline.
-        pool.extend(
-            i for i in (body or range(start, end)) if body == [] or not unfit(table.texts[i])
-        )
+        rows = _rows(table, c.article_id)
+        body = [i for i in rows if table.positions[i] >= 0]
+        if body:
+            pool.extend(i for i in body if not unfit(table.texts[i]))
+        else:  # a headline-only item answers with its headline
+            pool.extend(rows)
     if not pool:
         return []
     wanted = {stem(t) for t in terms}

@@ -279,10 +279,13 @@ class Corpus:
             candidate_sentences=cfg.candidate_sentences,
             lexical_weight=cfg.lexical_weight,
         )
-        considered = [c.article_id for c in retrieval.ranked[: cfg.answer_articles]]
+        answer_articles = min(cfg.answer_articles, max(1, limit))
+        # One read serves the answer's years and the cited articles (ranked the same way).
+        wanted = retrieval.ranked[: max(limit, answer_articles)]
+        records = self.store.articles([c.article_id for c in wanted])
         years = {
             a.id: int(a.published[:4])
-            for a in self.store.articles(considered).values()
+            for a in records.values()
             if a.published and a.published[:4].isdigit()
         }
         result = answering.compose(
@@ -290,13 +293,12 @@ class Corpus:
             years=years,
             max_sentences=cfg.max_sentences,
             min_sentences=cfg.min_sentences,
-            answer_articles=min(cfg.answer_articles, max(1, limit)),
+            answer_articles=answer_articles,
             abstain_below=cfg.abstain_below,
             mmr_lambda=cfg.mmr_lambda,
             max_words=cfg.max_words,
         )
         top = result.ranked[: max(limit, 0)]
-        records = self.store.articles([a for a, _ in top])
         articles = [RankedArticle(records[a], s) for a, s in top if a in records]
         return AskResult(result, articles)
 

@@ -10,12 +10,13 @@ The bounds live here, so no caller can forget one (`FetchLimits`):
 - a cap on the bytes read, and another on what gzip/deflate inflate to;
 - a limit on redirects, each hop's URL shown to the caller's `check_url` hook first.
 
-The addresses live here too (see `refusal`), since the URLs come from people (`sources
-add`, `ingest URL`, a Discord admin) and from feeds (every entry's link): unless the
-operator sets `[fetch] allow_private = true`, every hop's host is resolved once, every
-address it resolves to must be public unicast, and the connection goes to one of those
-checked addresses (the name stays in the Host header and TLS SNI). A second lookup at
-connect time would let DNS rebinding swap in an internal address after the check.
+The addresses are checked here too (`retrieval.addresses` judges them), since the URLs
+come from people (`sources add`, `ingest URL`, a Discord admin) and from feeds (every
+entry's link): unless the operator sets `[fetch] allow_private = true`, every hop's host
+is resolved once, every address it resolves to must be public unicast, and the
+connection goes to one of those checked addresses (the name stays in the Host header and
+TLS SNI). A second lookup at connect time would let DNS rebinding swap in an internal
+address after the check.
 
 http.client is used directly rather than urllib: urllib's redirect handler reads every
 redirect body whole, and neither offers a deadline over a whole response.
@@ -27,7 +28,6 @@ import email.utils
 import functools
 import http.client
 import io
-import ipaddress
 import socket
 import ssl
 import string
@@ -37,9 +37,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import SplitResult, quote, urljoin, urlsplit, urlunsplit
 
+from .addresses import SockAddr, address_of, numeric_addresses, refusal
 from .errors import BriefbotError
 
 USER_AGENT = "briefbot/0.1 (+https://github.com/briefbot)"
@@ -50,15 +50,6 @@ CHUNK = 64 * 1024
 # letters some feeds put in their links, which are percent-escaped (as browsers do).
 TARGET_SAFE = string.punctuation
 ALLOW_HINT = "set [fetch] allow_private = true for local feeds"
-# Ranges ipaddress leaves out of its flags or counts as global in some Python versions.
-SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT
-RFC1918 = tuple(map(ipaddress.ip_network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")))
-ULA = ipaddress.ip_network("fc00::/7")
-NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: a translator reaches the IPv4 inside
-IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-SockAddr = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -187,55 +178,11 @@ def guard_url(url: str, *, allow_private: bool = False, lookup: bool = True) -> 
         _check_resolved(host, found, url[:200])
 
 
-def refusal(ip: IPAddress) -> str | None:
-    """What kind of non-public address `ip` is ("a loopback address"), or None for a public
-    unicast one. IPv6 forms that carry an IPv4 address (mapped, compatible, 6to4, NAT64)
-    are judged by the IPv4 address inside."""
-    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
-        return refusal(inner)
-    kinds = [
-        (ip.is_unspecified, "an unspecified address"),
-        (ip.is_loopback, "a loopback address"),
-        (ip.is_link_local, "a link-local address"),
-        (ip.is_multicast, "a multicast address"),
-        (ip in SHARED, "a shared (carrier-grade NAT) address"),
-        (any(ip in net for net in (*RFC1918, ULA)), "a private address"),
-        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
-        (ip.is_reserved, "a reserved address"),
-        (not ip.is_global, "a special-purpose address, not a public one"),
-    ]
-    return next((kind for matches, kind in kinds if matches), None)
-
-
 def resolve(host: str, port: int) -> list[tuple[int, SockAddr]]:
     """Every (family, sockaddr) `host` resolves to for TCP: the one lookup per hop, whose
     answers are checked and then connected to (tests replace it with a fake resolver)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys((family, sockaddr) for family, _, _, _, sockaddr in infos))
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1 themselves
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def _numeric(host: str) -> list[IPAddress]:
-    """The address an IP literal stands for, parsed by the resolver itself (so every legacy
-    IPv4 spelling it accepts is seen as it will connect); [] for a name."""
-    try:
-        infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
-    except (socket.gaierror, UnicodeError):
-        return []
-    return [_ip(info[4]) for info in infos]
-
-
-def _ip(sockaddr: SockAddr) -> IPAddress:
-    return ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
 
 
 def _refused(shown: str, why: str) -> RefusedURL:
@@ -247,7 +194,7 @@ def _check_literal(host: str, shown: str) -> None:
     name = host.rstrip(".").lower()
     if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
         raise _refused(shown, f"{host} is a loopback name")
-    for ip in _numeric(name):
+    for ip in numeric_addresses(name):
         if why := refusal(ip):
             raise _refused(shown, f"{host} is {why}")
 
@@ -256,7 +203,7 @@ def _check_resolved(host: str, found: list[tuple[int, SockAddr]], shown: str) ->
     """Refuse unless every address `host` resolved to is public: one internal answer
     among public ones is a misconfiguration or an attack either way."""
     for _, sockaddr in found:
-        ip = _ip(sockaddr)
+        ip = address_of(sockaddr)
         if why := refusal(ip):
             said = f"{host} is {why}" if str(ip) == host else f"{host} resolves to {ip}, {why}"
             raise _refused(shown, said)

@@ -190,6 +190,11 @@ def server() -> Iterator[FeedServer]:
     srv.routes["/empty.xml"] = Route(rss([]), headers=XML)
     srv.routes["/slow.xml"] = Route(rss(wire_items(srv, 1)), headers=XML, delay=5.0)
     srv.routes["/error.xml"] = Route(b"boom", 500)
+    yield from started(srv)
+
+
+def started(srv: FeedServer) -> Iterator[FeedServer]:
+    """Serve until the fixture using it ends; then release slow routes and stop."""
     srv.thread.start()
     yield srv
     srv.release.set()

@@ -34,7 +34,7 @@ from retrieval.feeds import FeedPoller, FeedRegistry
 from retrieval.fetch import FetchError, FetchLimits, RefusedURL, fetch, guard_url, refusal
 from retrieval.loaders import RawArticle, Skipped, load, load_url
 
-from .test_feeds import HTML, XML, FeedServer, Route, page, rss, story
+from .test_feeds import HTML, XML, FeedServer, Route, page, rss, started, story
 from .test_feeds import _no_proxy as _no_proxy  # autouse here too
 
 LIMITS = FetchLimits.from_timeout(2.0)
@@ -81,14 +81,6 @@ def network(monkeypatch: pytest.MonkeyPatch) -> FakeNetwork:
     monkeypatch.setattr(fetch_module, "resolve", net.resolve)
     monkeypatch.setattr(fetch_module, "_open", net.open)
     return net
-
-
-def started(srv: FeedServer) -> Iterator[FeedServer]:
-    srv.thread.start()
-    yield srv
-    srv.release.set()
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
 
 
 @pytest.fixture
