@@ -66,10 +66,19 @@ def check_data_dir(path: Path) -> None:
         raise StoreError(wording.text("cli.data_dir.unusable", path=path, reason=reason)) from None
 
 
-def make_filters(countries: list[str] | None, topics: list[str] | None, since: str | None):
+def make_filters(
+    countries: list[str] | None,
+    topics: list[str] | None,
+    since: str | None,
+    undated: bool = False,
+):
+    """The filters of the options; `undated` is --include-undated (see `Filters.undated`)."""
+    from dataclasses import replace
+
     from .handlers import parse_filters
 
-    return parse_filters(countries, topics, since)
+    filters = parse_filters(countries, topics, since)
+    return replace(filters, undated=True) if undated else filters
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -92,6 +101,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             wording.text(
                 "cli.ingest.report",
                 added=report.added,
+                updated=report.updated,
                 duplicates=report.duplicates,
                 skipped=len(report.skipped),
                 articles=report.articles,
@@ -152,7 +162,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.batch and not args.question:
         raise InputError(wording.text("cli.ask.no_question"))
     # Options are checked before the corpus opens: a typo fails at once, not after a load.
-    filters = make_filters(args.country, args.topic, args.since)
+    filters = make_filters(args.country, args.topic, args.since, args.include_undated)
     with open_corpus(args) as corpus:
         if args.batch:
             _ask_batch(corpus, args)
@@ -244,7 +254,7 @@ def _read_text_file(path) -> str:
 
 
 def cmd_headlines(args: argparse.Namespace) -> int:
-    filters = make_filters(args.country, args.topic, args.since)
+    filters = make_filters(args.country, args.topic, args.since, args.include_undated)
     with open_corpus(args) as corpus:
         items = corpus.headlines(filters, args.limit)
         if not args.json:
@@ -275,7 +285,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
-    filters = make_filters(args.country, args.topic, args.since)
+    filters = make_filters(args.country, args.topic, args.since, args.include_undated)
     with open_corpus(args) as corpus:
         items = corpus.headlines(filters, None)
     if args.json:

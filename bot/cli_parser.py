@@ -23,6 +23,7 @@ from .cli_corpus import (
     cmd_stats,
     cmd_summarize,
 )
+from .cli_lifecycle import cmd_remove, cmd_show
 
 EPILOG = "Run `briefbot COMMAND --help` for a command's options. Docs: README.md."
 INGEST_EPILOG = (
@@ -31,6 +32,11 @@ INGEST_EPILOG = (
     " 1 when any PATH|URL gave none (a missing path, a URL that cannot be fetched, a"
     " folder or file with nothing readable). What could be read is kept either way and"
     ' the report is printed; with --json it carries an "error" object too. ' + EPILOG
+)
+REMOVE_EPILOG = (
+    "Every criterion given must hold (IDs, --source, --path, --before). Exit status: 0"
+    " when removed (or when you answered no); 1 when no article matches; 2 when no"
+    " criterion is given, or when stdin is not a terminal and --yes is missing. " + EPILOG
 )
 # SQLite and Discord ids are signed 64-bit integers.
 MAX_ID = 2**63 - 1
@@ -117,7 +123,11 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
-def _filters(parser: argparse.ArgumentParser, since_default: str | None = None) -> None:
+def _filters(
+    parser: argparse.ArgumentParser, since_default: str | None = None, undated: bool = True
+) -> None:
+    """--country, --topic, --since and (unless a digest, which always counts an undated
+    article from when it was ingested) --include-undated."""
     parser.add_argument(
         "--country",
         action="append",
@@ -138,7 +148,16 @@ def _filters(parser: argparse.ArgumentParser, since_default: str | None = None) 
         default=since_default,
         metavar="WHEN",
         help="only articles published since a date (2025-04-18) or a duration"
-        " back from now (24h, 7d, 2w)",
+        " back from now (24h, 7d, 2w); an article with no known publication date is"
+        " left out (see --include-undated)",
+    )
+    if not undated:
+        return
+    parser.add_argument(
+        "--include-undated",
+        action="store_true",
+        help="with --since: also articles with no known publication date that were"
+        " ingested in that window",
     )
 
 
@@ -226,11 +245,41 @@ def _add_listings(add: AddCommand) -> None:
         "The digest a subscription would post now: stories grouped, ranked and summarised.",
         cmd_digest,
     )
-    _filters(p, since_default=None)
+    _filters(p, since_default=None, undated=False)
     p.set_defaults(since=None)
 
     p = add("articles", "List every matching article with its id, tags and date.", cmd_articles)
     _filters(p)
+
+    p = add(
+        "show",
+        "One article in full: metadata, tags, where its date came from, and its text.",
+        cmd_show,
+    )
+    p.add_argument("article_id", type=identifier, help="an article id (see `briefbot articles`)")
+
+    p = add(
+        "remove",
+        "Remove articles from the store and the index: by id, source, file, folder or URL,"
+        " or publication date. Asks first unless --yes.",
+        cmd_remove,
+        REMOVE_EPILOG,
+    )
+    p.add_argument("article_ids", nargs="*", type=identifier, metavar="ID", help="article ids")
+    p.add_argument("--source", metavar="NAME", help="articles of this outlet")
+    p.add_argument(
+        "--path",
+        metavar="PATH|URL",
+        help="articles read from this file, from anywhere under this folder, or with this"
+        " URL (or read from this feed or page)",
+    )
+    p.add_argument(
+        "--before",
+        metavar="WHEN",
+        help="articles published before a date (2025-01-01) or a duration ago (30d);"
+        " undated articles never match",
+    )
+    p.add_argument("--yes", action="store_true", help="remove without asking")
 
     add("stats", "Corpus size, index, model and data directory.", cmd_stats)
     add(

@@ -34,8 +34,8 @@ def _source_line(source: Source) -> str:
     bits = [escape(source.title)]
     if source.outlet:
         bits.append(escape(source.outlet))
-    if source.published:
-        bits.append(source.published[:10])
+    # A citation says when it was published, or honestly that nobody knows.
+    bits.append(source.published[:10] if source.published else wording.text("console.undated"))
     if source.countries:
         bits.append(" ".join(f"{flag(c)} {c}" for c in source.countries))
     line = " — ".join(bits)
@@ -111,6 +111,8 @@ def dispatch(corpus, line: str) -> Reply | None:
         return handlers.help_reply()
     if command == "/about":
         return handlers.about(corpus)
+    if command == "/show":
+        return _show(corpus, rest)
     words, opts = parse_options(rest)
     filters = handlers.parse_filters(
         opts.get("country"), opts.get("topic"), (opts.get("since") or [None])[-1]
@@ -127,6 +129,21 @@ def dispatch(corpus, line: str) -> Reply | None:
     if command == "/digest":
         return handlers.digest(corpus, filters)
     return Reply(kind="error", title=wording.text("console.unknown_command", command=command))
+
+
+def _show(corpus, rest: str) -> Reply:
+    """`/show ID`: one article in full, as `briefbot show` prints it."""
+    from .show import show_lines
+
+    words = rest.split()
+    if len(words) != 1:
+        return Reply(kind="error", title=wording.text("console.show_usage"))
+    article = corpus.article(handlers.parse_count(words[0], "id", most=2**63 - 1))
+    return Reply(
+        kind="about",
+        title=wording.text("console.show_title", id=article.id),
+        notes=show_lines(article),
+    )
 
 
 def answer_line(corpus, line: str) -> Reply | None:

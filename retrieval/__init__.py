@@ -9,7 +9,8 @@ from .digest import Digest, Story
 from .errors import BriefbotError, ConfigError, InputError, StoreError
 from .filters import Filters
 from .ingest import IngestReport
-from .storage import Article, ArticleStore
+from .lifecycle import Removal
+from .storage import Article, ArticleStore, Selection
 
 __all__ = [
     "Article",
@@ -23,6 +24,8 @@ __all__ = [
     "IngestReport",
     "InputError",
     "RankedArticle",
+    "Removal",
+    "Selection",
     "Settings",
     "Stats",
     "StoreError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,9 +25,10 @@ from .filters import Filters
 from .index import SentenceIndex
 from .index import describe as describe_index
 from .ingest import IngestReport, ingest, rebuild_index
+from .lifecycle import Removal, remove_articles
 from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
 from .search import retrieve
-from .storage import Article
+from .storage import Article, Selection
 from .store import Store
 from .tagging import ArticleTagger
 from .text import split_sentences
@@ -182,12 +183,25 @@ class Corpus:
             tagger=lambda article, vectors: self.tagger(article, vectors),
             progress=progress,
         )
-        if report.added:
+        if report.added or report.updated:
             self._index_unsaved = True
             large = self.index.ntotal > INDEX_ALWAYS_SAVE_BELOW
             if save_index or not large or time.monotonic() - self._saved_at > INDEX_SAVE_INTERVAL:
                 self.save_index()
         return report
+
+    def select(self, selection: Selection) -> list[Article]:
+        """The articles `remove` would delete for `selection`, in id order."""
+        ids = self.store.select_ids(selection)
+        found = self.store.articles(ids)
+        return [found[i] for i in ids if i in found]
+
+    def remove(self, article_ids: list[int]) -> Removal:
+        """Delete these articles from SQLite and their vectors from the index, and save it."""
+        removal = remove_articles(self.store, self.index, article_ids)
+        if removal.articles:
+            self.save_index()
+        return removal
 
     def save_index(self) -> None:
         self.index.save(self.index_path)
@@ -340,8 +354,12 @@ class Corpus:
         return [texts[i] for i in summarizing.summarize(texts, n)]
 
     def digest(self, filters: Filters, max_stories: int | None = None) -> Digest:
-        """The stories in `filters`' window, near-duplicates grouped, ranked, summarised."""
+        """The stories in `filters`' window, near-duplicates grouped, ranked, summarised.
+
+        A digest tells what is new, so an undated article counts from when it was ingested
+        (`Filters.undated`); everywhere else an undated article is in no date window."""
         limit = max_stories or self.settings.digest.max_stories
+        filters = replace(filters, undated=True)
         return DigestBuilder(self.store, max_stories=limit).build(filters)
 
     def stats(self) -> Stats:

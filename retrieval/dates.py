@@ -164,3 +164,25 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
 
 def isoformat(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
+
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# A full date (day, month and year) as datelines write it: 2025-04-18, April 18, 2025,
+# 18 April 2025, 26-FEB-1987.
+_TEXT_DATE = re.compile(
+    rf"\b(\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}"
+    rf"|\d{{1,2}}-{_MONTH}-\d{{4}})\b",
+    re.IGNORECASE,
+)
+# Only the dateline's place: a date deeper in the text is what the story is about.
+DATELINE_CHARS = 120
+
+
+def date_in_text(text: str, now: datetime | None = None) -> datetime | None:
+    """The publication date a plain-text article states where a dateline stands: a full
+    date (day, month, year) within the first `DATELINE_CHARS` characters of its first two
+    lines, or None. "In March 2019" or a date deeper in the story is not its date."""
+    lines = [ln for ln in text.lstrip().split("\n", 3)[:3] if ln.strip()][:2]
+    head = "\n".join(lines)[:DATELINE_CHARS]
+    match = _TEXT_DATE.search(head)
+    return parse_date(match.group(1), now) if match else None

@@ -25,7 +25,8 @@ from .dates import isoformat
 class Filters:
     """Which articles a query may see. Empty tuples mean no restriction.
 
-    `since` compares with the publication date, or the ingestion time for undated items.
+    `since`/`until` compare with the known publication date: an undated article is in
+    no window (never "recent"), unless `undated` admits it by when it was ingested.
     """
 
     countries: tuple[str, ...] = ()
@@ -33,6 +34,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None  # exclusive
     after_id: int | None = None  # only articles ingested after this one (digest periods)
+    undated: bool = False  # in a since/until window, undated articles by ingestion time
 
     @property
     def active(self) -> bool:
@@ -67,10 +69,14 @@ class FilterSQL:
         dated: Query | None = None
         if filters.since or filters.until:
             # Always a lower bound, so SQLite reads the window as one range of the index.
-            sql, args = "dated >= ?", [isoformat(filters.since) or ""]
+            sql, args = "dated >= ?", [isoformat(filters.since) or "0"]  # "" is undated
             if filters.until:
                 sql += " AND dated < ?"
                 args.append(isoformat(filters.until))
+            if filters.undated:  # `dated` is '' for an undated article (see store.SCHEMA)
+                late = "added >= ?" + (" AND added < ?" if filters.until else "")
+                sql = f"(({sql}) OR (dated = '' AND {late}))"
+                args = [*args, *args]
             dated = (sql, args)
         return cls(tag_sets, dated, filters.after_id)
 

@@ -141,6 +141,28 @@ class SentenceIndex:
             self._ids.extend(np.asarray(ids, dtype=np.int64))
             self._articles.extend(np.asarray(articles, dtype=np.int64))
 
+    def remove(self, ids: np.ndarray) -> int:
+        """Drop the vectors of these sentence ids (an article removed or replaced); returns
+        how many were held. The exact index deletes them in place (later positions shift
+        down, in order, as the id columns do); HNSW cannot delete, so its graph is rebuilt
+        from the vectors kept."""
+        with self._lock:
+            held = self._ids.values
+            gone = np.isin(held, np.asarray(ids, dtype=np.int64))
+            count = int(gone.sum())
+            if not count:
+                return 0
+            keep = ~gone
+            if self.kind == FLAT:
+                self._index.remove_ids(np.flatnonzero(gone).astype(np.int64))
+            else:
+                kept = self._index.reconstruct_n(0, self.ntotal)[keep]
+                self._index = _hnsw(self.dim)
+                self._index.add(kept)
+            self._ids = _Column(held[keep])
+            self._articles = _Column(self._articles.values[keep])
+        return count
+
     def fit_size(self) -> bool:
         """Exact or HNSW as the current size and `exact_max` say (after loading, or a
         changed `[index] exact_max_vectors`); True when that changed the index."""

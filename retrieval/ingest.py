@@ -41,6 +41,7 @@ T = TypeVar("T")
 @dataclass
 class IngestReport:
     added: int = 0
+    updated: int = 0  # stored articles whose file, URL or id came again with new content
     duplicates: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
@@ -50,6 +51,7 @@ class IngestReport:
     def to_json(self) -> dict:
         return {
             "added": self.added,
+            "updated": self.updated,
             "duplicates": self.duplicates,
             "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
             "notes": [{"source": n.source, "note": n.note} for n in self.notes],
@@ -92,6 +94,8 @@ def prepare(raw: RawArticle, encoder: Encoder) -> PreparedArticle:
         origin=raw.origin,
         external_id=raw.external_id,
         dateline=raw.dateline,
+        date_source=raw.date_source,
+        location=raw.location,
         sentences=rows,
     )
 
@@ -109,6 +113,10 @@ class _Batch:
 
     def seen(self, art: PreparedArticle) -> bool:
         keys = dedupe_keys(art.content_key, art.url, art.ext_key)
+        if art.location:
+            keys.add(f"l:{art.location}")
+        if art.replaces is not None:  # one new version per stored article and run
+            keys.add(f"r:{art.replaces}")
         if keys & self.keys or keys & self.in_flight:
             return True
         self.keys |= keys
@@ -154,9 +162,13 @@ def ingest(
             for art in articles:
                 tagger(art, vectors[row : row + len(art.sentences)])
                 row += len(art.sentences)
+        replaced = store.sentence_ids([a.replaces for a in articles if a.replaces is not None])
         ids, owners = store.add_batch(articles, vectors)
+        index.remove(replaced)
         index.add(ids, vectors, owners)
-        report.added += len(articles)
+        updates = sum(a.replaces is not None for a in articles)
+        report.added += len(articles) - updates
+        report.updated += updates
         report.embedded += len(vectors)
         bar.update(len(articles))
 
@@ -181,7 +193,10 @@ def ingest(
                 report.notes.append(item)
                 continue
             art = item
-            if store.is_duplicate(art) or batch.seen(art):
+            found = store.match(art)
+            if found is not None and found[0] == "update":
+                art.replaces = found[1]
+            if (found is not None and found[0] == "duplicate") or batch.seen(art):
                 report.duplicates += 1
                 continue
             batch.articles.append(art)

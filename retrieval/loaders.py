@@ -46,6 +46,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .dates import date_in_text
 from .fetch import FetchError, fetch, guard_url
 from .jsonread import RunTooLong, jsonl_values, parse_json_stream, utf8_chunks
 from .records import (
@@ -58,6 +59,7 @@ from .records import (
     Skipped,
     from_record,
     make_article,
+    no_surrogates,
     read_text,
     shown_name,
     unexpected,
@@ -107,7 +109,11 @@ def parse_plain_text(text: str, origin: str) -> Iterator[RawArticle | Skipped]:
     if len(blocks) == 1 and len(first_lines) == 1 and title is None:
         headlines, body_blocks = [first_lines[0]], []
     if body_blocks or title:
-        yield make_article(origin, title=title, body="\n\n".join(body_blocks))
+        body = "\n\n".join(body_blocks)
+        stated = date_in_text(body)
+        yield make_article(
+            origin, title=title, body=body, published=stated, date_source="text" if stated else None
+        )
     for n, line in enumerate(headlines, 1):
         yield make_article(f"{origin}#headline-{n}", title=line)
 
@@ -203,6 +209,7 @@ def parse_html(text: str, origin: str, url: str | None = None) -> Iterator[RawAr
         body=data.get("text"),
         url=data.get("url") or url,
         published=data.get("date"),
+        date_source="page",
         source=data.get("sitename") or data.get("hostname"),
     )
 
@@ -242,6 +249,7 @@ def _feed_entry(entry: dict, origin: str, outlet: object) -> RawArticle | Skippe
         body=body,
         url=entry.get("link"),
         published=entry.get("published") or entry.get("updated"),
+        date_source="feed",
         source=outlet,
         external_id=entry.get("id"),
     )
@@ -409,9 +417,20 @@ def _target_items(target: str, allow_private: bool) -> Iterator[Item]:
         if isinstance(entry, Skipped):
             yield entry
         elif isinstance(entry, Path):
-            yield from _guarded(shown_name(entry), load_file(entry))
+            yield from _located(entry, _guarded(shown_name(entry), load_file(entry)))
         else:
             yield from _guarded(shown_name(entry), load_url(entry, allow_private=allow_private))
+
+
+def _located(path: Path, items: Iterator[Item]) -> Iterator[Item]:
+    """`items` of the file at `path`, each article given its `location`: the file's
+    absolute path and the part of its origin after the file name (`#17` for a record), so
+    re-ingesting the file from anywhere finds the articles it gave before."""
+    shown, where = shown_name(path), str(path.resolve())
+    for item in items:
+        if isinstance(item, RawArticle) and item.origin.startswith(shown):
+            item.location = no_surrogates(where) + item.origin[len(shown) :]
+        yield item
 
 
 def _guarded(origin: str, items: Iterator[Item]) -> Iterator[Item]:

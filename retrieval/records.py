@@ -29,7 +29,10 @@ FIELDS = {
     "source": ("source",),
     "dateline": ("dateline",),
 }
-# An object holding its records in a list under one of these keys (first present wins).
+# Where an article's publication date came from. Ingestion time is never one, and neither
+# is a file's modification time: copying or unpacking a folder resets it, which would make
+# an old corpus look published today (the BBC folders unpacked this week).
+DATE_SOURCES = ("record", "feed", "page", "text")
 
 # Bounds on one input; see the module docstring for why each is what it is.
 MAX_WHOLE_FILE_BYTES = 50_000_000
@@ -57,6 +60,11 @@ class RawArticle:
     source: str | None = None
     external_id: str | None = None
     dateline: str | None = None
+    # Where `published` came from (see `DATE_SOURCES`); None when the date is unknown.
+    date_source: str | None = None
+    # Where a file's record lives (absolute path, `#n` for the record inside it), so
+    # re-ingesting an edited file replaces its articles; None for feeds and URLs.
+    location: str | None = None
     # Oddities met while reading this record (a date out of range, a body cut short), not
     # yet reported: `load` gives them as `Note`s before the article and clears them;
     # `ingest` reports any left (articles from the feed poller, which bypasses `load`).
@@ -114,6 +122,7 @@ def _make_article(origin: str, title: object, body: object, fields: dict) -> Raw
     published, why = read_date(fields.get("published"))
     if why:
         notes.append(f"date unknown: {why}")
+    date_source = str(fields.get("date_source") or "record") if published else None
     return RawArticle(
         title=title_text,
         body=body_text,
@@ -124,6 +133,7 @@ def _make_article(origin: str, title: object, body: object, fields: dict) -> Raw
         source=_optional("source", fields.get("source"), notes, clean_line),
         external_id=_optional("id", fields.get("external_id"), notes, str),
         dateline=_optional("dateline", fields.get("dateline"), notes, clean_line),
+        date_source=date_source,
         notes=notes,
     )
 
@@ -259,12 +269,30 @@ def from_record(record: dict, origin: str) -> RawArticle | Skipped:
 
 
 def read_text(raw: bytes, origin: str) -> tuple[str, Note | None]:
-    """Decode bytes as UTF-8, or as Windows-1252 with a note (never dropped)."""
+    """Decode bytes as what their byte-order mark says (UTF-32/16/8), else as UTF-8, or as
+    Windows-1252 with a note (never dropped)."""
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(codec), None
+            except UnicodeDecodeError as exc:
+                why = f"not valid {codec.upper()} (byte {exc.start}); bad bytes read as U+FFFD"
+                note = Note(origin, why)
+                return raw[len(bom) :].decode(codec, errors="replace"), note
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         note = Note(origin, f"not valid UTF-8 (byte {exc.start}); read as Windows-1252")
         return raw.decode("cp1252", errors="replace"), note
+
+
+# Longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
 
 
 def unreadable(origin: str, exc: OSError) -> Skipped:

@@ -48,6 +48,9 @@ class PreparedArticle:
     origin: str | None = None
     external_id: str | None = None
     dateline: str | None = None
+    date_source: str | None = None  # see `records.DATE_SOURCES`; None when undated
+    location: str | None = None  # the file (and record in it) it was read from
+    replaces: int | None = None  # the id of the stored article this one updates
     sentences: list[SentenceRow] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
     topics: dict[str, float] = field(default_factory=dict)
@@ -74,6 +77,26 @@ class Article:
     countries: list[str]
     topics: list[str]
     title_derived: bool = False
+    date_source: str | None = None  # where `published` came from; None when undated
+    added: str | None = None  # when it was first ingested (never its publication date)
+    updated: str | None = None  # when re-ingesting changed content replaced it
+    origin: str | None = None  # the file, record or URL it was read from, as shown
+    location: str | None = None
+    dateline: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which articles `remove` means: every criterion given must hold."""
+
+    ids: tuple[int, ...] = ()
+    source: str | None = None  # the outlet, as stored (case-insensitive)
+    path: str | None = None  # an absolute file or folder path, or a URL (see `select_ids`)
+    before: datetime | None = None  # published before this; undated articles never match
+
+    @property
+    def empty(self) -> bool:
+        return not (self.ids or self.source or self.path or self.before)
 
 
 # (article ids, positions, vectors, texts) of sentences, in article then position order.
@@ -101,13 +124,33 @@ class ArticleStore(Protocol):
         """Whether a stored article has its content key, URL or ext key."""
         ...
 
+    def match(self, article: PreparedArticle) -> tuple[str, int] | None:
+        """("duplicate", id) when a stored article has its content; ("update", id) when one
+        stored article has its URL, ext key or location but other content; else None."""
+        ...
+
     def add_batch(
         self, articles: Sequence[PreparedArticle], vectors: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Store articles with their sentences (one vector row each, in order) and tags.
 
+        An article with `replaces` set rewrites that stored article in place (same id; its
+        old sentences, vectors, tags and full-text row replaced).
         Returns the new sentence ids and each one's article id, in that order.
         """
+        ...
+
+    def sentence_ids(self, article_ids: Sequence[int]) -> np.ndarray:
+        """The sentence (FAISS) ids of these articles."""
+        ...
+
+    def remove_articles(self, article_ids: Sequence[int]) -> np.ndarray:
+        """Delete these articles with everything they own, in one transaction; returns the
+        sentence ids removed (to remove from the index)."""
+        ...
+
+    def select_ids(self, selection: Selection) -> list[int]:
+        """Ids of the articles matching every criterion of `selection`, in id order."""
         ...
 
     def replace_tags(self, tags: list[tuple[int, list[str], dict[str, float]]]) -> None:

@@ -22,9 +22,9 @@ from .errors import StoreError
 from .filters import Filters, FilterSQL
 from .lexical import BM25Search
 from .sqlite import ThreadConnections
-from .storage import Article, PreparedArticle, SentenceRows, TaggingRow
+from .storage import Article, PreparedArticle, Selection, SentenceRows, TaggingRow
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id INTEGER PRIMARY KEY,
@@ -40,8 +40,12 @@ CREATE TABLE IF NOT EXISTS articles (
     dateline TEXT,
     published TEXT,
     added TEXT NOT NULL,
-    -- published, or when we first saw it: what --since windows and newest-first use
-    dated TEXT NOT NULL
+    -- the publication date, or '' when unknown: what --since windows and newest-first
+    -- use, so an undated article is in no window and listed last (never "recent")
+    dated TEXT NOT NULL,
+    date_source TEXT,  -- where published came from (records.DATE_SOURCES), or NULL
+    location TEXT,  -- absolute path (#record) of the file it was read from
+    updated TEXT  -- when re-ingesting changed content replaced it in place
 );
 CREATE INDEX IF NOT EXISTS articles_dated ON articles(dated);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
@@ -77,6 +81,18 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+# Columns added since version 1, with what older rows get (version 1 wrote no date source:
+# 'unrecorded'). Version 1 also set `dated` to the ingestion time of an undated article.
+ADDED_COLUMNS = (
+    ("date_source", "TEXT", "CASE WHEN published IS NULL THEN NULL ELSE 'unrecorded' END"),
+    ("location", "TEXT", "NULL"),
+    ("updated", "TEXT", "NULL"),
+)
+MIGRATE_UNDATED = "UPDATE articles SET dated='' WHERE published IS NULL"
+ARTICLE_COLUMNS = (
+    "id, title, body, external_id, url, source, published, title_derived, date_source, added,"
+    " updated, origin, location, dateline"
+)
 
 
 class Store:
@@ -88,12 +104,28 @@ class Store:
         self.lexical = BM25Search(self._connections.get)
         try:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version > SCHEMA_VERSION:
                 raise StoreError(f"{path} was written by another briefbot version ({version})")
-            self._db.executescript(SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:
+                self._db.executescript(SCHEMA)
+                self._migrate()
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        """Bring a data dir written by an older version up to this schema, in one
+        transaction: the columns it lacks are added and filled, and undated articles lose
+        the ingestion time version 1 stored as their date."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+        missing = [c for c in ADDED_COLUMNS if c[0] not in have]
+        with self._connections.transaction() as db:
+            for name, kind, fill in missing:
+                db.execute(f"ALTER TABLE articles ADD COLUMN {name} {kind}")
+                db.execute(f"UPDATE articles SET {name} = {fill}")
+            if missing:
+                db.execute(MIGRATE_UNDATED)
+            db.execute("CREATE INDEX IF NOT EXISTS articles_location ON articles(location)")
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -118,12 +150,36 @@ class Store:
         ).fetchone()
         return row is not None
 
+    def match(self, article: PreparedArticle) -> tuple[str, int] | None:
+        """Same content: a duplicate. Else one stored article with its URL, ext key or
+        location: the one it updates. Several (its URL is one article's, its id another's):
+        which to replace is unknown, so it counts as a duplicate of the first."""
+        db = self._db
+        row = db.execute(
+            "SELECT id FROM articles WHERE content_key=? LIMIT 1", (article.content_key,)
+        ).fetchone()
+        if row:
+            return "duplicate", row[0]
+        ids = sorted(
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM articles WHERE url=? UNION SELECT id FROM articles WHERE ext_key=?"
+                " UNION SELECT id FROM articles WHERE location=?",
+                (article.url, article.ext_key, article.location),
+            )
+        )
+        if len(ids) == 1:
+            return "update", ids[0]
+        return ("duplicate", ids[0]) if ids else None
+
     def add_batch(
         self, articles: Sequence[PreparedArticle], vectors: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Insert articles, their sentences with vectors, tags and FTS rows in one transaction.
 
-        `vectors` holds one row per sentence, in article then sentence order.
+        `vectors` holds one row per sentence, in article then sentence order. An article
+        with `replaces` rewrites that row in place: same id and first-ingested time, its
+        old sentences and full-text row deleted first.
         Returns the new sentence ids (the FAISS ids) and each one's article id, in that order.
         """
         now = datetime.now(UTC).isoformat()
@@ -132,44 +188,124 @@ class Store:
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         row = 0
         with self._connections.transaction() as db:
+            next_article = _next_id(db, "articles")
+            next_sentence = _next_id(db, "sentences")
             for art in articles:
-                cur = db.execute(
-                    "INSERT INTO articles (ext_key, external_id, url, content_key, title,"
-                    " title_derived, body, source, origin, dateline, published, added, dated)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        art.ext_key,
-                        art.external_id,
-                        art.url,
-                        art.content_key,
-                        art.title,
-                        int(art.title_derived),
-                        art.body,
-                        art.source,
-                        art.origin,
-                        art.dateline,
-                        isoformat(art.published),
-                        now,
-                        isoformat(art.published) or now,
-                    ),
-                )
-                aid = cur.lastrowid
+                if art.replaces is None:
+                    aid, next_article = next_article, next_article + 1
+                else:
+                    _keep_high_marks(db)
+                self._write_article(db, art, now, aid if art.replaces is None else None)
+                aid = art.replaces if art.replaces is not None else aid
                 db.execute(
                     "INSERT INTO articles_fts(rowid, title, lead, body) VALUES (?,?,?,?)",
                     (aid, "" if art.title_derived else art.title, art.lead, art.body),
                 )
                 for sent in art.sentences:
-                    cur = db.execute(
-                        "INSERT INTO sentences (article_id, position, start, end, text, vector)"
-                        " VALUES (?,?,?,?,?,?)",
-                        (aid, sent.position, sent.start, sent.end, sent.text, vecs[row].tobytes()),
+                    sid, next_sentence = next_sentence, next_sentence + 1
+                    db.execute(
+                        "INSERT INTO sentences (id, article_id, position, start, end, text, vector)"
+                        " VALUES (?,?,?,?,?,?,?)",
+                        (
+                            sid,
+                            aid,
+                            sent.position,
+                            sent.start,
+                            sent.end,
+                            sent.text,
+                            vecs[row].tobytes(),
+                        ),
                     )
-                    sentence_ids.append(cur.lastrowid)
+                    sentence_ids.append(sid)
                     owners.append(aid)
                     row += 1
                 self.write_tags(aid, art.countries, art.topics)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (now,))
         return np.asarray(sentence_ids, dtype=np.int64), np.asarray(owners, dtype=np.int64)
+
+    def _write_article(
+        self, db: sqlite3.Connection, art: PreparedArticle, now: str, new_id: int | None
+    ) -> None:
+        """The article's row, inserted as `new_id` or (with `replaces`) rewritten."""
+        published = isoformat(art.published)
+        fields = (
+            art.ext_key,
+            art.external_id,
+            art.url,
+            art.content_key,
+            art.title,
+            int(art.title_derived),
+            art.body,
+            art.source,
+            art.origin,
+            art.dateline,
+            published,
+            published or "",
+            art.date_source if published else None,
+            art.location,
+        )
+        names = (
+            "ext_key, external_id, url, content_key, title, title_derived, body, source, origin,"
+            " dateline, published, dated, date_source, location"
+        )
+        if art.replaces is None:
+            db.execute(
+                f"INSERT INTO articles (id, {names}, added) VALUES ({','.join('?' * 16)})",
+                (new_id, *fields, now),
+            )
+            return
+        aid = art.replaces
+        db.execute("DELETE FROM sentences WHERE article_id=?", (aid,))
+        db.execute("DELETE FROM articles_fts WHERE rowid=?", (aid,))
+        assignments = ", ".join(f"{name.strip()}=?" for name in names.split(","))
+        db.execute(f"UPDATE articles SET {assignments}, updated=? WHERE id=?", (*fields, now, aid))
+
+    def sentence_ids(self, article_ids: Sequence[int]) -> np.ndarray:
+        keys = [int(a) for a in article_ids]
+        if not keys:
+            return np.zeros(0, np.int64)
+        marks = ",".join("?" * len(keys))
+        return self._column(f"SELECT id FROM sentences WHERE article_id IN ({marks})", keys)
+
+    def remove_articles(self, article_ids: Sequence[int]) -> np.ndarray:
+        """Delete articles; sentences and tags go with them (ON DELETE CASCADE), the
+        full-text rows explicitly (FTS5 has no foreign keys). One transaction."""
+        keys = [int(a) for a in article_ids]
+        removed = self.sentence_ids(keys)
+        with self._connections.transaction() as db:
+            _keep_high_marks(db)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", chunk)
+                db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+        return removed
+
+    def select_ids(self, selection: Selection) -> list[int]:
+        """`path` is a URL (the article's link, or the feed or page it was read from), an
+        absolute file path (its articles, `#n` records included) or a folder (everything
+        read from under it); articles stored before locations were recorded match by the
+        origin they were shown as."""
+        clauses: list[str] = []
+        args: list[object] = []
+        if selection.ids:
+            clauses.append(f"id IN ({','.join('?' * len(selection.ids))})")
+            args.extend(int(i) for i in selection.ids)
+        if selection.source:
+            clauses.append("source = ? COLLATE NOCASE")
+            args.append(selection.source)
+        if selection.path:
+            p = selection.path
+            clauses.append(
+                "(url = ? OR location = ? OR origin = ? OR substr(location, 1, ?) IN (?, ?)"
+                " OR substr(origin, 1, ?) = ?)"
+            )
+            args += [p, p, p, len(p) + 1, p + "#", p + "/", len(p) + 1, p + "#"]
+        if selection.before:
+            clauses.append("published IS NOT NULL AND published < ?")
+            args.append(isoformat(selection.before))
+        where = " AND ".join(clauses) or "1"
+        return [r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE {where}", args)]
 
     def write_tags(self, aid: int, countries: Iterable[str], topics: dict[str, float]) -> None:
         """Replace an article's tags (call inside a transaction for many articles)."""
@@ -267,9 +403,7 @@ class Store:
         topics = self._tags("article_topics", "topic", "score DESC", keys)
         out = {}
         for row in self._db.execute(
-            "SELECT id, title, body, external_id, url, source, published, title_derived"
-            f" FROM articles WHERE id IN ({marks})",
-            keys,
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", keys
         ):
             aid = row[0]
             out[aid] = Article(
@@ -283,6 +417,12 @@ class Store:
                 countries=countries.get(aid, []),
                 topics=topics.get(aid, []),
                 title_derived=bool(row[7]),
+                date_source=row[8],
+                added=row[9],
+                updated=row[10],
+                origin=row[11],
+                location=row[12],
+                dateline=row[13],
             )
         return out
 
@@ -353,3 +493,24 @@ class Store:
         return self._db.execute(
             "SELECT code, count(*) FROM article_countries GROUP BY code ORDER BY 2 DESC"
         ).fetchall()
+
+
+# Ids are never reused: SQLite gives a new row the highest id + 1, so deleting the newest
+# article would hand its id to the next one (which the digest period `after_id` would
+# then miss) and its sentence ids to new vectors (which an index saved before the
+# deletion would still match by count and id sum, serving stale vectors). The highest
+# ids ever held are kept in meta before anything is deleted, and new rows number on
+# from there.
+_HIGH_MARK = {"articles": "high_article_id", "sentences": "high_sentence_id"}
+
+
+def _keep_high_marks(db: sqlite3.Connection) -> None:
+    for table, key in _HIGH_MARK.items():
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _next_id(db, table) - 1))
+
+
+def _next_id(db: sqlite3.Connection, table: str) -> int:
+    """The id the next row of `table` gets: past every id it ever held."""
+    top = db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+    mark = db.execute("SELECT value FROM meta WHERE key=?", (_HIGH_MARK[table],)).fetchone()
+    return max(int(top), int(mark[0]) if mark else 0) + 1

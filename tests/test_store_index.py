@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from retrieval.identity import content_key
 from retrieval.index import FLAT, HNSW, SentenceIndex, ids_path, meta_path
 from retrieval.loaders import load
 from retrieval.storage import PreparedArticle, SentenceRow
-from retrieval.store import Store
+from retrieval.store import SCHEMA_VERSION, Store
 
 from .conftest import SEED
 
@@ -95,10 +96,13 @@ def filled(store: ArticleStore) -> tuple[ArticleStore, list[int], np.ndarray]:
 
 
 def expected_ids(filters: Filters, ids: list[int], added: datetime) -> set[int]:
-    """What `filters` admits among ARTICLES, worked out in Python (undated: ingest time)."""
+    """What `filters` admits among ARTICLES, worked out in Python: an undated article is
+    in no date window, unless `filters.undated` lets its ingestion time (`added`) count."""
     out = set()
     for aid, (_, countries, topics, published, _) in zip(ids, ARTICLES, strict=True):
-        when = dated(published) or added
+        when = dated(published) or (added if filters.undated else None)
+        if when is None and (filters.since or filters.until):
+            continue
         if filters.countries and not set(filters.countries) & set(countries):
             continue
         if filters.topics and not set(filters.topics) & set(topics):
@@ -122,7 +126,9 @@ FILTER_CASES = [
     Filters(since=dated("2025-03-01")),
     Filters(until=dated("2025-03-05")),  # exclusive
     Filters(since=dated("2025-01-10"), until=dated("2025-05-20")),
-    Filters(countries=("JP",), since=dated("2025-01-01")),  # the undated one is new
+    Filters(countries=("JP",), since=dated("2025-01-01")),  # the undated one is not new
+    Filters(countries=("JP",), since=dated("2025-01-01"), undated=True),  # unless asked
+    Filters(until=dated("2025-03-05"), undated=True),  # ingested now: not before March
     Filters(after_id=3),
     Filters(countries=("CN", "US"), topics=("trade",), since=dated("2025-02-01"), after_id=2),
     Filters(countries=("ZZ",)),  # an unknown code admits nothing
@@ -134,17 +140,16 @@ def test_store_admits_what_the_filters_say(filled, filters: Filters):
     store, ids, _ = filled
     before = datetime.now(UTC)  # the undated article was added before this (by the fixture)
     want = expected_ids(filters, ids, before)
-    assert want == expected_ids(filters, ids, dated("2100-01-01"))  # no case hinges on "now"
     assert list(store.admitted(filters)) == sorted(want)
     assert sorted(store.article_ids(filters)) == sorted(want)
 
 
-def test_article_ids_are_newest_first_by_publication_else_ingest_time(filled):
+def test_article_ids_are_newest_first_by_publication_undated_last(filled):
     store, ids, _ = filled
-    by_date = [ids[i] for i in (4, 2, 5, 1, 0, 3)]  # undated (ingested now) is newest
+    by_date = [ids[i] for i in (2, 5, 1, 0, 3, 4)]  # undated last (README: headlines)
     assert store.article_ids(Filters()) == by_date
     assert store.article_ids(Filters(), newest_first=False) == by_date[::-1]
-    assert store.article_ids(Filters(countries=("JP",)), limit=2) == [ids[4], ids[5]]
+    assert store.article_ids(Filters(countries=("JP",)), limit=2) == [ids[5], ids[0]]
 
 
 def test_store_reads_back_what_was_added(filled):
@@ -507,9 +512,15 @@ def test_feed_polls_defer_writing_a_large_index(settings, fake_encoder, tmp_path
         (Filters(countries=("JP", "CN")), "some"),
         (Filters(topics=("trade",)), "some"),
         (Filters(countries=("US",), topics=("trade",)), "some"),
-        # The seed is undated, so its ingest time counts: all of it is this recent.
-        (Filters(since=datetime(2025, 1, 1, tzinfo=UTC)), "all"),
-        (Filters(countries=("CN",), since=datetime(2025, 1, 1, tzinfo=UTC), after_id=3), "some"),
+        # The seed is undated: in no date window, unless its ingestion time may count.
+        (Filters(since=datetime(2025, 1, 1, tzinfo=UTC)), "none"),
+        (Filters(since=datetime(2025, 1, 1, tzinfo=UTC), undated=True), "all"),
+        (
+            Filters(
+                countries=("CN",), since=datetime(2025, 1, 1, tzinfo=UTC), after_id=3, undated=True
+            ),
+            "some",
+        ),
         (Filters(after_id=5), "some"),
         (Filters(countries=("ZZ",)), "none"),
     ],
@@ -629,3 +640,44 @@ def test_bm25_keeps_every_word_in_a_small_corpus(seed_corpus: Corpus):
     store = seed_corpus.store
     terms = ["china", "tariffs", "japan", "trade"]
     assert store.lexical._informative(terms) == terms
+
+
+# The articles table as schema version 1 wrote it (before date sources and locations).
+V1_ARTICLES = """
+CREATE TABLE articles (
+    id INTEGER PRIMARY KEY, ext_key TEXT UNIQUE, external_id TEXT, url TEXT UNIQUE,
+    content_key TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+    title_derived INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL, source TEXT, origin TEXT,
+    dateline TEXT, published TEXT, added TEXT NOT NULL, dated TEXT NOT NULL
+);
+CREATE INDEX articles_dated ON articles(dated);
+INSERT INTO articles (content_key, title, body, published, added, dated) VALUES
+    ('k1', 'Dated story', 'Body one.', '1987-02-26T00:00:00+00:00',
+     '2026-11-25T03:00:00+00:00', '1987-02-26T00:00:00+00:00'),
+    ('k2', 'Undated story', 'Body two.', NULL,
+     '2026-11-25T03:00:00+00:00', '2026-11-25T03:00:00+00:00');
+PRAGMA user_version=1;
+"""
+
+
+def test_a_data_dir_of_schema_1_is_migrated(tmp_path: Path):
+    """Version 1 stored an undated article's ingestion time as its date: after migrating
+    it is undated (in no --since window, listed last), a dated one's source 'unrecorded'."""
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(V1_ARTICLES)
+    db.close()
+    store = Store(path)
+    try:
+        got = store.articles([1, 2])
+        assert (got[1].date_source, got[2].date_source, got[2].published) == (
+            "unrecorded",
+            None,
+            None,
+        )
+        assert store.article_ids(Filters(since=dated("2026-01-01"))) == []
+        assert store.article_ids(Filters()) == [1, 2]  # undated last
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        store.close()
+    Store(path).close()  # opening a migrated store again changes nothing
