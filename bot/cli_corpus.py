@@ -85,9 +85,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Exit 1 when a PATH|URL gave no article at all (INGEST_EPILOG); the rest is kept."""
     from retrieval import wording
 
+    settings = load_cli_settings(args)
+    refused = refused_target(args.targets, settings.data_dir)
+    if refused:
+        args.parser.error(refused)  # exit 2, before anything is read
     with open_corpus(args, bundled=False) as corpus:
         # A URL the SSRF guard refuses fails here, before anything is read or embedded.
-        counted = TargetCounts(args.targets, allow_private=corpus.settings.fetch.allow_private)
+        counted = TargetCounts(
+            args.targets,
+            allow_private=corpus.settings.fetch.allow_private,
+            exclude=corpus.data_dir,
+        )
         report = corpus.ingest_items(counted.items())
     failed = counted.failed()
     error = wording.text("cli.ingest.failed", count=len(failed), targets="; ".join(failed))
@@ -120,15 +128,37 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def refused_target(targets: list[str], data_dir: Path) -> str | None:
+    """Why a target may not be ingested at all, or None: an empty path (an unset shell
+    variable would otherwise mean the current folder, recursively), or the data directory
+    or a path inside it (its files are the store, not articles)."""
+    from retrieval import wording
+    from retrieval.loaders import is_url
+
+    for target in targets:
+        if not target.strip():
+            return wording.text("cli.ingest.empty_path")
+        if is_url(target):
+            continue
+        path = Path(target).expanduser().resolve()
+        if path.is_relative_to(Path(data_dir).expanduser().resolve()):
+            return wording.text("cli.ingest.data_dir", target=target, data_dir=data_dir)
+    return None
+
+
 class TargetCounts:
     """The items of each ingest target, loaded one target at a time so that what each
     one gave can be counted: a target that gave no article (new or duplicate) failed."""
 
-    def __init__(self, targets: list[str], *, allow_private: bool = False) -> None:
+    def __init__(
+        self, targets: list[str], *, allow_private: bool = False, exclude: Path | None = None
+    ) -> None:
         from retrieval.loaders import load
 
         self.targets = targets
-        self.loaded = [(t, load([t], allow_private=allow_private)) for t in targets]
+        self.loaded = [
+            (t, load([t], allow_private=allow_private, exclude=exclude)) for t in targets
+        ]
         self.articles: dict[str, int] = {}
         self.reasons: dict[str, list[str]] = {}
 

@@ -31,7 +31,11 @@ INGEST_EPILOG = (
     " records skipped inside a file that gave others are reported, not failures);"
     " 1 when any PATH|URL gave none (a missing path, a URL that cannot be fetched, a"
     " folder or file with nothing readable). What could be read is kept either way and"
-    ' the report is printed; with --json it carries an "error" object too. ' + EPILOG
+    ' the report is printed; with --json it carries an "error" object too. 2 (nothing'
+    " read) for an empty PATH, or the data directory or a path inside it. Files are"
+    " read by their content, not their name: binary files are skipped and listed; .docx"
+    " and PDF text is extracted. Re-ingesting a file, URL or record id whose content"
+    ' changed replaces that article in place ("updated N"). ' + EPILOG
 )
 REMOVE_EPILOG = (
     "Every criterion given must hold (IDs, --source, --path, --before). Exit status: 0"

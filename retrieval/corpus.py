@@ -157,7 +157,9 @@ class Corpus:
     # --- writing --------------------------------------------------------------------------
     def ingest(self, targets: list[str], progress: bool | None = None) -> IngestReport:
         """Add the articles found in files, folders and URLs."""
-        items = load(targets, allow_private=self.settings.fetch.allow_private)
+        items = load(
+            targets, allow_private=self.settings.fetch.allow_private, exclude=self.data_dir
+        )
         return self.ingest_items(items, progress)
 
     def ingest_items(

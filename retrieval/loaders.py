@@ -46,9 +46,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .dates import date_in_text
+from .documents import docx_text, pdf_text
 from .fetch import FetchError, fetch, guard_url
 from .jsonread import RunTooLong, jsonl_values, parse_json_stream, utf8_chunks
+from .plaintext import parse_plain_text
 from .records import (
     MAX_RECORD_BYTES,
     MAX_STREAMED_FILE_BYTES,
@@ -65,7 +66,7 @@ from .records import (
     unexpected,
     unreadable,
 )
-from .text import is_headline_like
+from .sniff import sniff_file
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 JSON_SUFFIXES = {".json"}
@@ -73,68 +74,16 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 CSV_SUFFIXES = {".csv"}
 HTML_SUFFIXES = {".html", ".htm"}
 FEED_SUFFIXES = {".xml", ".rss", ".atom"}
+DOCUMENT_SUFFIXES = {".docx", ".pdf"}
 SUPPORTED = (
-    TEXT_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES | CSV_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES
+    TEXT_SUFFIXES
+    | JSON_SUFFIXES
+    | JSONL_SUFFIXES
+    | CSV_SUFFIXES
+    | HTML_SUFFIXES
+    | FEED_SUFFIXES
+    | DOCUMENT_SUFFIXES
 )
-HEADLINE_LIST_MIN_WORDS = 4
-
-
-def parse_plain_text(text: str, origin: str) -> Iterator[RawArticle | Skipped]:
-    """Plain text: an optional headline line, a body, and blocks of one-line headlines.
-
-    A block of two or more lines that all read like headlines is a list of
-    headline-only items (the seed format); everything else is the article body.
-    """
-    blocks = [b for b in re.split(r"\n[ \t]*\n", text.strip()) if b.strip()]
-    if not blocks:
-        yield Skipped(origin, "empty file")
-        return
-    if looks_like_word_list(text):
-        yield Skipped(origin, "a list of words (one or two per line), not an article")
-        return
-    title = None
-    first_lines = blocks[0].split("\n")
-    rest_after_first = len(first_lines) > 1 or len(blocks) > 1
-    first_block_is_list = is_headline_list(first_lines)
-    if is_headline_like(first_lines[0]) and rest_after_first and not first_block_is_list:
-        title = first_lines[0]
-        blocks[0] = "\n".join(first_lines[1:])
-    body_blocks, headlines = [], []
-    for block in blocks:
-        lines = [ln for ln in block.split("\n") if ln.strip()]
-        if is_headline_list(lines):
-            headlines.extend(lines)
-        elif lines:
-            body_blocks.append("\n".join(lines))
-    if len(blocks) == 1 and len(first_lines) == 1 and title is None:
-        headlines, body_blocks = [first_lines[0]], []
-    if body_blocks or title:
-        body = "\n\n".join(body_blocks)
-        stated = date_in_text(body)
-        yield make_article(
-            origin, title=title, body=body, published=stated, date_source="text" if stated else None
-        )
-    for n, line in enumerate(headlines, 1):
-        yield make_article(f"{origin}#headline-{n}", title=line)
-
-
-def is_headline_list(lines: list[str]) -> bool:
-    """Two or more lines that all read like headlines, of headline length (4+ words on
-    average): a list of labels such as "COCOA" or "Crude Oil (CRUDE)" is not news."""
-    lines = [ln for ln in lines if ln.strip()]
-    if len(lines) < 2 or not all(map(is_headline_like, lines)):
-        return False
-    return sum(len(ln.split()) for ln in lines) / len(lines) >= HEADLINE_LIST_MIN_WORDS
-
-
-def looks_like_word_list(text: str) -> bool:
-    """Label or keyword lists shipped beside a corpus (`all-places-strings.lc.txt`):
-    many short lines, no sentence punctuation, no headline capitals."""
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    if len(lines) < 20 or re.search(r"[.!?]", text):
-        return False
-    words_per_line = sum(len(ln.split()) for ln in lines) / len(lines)
-    return words_per_line < 3 and not any(map(is_headline_like, lines))
 
 
 def parse_csv(text: str, origin: str) -> Iterator[RawArticle | Skipped]:
@@ -268,9 +217,22 @@ def looks_like_feed(raw: bytes) -> bool:
 
 
 def load_file(path: Path) -> Iterator[Item]:
-    """The items of one file, told by its suffix (or, for an unknown one, its content)."""
+    """The items of one file: what it holds is sniffed from its bytes (`sniff`), so a
+    binary file is skipped whatever its name; a text file is read by its suffix (or, for
+    an unknown one, its content)."""
     origin = shown_name(path)
     suffix = path.suffix.lower()
+    try:
+        sniffed = sniff_file(path)
+    except OSError as exc:
+        yield unreadable(origin, exc)
+        return
+    if sniffed.kind == "binary":
+        yield Skipped(origin, f"not text: {sniffed.what}")
+        return
+    if sniffed.kind != "text":
+        yield from _load_document(path, origin, sniffed.kind)
+        return
     if suffix in JSONL_SUFFIXES | JSON_SUFFIXES | CSV_SUFFIXES:
         yield from _load_streamed(path, origin, suffix)
         return
@@ -293,6 +255,18 @@ def load_file(path: Path) -> Iterator[Item]:
         yield from parse_html(text, origin)
     else:
         yield from parse_plain_text(text, origin)
+
+
+def _load_document(path: Path, origin: str, kind: str) -> Iterator[Item]:
+    """A .docx or PDF read as its text, then like a plain-text file."""
+    if path.stat().st_size > MAX_WHOLE_FILE_BYTES:
+        yield _too_large(origin, f".{kind}", MAX_WHOLE_FILE_BYTES)
+        return
+    text = docx_text(path) if kind == "docx" else pdf_text(path)
+    if not text.strip():
+        yield Skipped(origin, f"no text in this {kind.upper()} (a scan, or only images?)")
+        return
+    yield from parse_plain_text(text, origin)
 
 
 def _too_large(origin: str, suffix: str, limit: int) -> Skipped:
@@ -356,35 +330,57 @@ def load_url(url: str, *, allow_private: bool = False) -> Iterator[Item]:
     yield from parse_html(text, url, url=url)
 
 
-def expand(target: str) -> Iterator[Path | str | Skipped]:
-    """A path, a folder (recursive, sorted, supported files only) or a URL."""
-    if _is_url(target):
+def expand(target: str, exclude: Path | None = None) -> Iterator[Path | str | Skipped]:
+    """A path, a folder (recursive, sorted) or a URL. In a folder, hidden files and
+    folders are passed over, and so is `exclude` (the data directory); a file of an
+    unsupported type is listed as skipped (named on its own, it is read by its content)."""
+    if is_url(target):
         yield target
+        return
+    if not target.strip():
+        yield Skipped(repr(target), "an empty path")
         return
     path = Path(target).expanduser()
     if path.is_dir():
         files = sorted(
             p
             for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in SUPPORTED
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
-        if not files:
+        if exclude is not None and _inside(exclude, path):
+            kept = [p for p in files if not _inside(p, exclude)]
+            if len(kept) < len(files):
+                yield Skipped(shown_name(exclude), "the data directory: the store, not articles")
+            files = kept
+        supported = [p for p in files if p.suffix.lower() in SUPPORTED]
+        if not supported:
             yield Skipped(shown_name(target), "folder holds no supported files")
-        yield from files
+        for p in files:
+            if p.suffix.lower() in SUPPORTED:
+                yield p
+            else:
+                kind = f"({p.suffix})" if p.suffix else "(no suffix)"
+                yield Skipped(shown_name(p), f"not a supported file type {kind}")
     elif path.is_file():
         yield path
     else:
         yield Skipped(shown_name(target), "no such file or folder")
 
 
-def _is_url(target: str) -> bool:
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies under it, links resolved."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def is_url(target: str) -> bool:
     return re.match(r"^https?://", target, re.IGNORECASE) is not None
 
 
-def load(targets: Iterable[str], *, allow_private: bool = False) -> Iterator[Item]:
-    """Every item from every target, in order; never raises for bad input.
+def load(
+    targets: Iterable[str], *, allow_private: bool = False, exclude: Path | None = None
+) -> Iterator[Item]:
+    """Every item from every target, in order; never raises for bad input. A folder's
+    walk passes over `exclude` (the data directory, whose files are not articles).
 
     Each target, and each file or URL in it, is read inside `_guarded`: whatever goes
     wrong costs that file alone. Except a well-formed URL target that `fetch` would
@@ -395,9 +391,9 @@ def load(targets: Iterable[str], *, allow_private: bool = False) -> Iterator[Ite
     """
     targets = [str(t) for t in targets]
     for target in targets:
-        if _is_url(target) and _well_formed(target):
+        if is_url(target) and _well_formed(target):
             guard_url(target, allow_private=allow_private)
-    return _load(targets, allow_private)
+    return _load(targets, allow_private, exclude)
 
 
 def _well_formed(url: str) -> bool:
@@ -407,13 +403,13 @@ def _well_formed(url: str) -> bool:
         return False
 
 
-def _load(targets: list[str], allow_private: bool) -> Iterator[Item]:
+def _load(targets: list[str], allow_private: bool, exclude: Path | None) -> Iterator[Item]:
     for target in targets:
-        yield from _guarded(shown_name(target), _target_items(target, allow_private))
+        yield from _guarded(shown_name(target), _target_items(target, allow_private, exclude))
 
 
-def _target_items(target: str, allow_private: bool) -> Iterator[Item]:
-    for entry in expand(target):
+def _target_items(target: str, allow_private: bool, exclude: Path | None) -> Iterator[Item]:
+    for entry in expand(target, exclude):
         if isinstance(entry, Skipped):
             yield entry
         elif isinstance(entry, Path):
