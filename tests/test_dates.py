@@ -109,3 +109,85 @@ def test_read_date_never_raises_and_stays_in_range(value):
         assert date.tzinfo is not None and date.utcoffset() == timedelta(0)
         assert EARLIEST <= date <= NOW + FUTURE_SLACK
         assert not (isinstance(value, float) and math.isnan(value))
+
+
+# --- honest dates: where each date came from, and undated is never recent ----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("WASHINGTON, April 18, 2025 (Reuters) - The U.S. said", "2025-04-18"),
+        ("Tariff talks stall\n18 April 2025 - London", "2025-04-18"),
+        ("2025-04-18 Tokyo: Japan asked again.", "2025-04-18"),
+        ("The deal signed on 12 March 2019 was...", "2019-03-12"),  # at the head: the dateline
+        ("The deal signed in March 2019 was revisited.", None),  # no day: not a date
+        ("One\nTwo\nThree\nSigned on 2019-03-12.", None),  # past the first two lines
+        ("x " * 70 + "2025-01-01", None),  # past the dateline's place
+        ("Due 2099-01-01 says the plan.", None),  # in the future: not a publication date
+    ],
+)
+def test_date_in_text_reads_only_a_dateline(text: str, expected: str | None):
+    from retrieval.dates import date_in_text
+
+    found = date_in_text(text, NOW)
+    assert (found.date().isoformat() if found else None) == expected
+
+
+@given(st.text(max_size=300))
+def test_date_in_text_never_raises(text: str):
+    from retrieval.dates import date_in_text
+
+    found = date_in_text(text, NOW)
+    assert found is None or found.tzinfo is not None
+
+
+def test_each_loader_records_where_its_date_came_from(tmp_path):
+    import json
+
+    from retrieval.loaders import RawArticle, load, parse_feed
+
+    (tmp_path / "a.json").write_text(
+        json.dumps({"title": "T one", "body": "B.", "date": "2025-04-18"})
+    )
+    (tmp_path / "b.txt").write_text("Tariff talks stall\n\nTOKYO, April 18, 2025 - Japan asked.")
+    (tmp_path / "c.txt").write_text("Tariff talks stall\n\nJapan asked again.")
+    loaded = [a for a in load([str(tmp_path)]) if isinstance(a, RawArticle)]
+    got = {a.origin.rsplit("/", 1)[-1].split("#")[0]: a for a in loaded}
+    assert (got["a.json"].date_source, got["b.txt"].date_source) == ("record", "text")
+    assert (got["c.txt"].published, got["c.txt"].date_source) == (None, None)  # no mtime
+    feed = b"""<rss><channel><title>F</title><item><title>Headline here</title>
+    <pubDate>Fri, 18 Apr 2025 09:00:00 GMT</pubDate></item></channel></rss>"""
+    (entry,) = parse_feed(feed, "f")
+    assert entry.date_source == "feed"
+
+
+def test_since_leaves_undated_out_unless_asked_and_headlines_put_them_last(
+    capsys, monkeypatch, tmp_path
+):
+    import json
+
+    import retrieval
+    from bot.cli import main
+    from tests.conftest import FakeEncoder
+
+    real = retrieval.Corpus
+    monkeypatch.setattr(retrieval, "Corpus", lambda s: real(s, encoder=FakeEncoder()))
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "undated.txt").write_text("Undated tariff story\n\nJapan asked about tariffs.")
+    old = {"title": "Old tariff story", "body": "Tariffs in 1987.", "date": "1987-02-26"}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert main(["ingest", str(tmp_path / "undated.txt"), str(tmp_path / "old.json")]) == 0
+    capsys.readouterr()
+
+    def titles(*argv: str) -> list[str]:
+        assert main(["headlines", "--json", *argv]) == 0
+        return [a["title"] for a in json.loads(capsys.readouterr().out)["articles"]]
+
+    assert titles() == ["Old tariff story", "Undated tariff story"]  # undated last
+    assert titles("--since", "3650d") == []  # ingested today is not published today
+    assert titles("--since", "3650d", "--include-undated") == ["Undated tariff story"]
+    assert titles("--since", "1980-01-01") == ["Old tariff story"]
+    assert main(["headlines"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("— 1987-02-26") and " — undated" in lines[1]
