@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .cli_json import (
     article_json,
@@ -45,6 +45,7 @@ def open_corpus(args: argparse.Namespace, bundled: bool = True):
     settings = load_cli_settings(args)
     check_data_dir(settings.data_dir)
     corpus = Corpus(settings)
+    corpus.notice = lambda line: print(line, file=sys.stderr, flush=True)
     if bundled:
         report = corpus.ensure_bundled()
         if report is not None:
@@ -84,6 +85,7 @@ def make_filters(
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Exit 1 when a PATH|URL gave no article at all (INGEST_EPILOG); the rest is kept."""
     from retrieval import wording
+    from retrieval.ingest import IngestInterrupted
 
     settings = load_cli_settings(args)
     refused = refused_target(args.targets, settings.data_dir)
@@ -96,7 +98,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             allow_private=corpus.settings.fetch.allow_private,
             exclude=corpus.data_dir,
         )
-        report = corpus.ingest_items(counted.items())
+        try:
+            report = corpus.ingest_items(counted.items())
+        except IngestInterrupted as stop:
+            _interrupted(args, corpus, stop)
     failed = counted.failed()
     error = wording.text("cli.ingest.failed", count=len(failed), targets="; ".join(failed))
     if args.json:
@@ -126,6 +131,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(wording.text("cli.error", error=error), file=sys.stderr)
         return 1
     return 0
+
+
+def _interrupted(args: argparse.Namespace, corpus, stop) -> NoReturn:
+    """Ctrl-C during ingest: say what was kept, and leave at once (exit 130).
+
+    `os._exit`, not a normal exit: the embedding thread is inside the model's native code,
+    which cannot be interrupted, and a normal exit would wait for it to finish its batch
+    (tens of seconds) or, for the parsing thread, abort in native code at shutdown. What
+    was committed is in SQLite already; the index catches up from it at the next start.
+    """
+    import os
+
+    from retrieval import wording
+
+    message = wording.text(
+        "cli.progress.interrupted", count=stop.kept, articles=stop.report.articles
+    )
+    print(message, file=sys.stderr, flush=True)
+    if args.json:
+        emit({**stop.report.to_json(), "error": {"kind": "interrupted", "message": message}})
+    corpus.store.close()
+    sys.stdout.flush()
+    os._exit(130)
 
 
 def refused_target(targets: list[str], data_dir: Path) -> str | None:

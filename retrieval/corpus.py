@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from . import summarize as summarizing
 from . import wording
 from .config import Settings
 from .digest import Digest, DigestBuilder
-from .embed import Encoder, load_encoder
+from .embed import Encoder, is_prepared, load_encoder
 from .errors import InputError, StoreError
 from .filters import Filters
 from .index import SentenceIndex
@@ -74,6 +74,8 @@ class Corpus:
         self.data_dir = Path(settings.data_dir)
         self.store = Store(self.data_dir / DB_NAME)
         self._encoder = encoder
+        # Told (one line) before a slow one-time step, such as preparing the model.
+        self.notice: Callable[[str], None] | None = None
         self._tagger: ArticleTagger | None = None
         self.index_path = self.data_dir / INDEX_NAME
         self.index = self._open_index()
@@ -84,6 +86,8 @@ class Corpus:
     def encoder(self) -> Encoder:
         if self._encoder is None:
             emb = self.settings.embedding
+            if self.notice is not None and not is_prepared(emb.backend, cache_dir=self.model_cache):
+                self.notice(wording.text("cli.model.preparing"))
             self._encoder = load_encoder(
                 emb.backend, emb.batch_size, emb.threads, cache_dir=self.model_cache
             )

@@ -18,11 +18,11 @@ from queue import Full, Queue
 from typing import TypeVar
 
 import numpy as np
-from tqdm import tqdm
 
 from .embed import Encoder
 from .identity import content_key, dedupe_keys
 from .index import SentenceIndex
+from .progress import IngestProgress
 from .records import Item, Note, RawArticle, Skipped
 from .storage import ArticleStore, PreparedArticle, SentenceRow
 from .text import split_sentences
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 # embedding time of a thousand articles. 2,000 is past the longest news features (a
 # 20,000-word long read is ~1,000 sentences); the rest of a longer body is dropped.
 MAX_SENTENCES = 2_000
+# A batch is embedded in chunks of this many texts, so progress counts embedded articles
+# as they go (a 1,024-article batch is ~20,000 texts); large enough that the encoder's
+# own batching by length still fills its batches.
+EMBED_CHUNK = 4096
 
 Tagger = Callable[[PreparedArticle, np.ndarray], None]
 T = TypeVar("T")
@@ -58,6 +62,15 @@ class IngestReport:
             "articles": self.articles,
             "embedded_texts": self.embedded,
         }
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ingest: what was committed stays; `report` says how much."""
+
+    def __init__(self, report: IngestReport, kept: int) -> None:
+        super().__init__()
+        self.report = report
+        self.kept = kept  # articles added or updated before the interrupt
 
 
 def prepare(raw: RawArticle, encoder: Encoder) -> PreparedArticle:
@@ -141,17 +154,21 @@ def ingest(
 ) -> IngestReport:
     """Add every new article among `items` (from `loaders.load` or a feed poller).
 
-    Bad items are reported, never fatal.
+    Bad items are reported, never fatal. Ctrl-C raises `IngestInterrupted` at once,
+    without waiting for the batch being embedded: the batches committed before it stay,
+    the one in flight is dropped (a re-run adds it).
     """
     report = IngestReport()
     batch = _Batch()
-    bar = tqdm(desc="ingest", unit=" articles", disable=None if progress is None else not progress)
+    shown = IngestProgress(progress)
     embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed")
     pending: tuple[list[PreparedArticle], Future[np.ndarray]] | None = None
+    before = store.count_articles()
+    changed_before = 0  # articles updated in place, which the count does not show
 
     def store_pending() -> None:
         """Tag and store the batch in flight once its vectors are ready."""
-        nonlocal pending
+        nonlocal pending, changed_before
         if pending is None:
             return
         articles, future = pending
@@ -164,21 +181,21 @@ def ingest(
                 row += len(art.sentences)
         replaced = store.sentence_ids([a.replaces for a in articles if a.replaces is not None])
         ids, owners = store.add_batch(articles, vectors)
+        updates = sum(a.replaces is not None for a in articles)
+        changed_before += updates
         index.remove(replaced)
         index.add(ids, vectors, owners)
-        updates = sum(a.replaces is not None for a in articles)
         report.added += len(articles) - updates
         report.updated += updates
         report.embedded += len(vectors)
-        bar.update(len(articles))
+        shown.add_stored(len(articles))
 
     def flush() -> None:
         nonlocal pending
         if not batch.articles:
             return
         articles = batch.take()
-        texts = [row.text for art in articles for row in art.sentences]
-        future = embedding.submit(encode_unique, encoder, texts)
+        future = embedding.submit(_embed, encoder, articles, shown)
         store_pending()  # the previous batch, while this one is embedded
         pending = (articles, future)
 
@@ -193,6 +210,7 @@ def ingest(
                 report.notes.append(item)
                 continue
             art = item
+            shown.parsed_one()
             found = store.match(art)
             if found is not None and found[0] == "update":
                 art.replaces = found[1]
@@ -204,11 +222,28 @@ def ingest(
                 flush()
         flush()
         store_pending()
-    finally:
-        embedding.shutdown(wait=True, cancel_futures=True)
-        bar.close()
+    except KeyboardInterrupt:
+        embedding.shutdown(wait=False, cancel_futures=True)  # the encoder cannot be stopped
+        shown.close()
+        report.articles = store.count_articles()
+        raise IngestInterrupted(report, report.articles - before + changed_before) from None
+    embedding.shutdown(wait=True)
+    shown.close()
     report.articles = store.count_articles()
     return report
+
+
+def _embed(encoder: Encoder, articles: list[PreparedArticle], shown: IngestProgress) -> np.ndarray:
+    """The vectors of a batch's texts, in `EMBED_CHUNK`s, counting embedded articles."""
+    texts = [row.text for art in articles for row in art.sentences]
+    ends = np.cumsum([len(art.sentences) for art in articles])
+    done = shown.embedded
+    parts = []
+    for start in range(0, len(texts), EMBED_CHUNK):
+        parts.append(encode_unique(encoder, texts[start : start + EMBED_CHUNK]))
+        finished = int(np.searchsorted(ends, start + len(parts[-1]), side="right"))
+        shown.set_embedded(done + finished)
+    return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
 
 
 def encode_unique(encoder: Encoder, texts: list[str]) -> np.ndarray:
