@@ -25,7 +25,8 @@ def date_line(article: Article) -> str:
 
 
 def show_lines(article: Article) -> list[str]:
-    """The article's metadata lines, a blank line, then its title and body."""
+    """The article's metadata lines, a blank line, then its title (unless derived from the
+    body) and body, a blank line between them."""
     none = wording.text("cli.show.none")
     lines = [
         wording.text("cli.show.id", id=article.id),
@@ -44,11 +45,8 @@ def show_lines(article: Article) -> list[str]:
         wording.text("cli.show.topics", topics=", ".join(article.topics) or none),
         "",
     ]
-    if not article.title_derived:
-        lines.append(article.title)
-        lines.append("")
-    lines.append(article.body)
-    return lines
+    text = [t for t in ("" if article.title_derived else article.title, article.body) if t]
+    return lines + "\n\n".join(text).split("\n")
 
 
 def show_json(article: Article) -> dict[str, Any]:

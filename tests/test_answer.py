@@ -49,13 +49,19 @@ def test_unrelated_questions_abstain(seed_corpus: Corpus, question: str):
     assert result.answer.sentences == []
 
 
-def test_since_filter_dates_undated_articles_by_ingestion(seed_corpus: Corpus):
+def test_since_leaves_undated_articles_out_unless_ingestion_time_may_count(
+    seed_corpus: Corpus,
+):
+    """The seed is undated: in no --since window (ingested today is not published today),
+    unless `Filters.undated` (--include-undated) lets its ingestion time count."""
     from datetime import UTC, datetime, timedelta
 
     future = datetime.now(UTC) + timedelta(days=1)
-    result = seed_corpus.ask("tariffs", Filters(since=future))
+    result = seed_corpus.ask("tariffs", Filters(since=future, undated=True))
     assert result.articles == [] and result.answer.abstained
-    past = seed_corpus.ask("tariffs", Filters(since=datetime(2020, 1, 1, tzinfo=UTC)))
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    assert seed_corpus.ask("tariffs", Filters(since=since)).articles == []
+    past = seed_corpus.ask("tariffs", Filters(since=since, undated=True))
     assert past.articles and not past.answer.abstained
 
 

@@ -175,3 +175,19 @@ def test_remove_asks_on_a_terminal(capsys, fake_cli, tmp_path: Path, monkeypatch
     assert code == 0 and out.startswith("  #1 Tariff talks stall\nremoved 1 article")
     db = sqlite3.connect(fake_cli / DB_NAME)
     assert db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 0
+
+
+def test_console_show(fake_corpus, tmp_path: Path):
+    from bot.console import answer_line
+
+    path = tmp_path / "japan.txt"
+    path.write_text("Tariff talks stall\n\n" + BODY)
+    fake_corpus.ingest([str(path)])
+    reply = answer_line(fake_corpus, "/show 1")
+    assert reply.title == "Article #1"
+    assert "published    undated" in "\n".join(reply.notes) and reply.notes[-1].startswith(
+        "Officials"
+    )
+    assert answer_line(fake_corpus, "/show").kind == "error"
+    assert answer_line(fake_corpus, "/show abc").kind == "error"
+    assert "no article with id 9" in answer_line(fake_corpus, "/show 9").title
