@@ -12,6 +12,7 @@ citations name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,8 @@ import numpy as np
 from .filters import Filters
 from .identity import ext_key
 
+# How `loaders` name a record or a headline inside a file, after the file's path.
+_RECORD_PLACE = re.compile(r"#(?:\d+|headline-\d+)$")
 # Body sentences that form an article's lead: news puts the story there.
 LEAD_SENTENCES = 2
 
@@ -63,6 +66,16 @@ class PreparedArticle:
     @property
     def ext_key(self) -> str | None:
         return ext_key(self.source, self.external_id)
+
+    @property
+    def file_key(self) -> str | None:
+        """The location that identifies this article when its file comes again: only a
+        whole file's (a .txt, .html, .docx, PDF that is one article). A record's or a
+        headline's place in a file (`#17`, `#headline-3`) is not its identity: a record
+        inserted above it would shift every later one onto its neighbour's article."""
+        if self.location is None or _RECORD_PLACE.search(self.location):
+            return None
+        return self.location
 
 
 @dataclass
@@ -126,7 +139,7 @@ class ArticleStore(Protocol):
 
     def match(self, article: PreparedArticle) -> tuple[str, int] | None:
         """("duplicate", id) when a stored article has its content; ("update", id) when one
-        stored article has its URL, ext key or location but other content; else None."""
+        stored article has its URL, ext key or file key but other content; else None."""
         ...
 
     def add_batch(

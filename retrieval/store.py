@@ -151,9 +151,10 @@ class Store:
         return row is not None
 
     def match(self, article: PreparedArticle) -> tuple[str, int] | None:
-        """Same content: a duplicate. Else one stored article with its URL, ext key or
-        location: the one it updates. Several (its URL is one article's, its id another's):
-        which to replace is unknown, so it counts as a duplicate of the first."""
+        """Same content: a duplicate. Else one stored article with its URL, ext key or file
+        key (`PreparedArticle.file_key`): the one it updates. Several (its URL is one
+        article's, its id another's): which to replace is unknown, so it counts as a
+        duplicate of the first."""
         db = self._db
         row = db.execute(
             "SELECT id FROM articles WHERE content_key=? LIMIT 1", (article.content_key,)
@@ -165,7 +166,7 @@ class Store:
             for r in db.execute(
                 "SELECT id FROM articles WHERE url=? UNION SELECT id FROM articles WHERE ext_key=?"
                 " UNION SELECT id FROM articles WHERE location=?",
-                (article.url, article.ext_key, article.location),
+                (article.url, article.ext_key, article.file_key),
             )
         )
         if len(ids) == 1:

@@ -191,3 +191,18 @@ def test_console_show(fake_corpus, tmp_path: Path):
     assert answer_line(fake_corpus, "/show").kind == "error"
     assert answer_line(fake_corpus, "/show abc").kind == "error"
     assert "no article with id 9" in answer_line(fake_corpus, "/show 9").title
+
+
+def test_a_record_inserted_above_others_loses_nothing(fake_corpus, tmp_path: Path):
+    """Records without an id or URL are not identified by their place in the file: a
+    record added at the top must not overwrite the one that was first."""
+    export = tmp_path / "wire.jsonl"
+    first = {"title": "Tariff talks stall", "body": BODY}
+    export.write_text(json.dumps(first))
+    fake_corpus.ingest([str(export)])
+    added = {"title": "Steel deal reached", "body": EDITED}
+    export.write_text(json.dumps(added) + "\n" + json.dumps(first))
+    report = fake_corpus.ingest([str(export)])
+    assert (report.added, report.updated, report.duplicates) == (1, 0, 1)
+    titles = {a.title for a in fake_corpus.headlines(limit=None)}
+    assert titles == {"Tariff talks stall", "Steel deal reached"}
