@@ -121,3 +121,24 @@ def _count(db: Path) -> int:
             return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     except sqlite3.Error:  # created but not yet set up
         return 0
+
+
+def test_a_notice_comes_before_the_one_time_model_preparation(settings, monkeypatch):
+    """One line, before the slow step starts, and only when the model is not prepared."""
+    import retrieval.corpus as corpus_module
+    from retrieval import Corpus
+    from tests.conftest import FakeEncoder
+
+    told: list[str] = []
+    monkeypatch.setattr(
+        corpus_module, "load_encoder", lambda *a, **k: told.append("loaded") or FakeEncoder()
+    )
+    for prepared in (False, True):
+        monkeypatch.setattr(corpus_module, "is_prepared", lambda *a, p=prepared, **k: p)
+        with Corpus(settings) as corpus:
+            corpus.notice = told.append
+            corpus.encoder  # noqa: B018 - loading it is the point
+    assert told[0].startswith("briefbot: preparing the embedding model") and told[1:] == [
+        "loaded",
+        "loaded",
+    ]
