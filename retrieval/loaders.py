@@ -37,6 +37,7 @@ What bad input costs, and the bounds that keep one file from degrading the store
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -278,10 +279,12 @@ def _load_streamed(path: Path, origin: str, suffix: str) -> Iterator[Item]:
     """JSON, JSONL and CSV, read record by record in flat memory, so a multi-GB export
     never sits in memory at once."""
     try:
-        with path.open("rb") as fh:
-            if os.fstat(fh.fileno()).st_size > MAX_STREAMED_FILE_BYTES:
+        with path.open("rb") as raw_fh:
+            if os.fstat(raw_fh.fileno()).st_size > MAX_STREAMED_FILE_BYTES:
                 yield _too_large(origin, suffix, MAX_STREAMED_FILE_BYTES)
-            elif suffix in JSONL_SUFFIXES:
+                return
+            fh = _as_utf8(raw_fh)
+            if suffix in JSONL_SUFFIXES:
                 for item in jsonl_values(fh, origin):
                     yield from_record(item[1], item[0]) if isinstance(item, tuple) else item
             elif suffix in CSV_SUFFIXES:
@@ -296,6 +299,21 @@ def _load_streamed(path: Path, origin: str, suffix: str) -> Iterator[Item]:
                 yield from _json_file(fh, origin)
     except OSError as exc:
         yield unreadable(origin, exc)
+
+
+def _as_utf8(fh: BinaryIO) -> BinaryIO:
+    """`fh`, or for an export saved as UTF-16 or UTF-32 (told by its byte-order mark) the
+    same file re-encoded as UTF-8 while it is read, so the streaming readers see UTF-8."""
+    head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
+    for bom, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
+        if head.startswith(bom):
+            return codecs.EncodedFile(fh, "utf-8", codec)  # type: ignore[return-value]
+    return fh
 
 
 def _json_file(fh: BinaryIO, origin: str) -> Iterator[Item]:

@@ -159,3 +159,23 @@ def test_a_folder_walk_passes_over_the_data_dir(tmp_path: Path):
     found = items(tmp_path, exclude=data)
     assert [a.title for a in found if isinstance(a, RawArticle)] == ["Tariff talks stall in Tokyo"]
     assert skipped(found) == {"data": "the data directory: the store, not articles"}
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".csv"])
+def test_exports_with_a_byte_order_mark_are_streamed_as_what_they_are(
+    tmp_path: Path, codec: str, suffix: str
+):
+    rows = [{"title": "Café owners protest", "body": "Prices rose in Tokyo."}]
+    text = {
+        ".jsonl": json.dumps(rows[0], ensure_ascii=False),
+        ".json": json.dumps(rows, ensure_ascii=False),
+        ".csv": "title,body\nCafé owners protest,Prices rose in Tokyo.\n",
+    }[suffix]
+    path = tmp_path / f"export{suffix}"
+    path.write_bytes(text.encode(codec))
+    found = items(path)
+    assert [(a.title, a.body) for a in found if isinstance(a, RawArticle)] == [
+        ("Café owners protest", "Prices rose in Tokyo.")
+    ]
+    assert [f for f in found if not isinstance(f, RawArticle)] == []
