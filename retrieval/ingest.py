@@ -164,11 +164,10 @@ def ingest(
     embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed")
     pending: tuple[list[PreparedArticle], Future[np.ndarray]] | None = None
     before = store.count_articles()
-    changed_before = 0  # articles updated in place, which the count does not show
 
     def store_pending() -> None:
         """Tag and store the batch in flight once its vectors are ready."""
-        nonlocal pending, changed_before
+        nonlocal pending
         if pending is None:
             return
         articles, future = pending
@@ -182,12 +181,11 @@ def ingest(
         replaced = store.sentence_ids([a.replaces for a in articles if a.replaces is not None])
         ids, owners = store.add_batch(articles, vectors)
         updates = sum(a.replaces is not None for a in articles)
-        changed_before += updates
-        index.remove(replaced)
-        index.add(ids, vectors, owners)
-        report.added += len(articles) - updates
+        report.added += len(articles) - updates  # counted as soon as committed
         report.updated += updates
         report.embedded += len(vectors)
+        index.remove(replaced)
+        index.add(ids, vectors, owners)
         shown.add_stored(len(articles))
 
     def flush() -> None:
@@ -226,7 +224,9 @@ def ingest(
         embedding.shutdown(wait=False, cancel_futures=True)  # the encoder cannot be stopped
         shown.close()
         report.articles = store.count_articles()
-        raise IngestInterrupted(report, report.articles - before + changed_before) from None
+        # The count, not `report.added`: a batch may have committed just before the signal.
+        kept = report.articles - before + report.updated
+        raise IngestInterrupted(report, kept) from None
     embedding.shutdown(wait=True)
     shown.close()
     report.articles = store.count_articles()

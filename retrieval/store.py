@@ -195,9 +195,9 @@ class Store:
                 if art.replaces is None:
                     aid, next_article = next_article, next_article + 1
                 else:
-                    _keep_high_marks(db)
-                self._write_article(db, art, now, aid if art.replaces is None else None)
-                aid = art.replaces if art.replaces is not None else aid
+                    aid = art.replaces
+                    _keep_high_marks(db)  # its old sentence ids go: never hand them out again
+                self._write_article(db, art, now, aid)
                 db.execute(
                     "INSERT INTO articles_fts(rowid, title, lead, body) VALUES (?,?,?,?)",
                     (aid, "" if art.title_derived else art.title, art.lead, art.body),
@@ -225,9 +225,10 @@ class Store:
         return np.asarray(sentence_ids, dtype=np.int64), np.asarray(owners, dtype=np.int64)
 
     def _write_article(
-        self, db: sqlite3.Connection, art: PreparedArticle, now: str, new_id: int | None
+        self, db: sqlite3.Connection, art: PreparedArticle, now: str, aid: int
     ) -> None:
-        """The article's row, inserted as `new_id` or (with `replaces`) rewritten."""
+        """The article's row: inserted as `aid`, or (with `replaces`, which is `aid`)
+        rewritten in place with its old sentences and full-text row deleted."""
         published = isoformat(art.published)
         fields = (
             art.ext_key,
@@ -252,10 +253,9 @@ class Store:
         if art.replaces is None:
             db.execute(
                 f"INSERT INTO articles (id, {names}, added) VALUES ({','.join('?' * 16)})",
-                (new_id, *fields, now),
+                (aid, *fields, now),
             )
             return
-        aid = art.replaces
         db.execute("DELETE FROM sentences WHERE article_id=?", (aid,))
         db.execute("DELETE FROM articles_fts WHERE rowid=?", (aid,))
         assignments = ", ".join(f"{name.strip()}=?" for name in names.split(","))
@@ -273,13 +273,16 @@ class Store:
         full-text rows explicitly (FTS5 has no foreign keys). One transaction."""
         keys = [int(a) for a in article_ids]
         removed = self.sentence_ids(keys)
-        with self._connections.transaction() as db:
-            _keep_high_marks(db)
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", chunk)
-                db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+        try:
+            with self._connections.transaction() as db:
+                _keep_high_marks(db)
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", chunk)
+                    db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+        except sqlite3.Error as exc:  # a read-only disk, a locked store: nothing was removed
+            raise StoreError(f"cannot remove from the store at {self.path}: {exc}") from None
         return removed
 
     def select_ids(self, selection: Selection) -> list[int]:

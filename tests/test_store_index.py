@@ -681,3 +681,23 @@ def test_a_data_dir_of_schema_1_is_migrated(tmp_path: Path):
     finally:
         store.close()
     Store(path).close()  # opening a migrated store again changes nothing
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 100])  # exact, then HNSW
+def test_index_remove_drops_those_ids_and_keeps_the_rest_searchable(exact_max: int):
+    vecs = clustered(600)
+    index = SentenceIndex(32, exact_max=exact_max)
+    ids = np.arange(1, 601, dtype=np.int64)
+    index.add(ids, vecs, ids // 10)
+    assert index.kind == (FLAT if exact_max > 600 else HNSW)
+    gone = ids[ids % 3 == 0]
+    assert index.remove(np.append(gone, 10**9)) == len(gone)  # unknown ids are ignored
+    assert index.remove(gone) == 0
+    kept = ids[ids % 3 != 0]
+    np.testing.assert_array_equal(index.ids(), kept)
+    assert index.ntotal == len(kept)
+    for i in (1, 2, 4, 599):  # each kept vector is still its own nearest, with its article
+        hits = index.search(vecs[i - 1], 1)
+        assert (hits.ids[0], hits.articles[0]) == (i, i // 10)
+    hits = index.search(vecs[2], 5, articles=np.array([0]))  # the filter still maps right
+    assert set(hits.ids) <= {1, 2, 4, 5, 7, 8}
