@@ -73,7 +73,7 @@ class FilterSQL:
             if filters.until:
                 sql += " AND dated < ?"
                 args.append(isoformat(filters.until))
-            if filters.undated:  # `dated` is '' for an undated article (see store.SCHEMA)
+            if filters.undated:  # `dated` is '' for an undated article (see schema.SCHEMA)
                 late = "added >= ?" + (" AND added < ?" if filters.until else "")
                 sql = f"(({sql}) OR (dated = '' AND {late}))"
                 args = [*args, *args]
