@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 # 'unrecorded'). Version 1 also set `dated` to the ingestion time of an undated article.
 ADDED_COLUMNS = (
     ("date_source", "TEXT", "CASE WHEN published IS NULL THEN NULL ELSE 'unrecorded' END"),
-    ("location", "TEXT", "NULL"),
+    # An absolute origin is the file's path already; a relative one depended on the cwd.
+    ("location", "TEXT", "CASE WHEN substr(origin, 1, 1) = '/' THEN origin END"),
     ("updated", "TEXT", "NULL"),
 )
 MIGRATE_UNDATED = "UPDATE articles SET dated='' WHERE published IS NULL"

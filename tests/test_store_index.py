@@ -651,10 +651,10 @@ CREATE TABLE articles (
     dateline TEXT, published TEXT, added TEXT NOT NULL, dated TEXT NOT NULL
 );
 CREATE INDEX articles_dated ON articles(dated);
-INSERT INTO articles (content_key, title, body, published, added, dated) VALUES
-    ('k1', 'Dated story', 'Body one.', '1987-02-26T00:00:00+00:00',
+INSERT INTO articles (content_key, title, body, origin, published, added, dated) VALUES
+    ('k1', 'Dated story', 'Body one.', 'news/a.txt', '1987-02-26T00:00:00+00:00',
      '2026-11-25T03:00:00+00:00', '1987-02-26T00:00:00+00:00'),
-    ('k2', 'Undated story', 'Body two.', NULL,
+    ('k2', 'Undated story', 'Body two.', '/srv/news/b.txt', NULL,
      '2026-11-25T03:00:00+00:00', '2026-11-25T03:00:00+00:00');
 PRAGMA user_version=1;
 """
@@ -675,6 +675,7 @@ def test_a_data_dir_of_schema_1_is_migrated(tmp_path: Path):
             None,
             None,
         )
+        assert (got[1].location, got[2].location) == (None, "/srv/news/b.txt")  # absolute only
         assert store.article_ids(Filters(since=dated("2026-01-01"))) == []
         assert store.article_ids(Filters()) == [1, 2]  # undated last
         assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
