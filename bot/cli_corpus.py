@@ -66,10 +66,28 @@ def check_data_dir(path: Path) -> None:
         raise StoreError(wording.text("cli.data_dir.unusable", path=path, reason=reason)) from None
 
 
-def make_filters(countries: list[str] | None, topics: list[str] | None, since: str | None):
+def make_filters(
+    countries: list[str] | None,
+    topics: list[str] | None,
+    since: str | None,
+    args: argparse.Namespace | None = None,
+):
+    """`parse_filters` with the pair options of `args`; how a code was read (EC is
+    Ecuador) goes to stderr, so --json output stays one document."""
+    from dataclasses import replace
+
     from .handlers import parse_filters
 
-    return parse_filters(countries, topics, since)
+    filters = parse_filters(
+        countries,
+        topics,
+        since,
+        getattr(args, "with_countries", None),
+        getattr(args, "members", False),
+    )
+    for hint in filters.hints:
+        print(hint, file=sys.stderr)
+    return replace(filters, hints=())
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -152,7 +170,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.batch and not args.question:
         raise InputError(wording.text("cli.ask.no_question"))
     # Options are checked before the corpus opens: a typo fails at once, not after a load.
-    filters = make_filters(args.country, args.topic, args.since)
+    filters = make_filters(args.country, args.topic, args.since, args)
     with open_corpus(args) as corpus:
         if args.batch:
             _ask_batch(corpus, args)
@@ -180,6 +198,7 @@ def _ask_batch(corpus, args: argparse.Namespace) -> None:
                 batch_strings(obj, "country", n),
                 batch_strings(obj, "topic", n),
                 batch_text(obj, "since", n, required=False),
+                argparse.Namespace(with_countries=batch_strings(obj, "with", n)),
             )
             limit = obj.get("limit")
             result = corpus.ask(question, filters, 5 if limit is None else _count(limit, n))
@@ -244,7 +263,7 @@ def _read_text_file(path) -> str:
 
 
 def cmd_headlines(args: argparse.Namespace) -> int:
-    filters = make_filters(args.country, args.topic, args.since)
+    filters = make_filters(args.country, args.topic, args.since, args)
     with open_corpus(args) as corpus:
         items = corpus.headlines(filters, args.limit)
         if not args.json:
@@ -260,7 +279,7 @@ def cmd_headlines(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from .handlers import with_digest_defaults
 
-    given = make_filters(args.country, args.topic, args.since)  # checked before the load
+    given = make_filters(args.country, args.topic, args.since, args)  # checked before the load
     with open_corpus(args) as corpus:
         filters = with_digest_defaults(corpus, given)
         digest = corpus.digest(filters)
@@ -275,7 +294,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
-    filters = make_filters(args.country, args.topic, args.since)
+    filters = make_filters(args.country, args.topic, args.since, args)
     with open_corpus(args) as corpus:
         items = corpus.headlines(filters, None)
     if args.json:

@@ -27,7 +27,8 @@ out = Console(highlight=False, soft_wrap=True)
 HISTORY_FILE = "console_history"
 HISTORY_LINES = 1000
 
-OPTIONS = ("country", "topic", "since", "limit")
+OPTIONS = ("country", "topic", "since", "limit", "with", "members")
+FLAGS = ("members",)  # `--members` alone means yes; `members:no` says otherwise
 
 
 def _source_line(source: Source) -> str:
@@ -88,7 +89,9 @@ def parse_options(rest: str) -> tuple[list[str], dict[str, list[str]]]:
     opts: dict[str, list[str]] = {}
     it = iter(tokens)
     for tok in it:
-        if tok.startswith("--") and tok[2:] in OPTIONS:
+        if tok.startswith("--") and tok[2:] in FLAGS:
+            opts.setdefault(tok[2:], []).append("yes")
+        elif tok.startswith("--") and tok[2:] in OPTIONS:
             opts.setdefault(tok[2:], []).append(next(it, ""))
         elif ":" in tok and tok.split(":", 1)[0] in OPTIONS:
             key, value = tok.split(":", 1)
@@ -113,7 +116,11 @@ def dispatch(corpus, line: str) -> Reply | None:
         return handlers.about(corpus)
     words, opts = parse_options(rest)
     filters = handlers.parse_filters(
-        opts.get("country"), opts.get("topic"), (opts.get("since") or [None])[-1]
+        opts.get("country"),
+        opts.get("topic"),
+        (opts.get("since") or [None])[-1],
+        opts.get("with"),
+        (opts.get("members") or [False])[-1],
     )
     limit = opts.get("limit")
     if command == "/ask":
