@@ -86,7 +86,9 @@ class Subscription:
         return slot.isoformat()
 
     def describe(self) -> str:
-        where = encode_countries(self.countries, self.with_countries, self.members)
+        where = encode_countries(self.countries, self.with_countries)
+        if where and self.members:
+            where = wording.text("discord.subscription.members", countries=where)
         scope = ", ".join([where, *self.topics] if where else self.topics)
         return wording.text(
             "discord.subscription.describe",
