@@ -38,7 +38,7 @@ def _source_line(source: Source) -> str:
     if source.published:
         bits.append(source.published[:10])
     if source.countries:
-        bits.append(" ".join(f"{flag(c)} {c}" for c in source.countries))
+        bits.append(" ".join(f"{flag(c)} {c}".lstrip() for c in source.countries))
     line = " — ".join(bits)
     return f"{line} <{escape(source.url)}>" if source.url else line
 

@@ -63,6 +63,14 @@ def split_pair(value: str) -> list[str]:
     return [part.strip() for part in value.split(PAIR)]
 
 
+def _pair_parts(value: str) -> list[str]:
+    """`split_pair`, refusing an empty side ("JP+") with a message that says so."""
+    parts = split_pair(value)
+    if len(parts) > 1 and not all(parts):
+        raise InputError(wording.text("errors.country.pair_side_empty", value=value.strip()))
+    return parts
+
+
 def parse_flag(value: object, name: str) -> bool:
     """A yes/no option: a bool, or its text as typed in the console (yes/no, true/false)."""
     if isinstance(value, bool) or value is None:
@@ -115,13 +123,13 @@ def parse_filters(
     for value in countries:
         if not isinstance(value, str):
             raise InputError(wording.text("errors.country.empty"))
-        first, *rest = split_pair(value)
+        first, *rest = _pair_parts(value)
         anyof.append(_resolve(first, hints))
         required.extend(_resolve(part, hints) for part in rest)
     for value in with_countries:
         if not isinstance(value, str):
             raise InputError(wording.text("errors.country.empty"))
-        required.extend(_resolve(part, hints) for part in split_pair(value))
+        required.extend(_resolve(part, hints) for part in _pair_parts(value))
     if topics:
         from retrieval.topics import resolve_topic
 

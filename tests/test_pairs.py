@@ -52,10 +52,15 @@ def test_pairs_parse(countries, with_countries, anyof, required):
     assert (filters.countries, filters.with_countries) == (anyof, required)
 
 
-@pytest.mark.parametrize("value", ["JP+", "+US", "JP++US", "JP+Jpan"])
+@pytest.mark.parametrize("value", ["JP+", "+US", "JP++US", "JP+Jpan", " + "])
 def test_a_broken_pair_is_an_error(value: str):
-    with pytest.raises(InputError, match="country"):
+    with pytest.raises(InputError, match=r"country|empty side"):
         parse_filters(value)
+
+
+def test_an_empty_side_is_named():
+    with pytest.raises(InputError, match=r"the pair 'JP\+' has an empty side: .* like JP\+US"):
+        parse_filters("JP+")
 
 
 def test_pair_is_two_id_sets():
