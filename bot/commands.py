@@ -272,6 +272,18 @@ def register_admin(
         )
         await interaction.response.send_message(reply, ephemeral=True)
 
+    @subscribe.autocomplete("country")
+    async def _country(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Comma-separated: complete the last one, keep the ones before as typed.
+        head, _, last = current.rpartition(",")
+        prefix = f"{head}," if head else ""
+        return [
+            app_commands.Choice(name=c.name, value=f"{prefix}{c.value}"[:100])
+            for c in country_choices({}, last)
+        ]
+
     @subscribe.autocomplete("timezone")
     async def _timezone(
         interaction: discord.Interaction, current: str

@@ -241,3 +241,32 @@ def test_discord_subscription_keeps_the_pair(seed_corpus: Corpus):
                 bot.subscriptions.remove(sub.id)
 
     asyncio.run(main())
+
+
+@given(st.text(max_size=40), st.text(max_size=20))
+def test_any_country_text_is_a_filter_or_one_input_error(country: str, with_: str):
+    try:
+        filters = parse_filters(country, with_countries=with_ or None)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert filters.countries and not set(filters.countries) & set(filters.with_countries)
+
+
+def test_subscribe_autocomplete_completes_the_last_of_a_list(seed_corpus: Corpus):
+    async def body(server: FakeDiscord, bot) -> None:
+        auto = server.send_autocomplete(
+            "subscribe",
+            {"time": "08:00", "timezone": "UTC", "country": "Japan,opec"},
+            focused="country",
+        )
+        choices = await server.wait_for(lambda: auto.choices)
+        assert choices[0]["value"] == "Japan,OPEC"
+        auto = server.send_autocomplete(
+            "subscribe",
+            {"time": "08:00", "timezone": "UTC", "country": "JP+united st"},
+            focused="country",
+        )
+        assert (await server.wait_for(lambda: auto.choices))[0]["value"] == "JP+US"
+
+    scenario(seed_corpus, body)
