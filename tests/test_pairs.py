@@ -270,3 +270,11 @@ def test_subscribe_autocomplete_completes_the_last_of_a_list(seed_corpus: Corpus
         assert (await server.wait_for(lambda: auto.choices))[0]["value"] == "JP+US"
 
     scenario(seed_corpus, body)
+
+
+def test_grouping_tags_show_their_code_where_countries_show_flags():
+    from bot.embeds import source_line
+    from bot.replies import Source
+
+    line = source_line(Source(number=1, title="OPEC holds output", countries=["SA", "OPEC"]))
+    assert line.endswith("🇸🇦 OPEC")
