@@ -7,9 +7,10 @@ it"), beside an acronym-match baseline on the same stories: a grouping is tagged
 its acronym ("EC", "EEC", "OPEC", "GATT", "IMF", "World Bank", ...) appears anywhere.
 Only the groupings Reuters labels are scored.
 
-Country micro-F1 against `places` is reported on the same stories twice: with the
-grouping logic off (no grouping tags, no seat rule: what tagging did before groupings)
-and on, so a loss is visible.
+Country micro-F1 against `places` is reported on the same stories three times: with
+the grouping logic off (no grouping tags, no seat rule: what tagging did before
+groupings), on, and on without the seat rule (a grouping's seat, "BRUSSELS -", still
+counting for the host country), so a loss and its cause are visible.
 
     python bench/groupings.py --files 0-6          # dev split (thresholds tuned here)
     python bench/groupings.py --files 7-13         # held out
@@ -87,9 +88,9 @@ def main() -> None:
     ap.add_argument("--errors", type=int, default=0, help="print this many misses")
     args = ap.parse_args()
 
-    on, off = CountryTagger(), CountryTagger(groupings=False)
+    on, off, no_seats = CountryTagger(), CountryTagger(groupings=False), CountryTagger(seats=False)
     ours, base = Counts(), Counts()
-    countries_on, countries_off = Counts(), Counts()
+    countries_on, countries_off, countries_no_seats = Counts(), Counts(), Counts()
     per: dict[str, tuple[Counts, Counts]] = {code: (Counts(), Counts()) for code in ACRONYMS}
     stories = labelled = 0
     shown = 0
@@ -113,6 +114,9 @@ def main() -> None:
         if places:
             countries_on.add({c for c in tags if not is_grouping(c)}, places)
             countries_off.add(set(off.tag(title, body)), places)
+            countries_no_seats.add(
+                {c for c in no_seats.tag(title, body) if not is_grouping(c)}, places
+            )
         if args.errors and got != gold and shown < args.errors:
             shown += 1
             print(f"--- gold {sorted(gold)} got {sorted(got)}: {title[:90]}")
@@ -128,6 +132,7 @@ def main() -> None:
         },
         "countries_groupings_off": countries_off.prf(),
         "countries_groupings_on": countries_on.prf(),
+        "countries_groupings_on_no_seat_rule": countries_no_seats.prf(),
     }
     print(f"{stories} Reuters stories (files {result['files']}), {labelled} with grouping labels")
     for name in (
@@ -135,9 +140,10 @@ def main() -> None:
         "groupings_acronym_baseline",
         "countries_groupings_off",
         "countries_groupings_on",
+        "countries_groupings_on_no_seat_rule",
     ):
         m = result[name]
-        print(f"{name:<28} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
+        print(f"{name:<36} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
     for code, row in result["per_grouping"].items():
         print(
             f"  {code:<6} labels {row['labels']:>4}  F1 {row['ours']['f1']:.3f}"
