@@ -147,11 +147,6 @@ def parse_filters(
     )
 
 
-def describe_countries(filters: Filters) -> str:
-    """The country part of a filter as a user would type it again: "JP,KR+US"."""
-    return PAIR.join([",".join(filters.countries), *filters.with_countries])
-
-
 def _with_hints(reply: Reply, filters: Filters | None) -> Reply:
     """How the filter was read ("EC is Ecuador; did you mean ...?") goes first."""
     if filters is not None and filters.hints:

@@ -44,6 +44,17 @@ STORIES = {
 }
 
 
+def test_no_spelling_names_both_a_country_and_a_grouping():
+    from retrieval.aliases import tables
+
+    owners: dict[str, set[str]] = {}
+    for alias in tables().aliases:
+        if alias.code and alias.kind not in ("code", "name", "derived"):
+            owners.setdefault(alias.text.lower(), set()).add(alias.code)
+    both = {text: codes for text, codes in owners.items() if len(codes) > 1}
+    assert not {t: c for t, c in both.items() if any(is_grouping(x) for x in c)}
+
+
 def test_every_grouping_has_a_story_and_a_name():
     assert set(STORIES) == set(groupings())
     for code, grouping in groupings().items():

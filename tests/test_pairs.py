@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot import console
 from bot.cli import main
 from bot.commands import country_choices
-from bot.handlers import describe_countries, parse_filters
+from bot.handlers import parse_filters
 from bot.subscriptions import SubscriptionStore, decode_countries, encode_countries
 from retrieval import Corpus, Filters, InputError
 from retrieval.filters import FilterSQL
@@ -84,10 +84,6 @@ def test_stored_country_filter_round_trips(countries, with_countries, members):
 def test_old_subscription_rows_still_read():
     assert decode_countries("JP,KR") == (("JP", "KR"), (), False)
     assert decode_countries("") == ((), (), False)
-
-
-def test_describe_countries_is_what_people_type():
-    assert describe_countries(parse_filters(["JP", "KR"], with_countries="US")) == "JP,KR+US"
 
 
 # --------------------------------------------------------------------------- library
