@@ -28,7 +28,7 @@ from retrieval.groupings import Membership, groupings, is_grouping, parse_member
 STORIES = {
     "EU": ("EC sets anti-dumping duties on printers", "The European Commission imposed duties."),
     "ASEAN": ("ASEAN leaders meet", "The ASEAN summit opened with a call for unity."),
-    "OPEC": ("OPEC keeps output ceiling", "OPEC oil ministers agreed to hold production."),
+    "OPEC": ("Opec keeps output ceiling", "OPEC oil ministers agreed to hold production."),
     "G7": ("G7 finance ministers meet", "The Group of Seven discussed currencies."),
     "G20": ("G20 summit opens", "Leaders of the Group of 20 debated debt relief."),
     "NATO": ("NATO raises spending goal", "The North Atlantic Treaty Organization agreed."),
