@@ -258,8 +258,8 @@ def _add_listings(add: AddCommand) -> None:
 
     add(
         "retag",
-        "Re-tag every article's countries and topics (after editing prompts/topics.toml"
-        " or retrieval/data/countries.toml).",
+        "Re-tag every article's countries, groupings and topics (after editing"
+        " prompts/topics.toml or retrieval/data/countries.toml or groupings.toml).",
         cmd_retag,
     )
 
