@@ -100,6 +100,35 @@ def test_commission_story_from_brussels_is_the_eu_not_belgium():
     assert CountryTagger().tag("", "BRUSSELS - Police closed the city centre.") == ["BE"]
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "tags"),
+    [
+        (
+            "Sefcovic meets Greer on steel",
+            "EU trade commissioner Maros Sefcovic met U.S. Trade Representative Jamieson Greer.",
+            ["US", "EU"],
+        ),
+        (
+            "Okonjo-Iweala warns on tariffs",
+            "Ngozi Okonjo-Iweala said tariffs would slow world trade growth.",
+            ["WTO"],
+        ),
+        (
+            "De Clercq rejects U.S. demands",
+            "Willy De Clercq said the Community would not accept U.S. demands on farm trade.",
+            ["US", "EU"],
+        ),
+        (
+            "Akazawa Ryosei heads to Washington",
+            "Akazawa Ryosei will meet Howard Lutnick on tariffs.",
+            ["JP", "US"],
+        ),
+    ],
+)
+def test_officials_tag_who_they_act_for(title: str, body: str, tags: list[str]):
+    assert CountryTagger().tag(title, body) == tags
+
+
 def test_ticker_ec_is_not_the_community():
     assert "EU" not in CountryTagger().tag("ENGELHARD CORP <EC> SETS STOCK SPLIT", "")
 
