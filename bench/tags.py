@@ -30,6 +30,7 @@ from retrieval_bench import parse_range
 
 from retrieval import Corpus, load_settings
 from retrieval.embed import load_encoder
+from retrieval.groupings import split_codes
 
 BASELINE = re.compile(r"\b(tariff|trade|import|export|dumping|quota)s?\b", re.IGNORECASE)
 
@@ -81,7 +82,7 @@ def main() -> None:
         scored += 1
         gold = {place_to_iso(p) for p in s.get("places") or []} - {""}
         if gold:
-            got = set(art.countries)
+            got = set(split_codes(art.countries)[0])  # groupings: bench/groupings.py
             ctp += len(got & gold)
             cfp += len(got - gold)
             cfn += len(gold - got)

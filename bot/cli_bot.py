@@ -24,7 +24,7 @@ def cmd_subs(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
     store = SubscriptionStore(Path(settings.data_dir) / SUBSCRIPTIONS_FILE)
     if args.action == "add":
-        filters = make_filters(args.country, args.topic, None)
+        filters = make_filters(args.country, args.topic, None, args)
         items = [
             store.add(
                 args.channel,
@@ -33,6 +33,8 @@ def cmd_subs(args: argparse.Namespace) -> int:
                 filters.countries,
                 filters.topics,
                 args.guild,
+                with_countries=filters.with_countries,
+                members=filters.members,
             )
         ]
     elif args.action == "remove":

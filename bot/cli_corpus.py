@@ -71,15 +71,25 @@ def make_filters(
     countries: list[str] | None,
     topics: list[str] | None,
     since: str | None,
-    undated: bool = False,
+    args: argparse.Namespace | None = None,
 ):
-    """The filters of the options; `undated` is --include-undated (see `Filters.undated`)."""
+    """`parse_filters` with the pair options of `args` and --include-undated (see
+    `Filters.undated`); how a code was read (EC is Ecuador) goes to stderr, so --json
+    output stays one document."""
     from dataclasses import replace
 
     from .handlers import parse_filters
 
-    filters = parse_filters(countries, topics, since)
-    return replace(filters, undated=True) if undated else filters
+    filters = parse_filters(
+        countries,
+        topics,
+        since,
+        getattr(args, "with_countries", None),
+        getattr(args, "members", False),
+    )
+    for hint in filters.hints:
+        print(hint, file=sys.stderr)
+    return replace(filters, hints=(), undated=bool(getattr(args, "include_undated", False)))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -220,7 +230,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.batch and not args.question:
         raise InputError(wording.text("cli.ask.no_question"))
     # Options are checked before the corpus opens: a typo fails at once, not after a load.
-    filters = make_filters(args.country, args.topic, args.since, args.include_undated)
+    filters = make_filters(args.country, args.topic, args.since, args)
     with open_corpus(args) as corpus:
         if args.batch:
             _ask_batch(corpus, args)
@@ -248,6 +258,10 @@ def _ask_batch(corpus, args: argparse.Namespace) -> None:
                 batch_strings(obj, "country", n),
                 batch_strings(obj, "topic", n),
                 batch_text(obj, "since", n, required=False),
+                argparse.Namespace(
+                    with_countries=batch_strings(obj, "with", n),
+                    include_undated=getattr(args, "include_undated", False),
+                ),
             )
             limit = obj.get("limit")
             result = corpus.ask(question, filters, 5 if limit is None else _count(limit, n))
@@ -312,7 +326,7 @@ def _read_text_file(path) -> str:
 
 
 def cmd_headlines(args: argparse.Namespace) -> int:
-    filters = make_filters(args.country, args.topic, args.since, args.include_undated)
+    filters = make_filters(args.country, args.topic, args.since, args)
     with open_corpus(args) as corpus:
         items = corpus.headlines(filters, args.limit)
         if not args.json:
@@ -328,7 +342,7 @@ def cmd_headlines(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from .handlers import with_digest_defaults
 
-    given = make_filters(args.country, args.topic, args.since)  # checked before the load
+    given = make_filters(args.country, args.topic, args.since, args)  # checked before the load
     with open_corpus(args) as corpus:
         filters = with_digest_defaults(corpus, given)
         digest = corpus.digest(filters)
@@ -343,7 +357,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
-    filters = make_filters(args.country, args.topic, args.since, args.include_undated)
+    filters = make_filters(args.country, args.topic, args.since, args)
     with open_corpus(args) as corpus:
         items = corpus.headlines(filters, None)
     if args.json:

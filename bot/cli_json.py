@@ -26,7 +26,15 @@ def emit(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def _split(codes) -> tuple[list[str], list[str]]:
+    """(countries, groupings): `countries` stays ISO 3166-1 alpha-2 as the contract says."""
+    from retrieval.groupings import split_codes
+
+    return split_codes(list(codes))
+
+
 def article_json(article, score: float | None = None) -> dict[str, Any]:
+    countries, groupings = _split(article.countries)
     out = {
         "id": article.id,
         "external_id": article.external_id,
@@ -34,7 +42,8 @@ def article_json(article, score: float | None = None) -> dict[str, Any]:
         "url": article.url,
         "source": article.source,
         "published": article.published,
-        "countries": article.countries,
+        "countries": countries,
+        "groupings": groupings,
         "topics": article.topics,
     }
     if score is not None:
@@ -61,7 +70,8 @@ def digest_json(digest) -> dict[str, Any]:
         "sections": [
             {
                 "title": story.title,
-                "countries": story.countries,
+                "countries": _split(story.countries)[0],
+                "groupings": _split(story.countries)[1],
                 "topics": story.topics,
                 "summary": story.summary,
                 "articles": [
@@ -101,6 +111,8 @@ def subscription_json(s) -> dict[str, Any]:
         "time": s.time,
         "timezone": s.timezone,
         "countries": list(s.countries),
+        "with": list(s.with_countries),
+        "members": s.members,
         "topics": list(s.topics),
     }
 

@@ -137,8 +137,24 @@ def _filters(
         action="append",
         default=[],
         metavar="C",
-        help="only articles about this country: a name, ISO code, demonym or"
-        " alias (Japan, JP, Japanese, Tokyo). Repeat for any of several.",
+        help="only articles about this country or grouping: a name, ISO code, demonym,"
+        " alias or person (Japan, JP, Japanese, Tokyo, Nakasone; EU, OPEC, G7)."
+        " Repeat for any of several; JP+US for a pair.",
+    )
+    parser.add_argument(
+        "--with",
+        dest="with_countries",
+        action="append",
+        default=[],
+        metavar="C",
+        help="and also about this country or grouping: a pair (--country JP --with US,"
+        " or --country JP+US). Repeat to require several.",
+    )
+    parser.add_argument(
+        "--members",
+        action="store_true",
+        help="let a grouping (--country EU) include articles about its member countries"
+        " while they were members",
     )
     parser.add_argument(
         "--topic",
@@ -295,8 +311,8 @@ def _add_listings(add: AddCommand) -> None:
 
     add(
         "retag",
-        "Re-tag every article's countries and topics (after editing prompts/topics.toml"
-        " or retrieval/data/countries.toml).",
+        "Re-tag every article's countries, groupings and topics (after editing"
+        " prompts/topics.toml or retrieval/data/countries.toml or groupings.toml).",
         cmd_retag,
     )
 
@@ -312,7 +328,11 @@ def _add_subscriptions(add: AddCommand) -> None:
     s.add_argument("--time", required=True, help="local time of day, HH:MM (24-hour)")
     s.add_argument("--timezone", required=True, help="IANA timezone, e.g. Asia/Tokyo")
     s.add_argument("--guild", type=identifier, help="Discord server id (for /subscriptions there)")
-    s.add_argument("--country", action="append", default=[], help="repeatable; any of them")
+    s.add_argument(
+        "--country", action="append", default=[], help="repeatable; any of them; JP+US: a pair"
+    )
+    s.add_argument("--with", dest="with_countries", action="append", default=[], metavar="C")
+    s.add_argument("--members", action="store_true", help="groupings include their members")
     s.add_argument("--topic", action="append", default=[], help="repeatable; default: config")
     s = subs.add_parser("remove", help="stop a subscription")
     _common(s, suppress=True)

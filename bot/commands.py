@@ -60,10 +60,14 @@ def next_digests(
 
 
 def country_choices(counts: dict[str, int], current: str) -> list[app_commands.Choice[str]]:
-    """Countries in the corpus first (with article counts), then any country that matches."""
+    """Countries and groupings in the corpus first (with article counts), then any that
+    matches. After a "+" (a pair, "JP+U") the last part is completed and the rest kept."""
     from retrieval.countries import country_name, search_countries
 
-    typed = current.strip()
+    *done, typed = handlers.split_pair(current)
+    if done:
+        return _pair_choices(counts, done, typed)
+    typed = typed.strip()
     if typed:
         codes = list(dict.fromkeys(code for code, _ in search_countries(typed, 50)))
     else:
@@ -79,6 +83,30 @@ def country_choices(counts: dict[str, int], current: str) -> list[app_commands.C
         else:
             label = wording.text("discord.choices.country", name=country_name(code), code=code)
         choices.append(app_commands.Choice(name=label[:100], value=code))
+    return choices
+
+
+def _pair_choices(
+    counts: dict[str, int], done: list[str], typed: str
+) -> list[app_commands.Choice[str]]:
+    from retrieval import InputError
+    from retrieval.countries import country_name, resolve_country
+
+    try:
+        first = [resolve_country(part) for part in done]
+    except InputError:
+        return []  # an unreadable first part: the command will say why
+    names = " + ".join(country_name(code) for code in first)
+    choices = []
+    for choice in country_choices(counts, typed):
+        code = str(choice.value)
+        if code in first:
+            continue
+        value = handlers.PAIR.join([*first, code])
+        label = wording.text(
+            "discord.choices.pair", names=f"{names} + {country_name(code)}", value=value
+        )
+        choices.append(app_commands.Choice(name=label[:100], value=value))
     return choices
 
 
@@ -103,6 +131,7 @@ def register(
     filter_options = _filter_descriptions()
 
     @tree.command(name="ask")
+    @app_commands.rename(with_="with")
     @app_commands.describe(question=wording.text("discord.options.question"), **filter_options)
     @app_commands.checks.cooldown(1, cooldown, key=lambda i: i.user.id)
     async def ask(
@@ -111,12 +140,15 @@ def register(
         country: str | None = None,
         topic: str | None = None,
         since: str | None = None,
+        with_: str | None = None,
+        members: bool = False,
     ) -> None:
         """Answer a question with sentences quoted from the corpus, each cited."""
-        filters = handlers.parse_filters(country, topic, since)
+        filters = handlers.parse_filters(country, topic, since, with_, members)
         await answer(interaction, workers, handlers.ask, corpus, question, filters)
 
     @tree.command(name="headlines")
+    @app_commands.rename(with_="with")
     @app_commands.describe(limit=wording.text("discord.options.limit"), **filter_options)
     async def headlines(
         interaction: discord.Interaction,
@@ -124,21 +156,26 @@ def register(
         topic: str | None = None,
         since: str | None = None,
         limit: app_commands.Range[int, 1, 25] = 10,
+        with_: str | None = None,
+        members: bool = False,
     ) -> None:
         """The newest matching headlines, newest first."""
-        filters = handlers.parse_filters(country, topic, since)
+        filters = handlers.parse_filters(country, topic, since, with_, members)
         await answer(interaction, workers, handlers.headlines, corpus, filters, limit)
 
     @tree.command(name="digest")
+    @app_commands.rename(with_="with")
     @app_commands.describe(**filter_options)
     async def digest(
         interaction: discord.Interaction,
         country: str | None = None,
         topic: str | None = None,
         since: str | None = None,
+        with_: str | None = None,
+        members: bool = False,
     ) -> None:
         """A digest of the matching stories, grouped by topic."""
-        filters = handlers.parse_filters(country, topic, since)
+        filters = handlers.parse_filters(country, topic, since, with_, members)
         await answer(interaction, workers, handlers.digest, corpus, filters)
 
     @tree.command(name="about")
@@ -157,12 +194,20 @@ def _filter_descriptions() -> dict[str, str]:
         "country": wording.text("discord.options.country"),
         "topic": wording.text("discord.options.topic"),
         "since": wording.text("discord.options.since"),
+        "with_": wording.text("discord.options.with"),
+        "members": wording.text("discord.options.members"),
     }
 
 
 def _autocomplete_filters(command: app_commands.Command, countries: CountryCounts) -> None:
     @command.autocomplete("country")
     async def _country(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return country_choices(countries.get(), current)
+
+    @command.autocomplete("with_")
+    async def _with(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return country_choices(countries.get(), current)
@@ -191,6 +236,7 @@ def register_admin(
         country=wording.text("discord.subscribe.options.country"),
         topic=wording.text("discord.subscribe.options.topic"),
         channel=wording.text("discord.subscribe.options.channel"),
+        members=wording.text("discord.subscribe.options.members"),
     )
     @app_commands.guild_only()
     @admin
@@ -202,9 +248,10 @@ def register_admin(
         country: str | None = None,
         topic: str | None = None,
         channel: discord.TextChannel | None = None,
+        members: bool = False,
     ) -> None:
         """Post a daily digest of trade and geopolitics stories to a channel."""
-        filters = handlers.parse_filters(_split(country), _split(topic), None)
+        filters = handlers.parse_filters(_split(country), _split(topic), None, None, members)
         channel_id = channel.id if channel else interaction.channel_id
         sub = subscriptions.add(
             channel_id or 0,
@@ -213,6 +260,8 @@ def register_admin(
             filters.countries,
             filters.topics,
             interaction.guild_id,
+            with_countries=filters.with_countries,
+            members=filters.members,
         )
         digests.sync(subscriptions.list())
         when = digests.next_run(sub.id)
@@ -222,6 +271,18 @@ def register_admin(
             "discord.subscribe.subscribed", subscription=sub.describe(), first=first
         )
         await interaction.response.send_message(reply, ephemeral=True)
+
+    @subscribe.autocomplete("country")
+    async def _country(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Comma-separated: complete the last one, keep the ones before as typed.
+        head, _, last = current.rpartition(",")
+        prefix = f"{head}," if head else ""
+        return [
+            app_commands.Choice(name=c.name, value=f"{prefix}{c.value}"[:100])
+            for c in country_choices({}, last)
+        ]
 
     @subscribe.autocomplete("timezone")
     async def _timezone(

@@ -27,7 +27,8 @@ out = Console(highlight=False, soft_wrap=True)
 HISTORY_FILE = "console_history"
 HISTORY_LINES = 1000
 
-OPTIONS = ("country", "topic", "since", "limit")
+OPTIONS = ("country", "topic", "since", "limit", "with", "members")
+FLAGS = ("members",)  # `--members` alone means yes; `members:no` says otherwise
 
 
 def _source_line(source: Source) -> str:
@@ -37,7 +38,7 @@ def _source_line(source: Source) -> str:
     # A citation says when it was published, or honestly that nobody knows.
     bits.append(source.published[:10] if source.published else wording.text("console.undated"))
     if source.countries:
-        bits.append(" ".join(f"{flag(c)} {c}" for c in source.countries))
+        bits.append(" ".join(f"{flag(c)} {c}".lstrip() for c in source.countries))
     line = " — ".join(bits)
     return f"{line} <{escape(source.url)}>" if source.url else line
 
@@ -88,7 +89,9 @@ def parse_options(rest: str) -> tuple[list[str], dict[str, list[str]]]:
     opts: dict[str, list[str]] = {}
     it = iter(tokens)
     for tok in it:
-        if tok.startswith("--") and tok[2:] in OPTIONS:
+        if tok.startswith("--") and tok[2:] in FLAGS:
+            opts.setdefault(tok[2:], []).append("yes")
+        elif tok.startswith("--") and tok[2:] in OPTIONS:
             opts.setdefault(tok[2:], []).append(next(it, ""))
         elif ":" in tok and tok.split(":", 1)[0] in OPTIONS:
             key, value = tok.split(":", 1)
@@ -115,7 +118,11 @@ def dispatch(corpus, line: str) -> Reply | None:
         return _show(corpus, rest)
     words, opts = parse_options(rest)
     filters = handlers.parse_filters(
-        opts.get("country"), opts.get("topic"), (opts.get("since") or [None])[-1]
+        opts.get("country"),
+        opts.get("topic"),
+        (opts.get("since") or [None])[-1],
+        opts.get("with"),
+        (opts.get("members") or [False])[-1],
     )
     limit = opts.get("limit")
     if command == "/ask":

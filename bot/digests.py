@@ -9,12 +9,13 @@ posted after: a restart can never post the same period twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import discord
 
-from retrieval import Corpus, Filters, InputError, parse_since, wording
+from retrieval import Corpus, InputError, parse_since, wording
 
 from . import handlers
 from .embeds import render
@@ -63,11 +64,9 @@ class DigestPoster:
         period = sub.period(now)
         cfg = self.corpus.settings.digest
         last = self.store.last_article_id(sub.id)
-        filters = Filters(
-            countries=sub.countries,
+        filters = replace(
+            sub.filters(since=parse_since(cfg.since, now) if last is None else None, after_id=last),
             topics=sub.topics or tuple(cfg.topics),
-            since=parse_since(cfg.since, now) if last is None else None,
-            after_id=last,
         )
         digest = await self.workers.run(self.corpus.digest, filters, cfg.max_stories)
         covered = max(digest.last_article_id, last or 0)

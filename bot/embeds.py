@@ -68,7 +68,7 @@ def source_line(source: Source) -> str:
     if source.published:
         meta.append(source.published[:10])
     if source.countries:
-        meta.append(" ".join(flag(c) for c in source.countries))
+        meta.append(" ".join(flag(c) or c for c in source.countries))  # groupings: no flag
     if meta:
         bits.append(" · ".join(meta))
     return " — ".join(bits)
@@ -85,7 +85,7 @@ def blocks(reply: Reply) -> list[str]:
         marks = " ".join(f"`[{n}]`" for n in line.cites)
         out.append(f"{inert(line.text)} {marks}".rstrip() if marks else f"• {inert(line.text)}")
     for section in reply.sections:
-        flags = " ".join(flag(c) for c in section.countries)
+        flags = " ".join(flag(c) or c for c in section.countries)
         marks = " ".join(f"`[{n}]`" for n in section.cites)
         out.append(f"\n**{inert(section.heading)}** {marks} {flags}".rstrip())
         out += [f"> {inert(line.text)}" for line in section.lines]

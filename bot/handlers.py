@@ -55,37 +55,103 @@ def parse_since_bounded(value: str, now: datetime | None = None) -> datetime:
     return since
 
 
+PAIR = "+"  # `country:"JP+US"`: articles about Japan and the United States together
+
+
+def split_pair(value: str) -> list[str]:
+    """ "JP+US" -> ["JP", "US"]: the actors of one country option, all required."""
+    return [part.strip() for part in value.split(PAIR)]
+
+
+def _pair_parts(value: str) -> list[str]:
+    """`split_pair`, refusing an empty side ("JP+") with a message that says so."""
+    parts = split_pair(value)
+    if len(parts) > 1 and not all(parts):
+        raise InputError(wording.text("errors.country.pair_side_empty", value=value.strip()))
+    return parts
+
+
+def parse_flag(value: object, name: str) -> bool:
+    """A yes/no option: a bool, or its text as typed in the console (yes/no, true/false)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("", "yes", "y", "true", "1", "on"):
+        return True
+    if text in ("no", "n", "false", "0", "off"):
+        return False
+    raise InputError(wording.text("errors.flag.invalid", name=name, value=value))
+
+
+def _resolve(value: object, hints: list[str]) -> str:
+    from retrieval.countries import grouping_hint, resolve_country
+
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(wording.text("errors.country.empty"))
+    code = resolve_country(value)
+    if hint := grouping_hint(value, code):
+        hints.append(hint)
+    return code
+
+
 def parse_filters(
     countries: Iterable[str] | str | None = None,
     topics: Iterable[str] | str | None = None,
     since: str | None = None,
+    with_countries: Iterable[str] | str | None = None,
+    members: object = False,
 ) -> Filters:
     """User option values to `Filters`; raises InputError with suggestions for bad input.
 
+    Each country value is one actor or a pair: "JP+US" means about Japan *and* the
+    US (the first part joins the any-of list, the rest are required); `with_countries`
+    adds required actors the same way. `members` widens groupings to their members.
     An option given but blank (`--country ""`) is an error, not a silently dropped
     filter: the user asked for a filter and would get every article.
     """
     countries = [countries] if isinstance(countries, str) else list(countries or [])
+    with_countries = (
+        [with_countries] if isinstance(with_countries, str) else list(with_countries or [])
+    )
     topics = [topics] if isinstance(topics, str) else list(topics or [])
     # argparse hands `--country=--` over as an empty list: a blank value all the same.
-    if any(not isinstance(c, str) or not c.strip() for c in countries):
-        raise InputError(wording.text("errors.country.empty"))
     if any(not isinstance(t, str) or not t.strip() for t in topics):
         raise InputError(wording.text("errors.topic.empty"))
-    codes: tuple[str, ...] = ()
-    if countries:
-        from retrieval.countries import resolve_country
-
-        codes = tuple(dict.fromkeys(resolve_country(c) for c in countries))
+    hints: list[str] = []
+    anyof: list[str] = []
+    required: list[str] = []
+    for value in countries:
+        if not isinstance(value, str):
+            raise InputError(wording.text("errors.country.empty"))
+        first, *rest = _pair_parts(value)
+        anyof.append(_resolve(first, hints))
+        required.extend(_resolve(part, hints) for part in rest)
+    for value in with_countries:
+        if not isinstance(value, str):
+            raise InputError(wording.text("errors.country.empty"))
+        required.extend(_resolve(part, hints) for part in _pair_parts(value))
     if topics:
         from retrieval.topics import resolve_topic
 
         topics = [resolve_topic(t) for t in topics]
+    codes = tuple(dict.fromkeys(anyof))
+    if not codes and required:  # `--with US` alone: about the US
+        codes, required = (required[0],), required[1:]
     return Filters(
         countries=codes,
+        with_countries=tuple(c for c in dict.fromkeys(required) if c not in codes),
+        members=parse_flag(members, "members"),
         topics=tuple(dict.fromkeys(topics)),
         since=parse_since_bounded(since) if since and since.strip() else None,
+        hints=tuple(dict.fromkeys(hints)),
     )
+
+
+def _with_hints(reply: Reply, filters: Filters | None) -> Reply:
+    """How the filter was read ("EC is Ecuador; did you mean ...?") goes first."""
+    if filters is not None and filters.hints:
+        reply.notes[:0] = list(filters.hints)
+    return reply
 
 
 def _source(number: int, article: Article) -> Source:
@@ -108,6 +174,10 @@ def _footer(corpus: Corpus) -> str:
 
 
 def ask(corpus: Corpus, question: str, filters: Filters | None = None, limit: int = 5) -> Reply:
+    return _with_hints(_ask(corpus, question, filters, limit), filters)
+
+
+def _ask(corpus: Corpus, question: str, filters: Filters | None, limit: int) -> Reply:
     result = corpus.ask(question, filters, limit)
     articles = [r.article for r in result.articles]
     if result.answer.abstained:
@@ -136,6 +206,10 @@ def ask(corpus: Corpus, question: str, filters: Filters | None = None, limit: in
 
 
 def headlines(corpus: Corpus, filters: Filters | None = None, limit: int = 10) -> Reply:
+    return _with_hints(_headlines(corpus, filters, limit), filters)
+
+
+def _headlines(corpus: Corpus, filters: Filters | None, limit: int) -> Reply:
     items = corpus.headlines(filters, limit)
     if not items:
         return Reply(
@@ -166,7 +240,8 @@ def with_digest_defaults(corpus: Corpus, filters: Filters | None) -> Filters:
 
 def digest(corpus: Corpus, filters: Filters | None = None) -> Reply:
     """An on-demand digest: the stories in the window, grouped, ranked and summarised."""
-    return digest_reply(corpus, corpus.digest(with_digest_defaults(corpus, filters)))
+    reply = digest_reply(corpus, corpus.digest(with_digest_defaults(corpus, filters)))
+    return _with_hints(reply, filters)
 
 
 def digest_reply(corpus: Corpus, result: Digest, title: str | None = None) -> Reply:

@@ -4,6 +4,10 @@ Kept in SQLite in the data directory. The record of posted digests is what makes
 digests exactly-once and gap-free: a period is claimed before posting (so a
 restart never posts it twice), and each digest starts after the last article
 the previous one covered.
+
+The country filter is stored as people type it, in the one `countries` column (so
+old rows still read, and the UNIQUE constraint covers pairs too): "JP,KR" any of
+them, "JP+US" a pair, and a trailing "*" when groupings include their members.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from retrieval import InputError, wording
+from retrieval import Filters, InputError, wording
 from retrieval.sqlite import ThreadConnections
 
 SCHEMA = """
@@ -52,6 +57,18 @@ class Subscription:
     timezone: str
     countries: tuple[str, ...]
     topics: tuple[str, ...]
+    with_countries: tuple[str, ...] = ()  # required as well: a pair
+    members: bool = False  # a grouping includes its members
+
+    def filters(self, **window: Any) -> Filters:
+        """The stored filter; `window` adds the digest period (since, after_id)."""
+        return Filters(
+            countries=self.countries,
+            with_countries=self.with_countries,
+            members=self.members,
+            topics=self.topics,
+            **window,
+        )
 
     @property
     def hour_minute(self) -> tuple[int, int]:
@@ -69,7 +86,10 @@ class Subscription:
         return slot.isoformat()
 
     def describe(self) -> str:
-        scope = ", ".join([*self.countries, *self.topics])
+        where = encode_countries(self.countries, self.with_countries)
+        if where and self.members:
+            where = wording.text("discord.subscription.members", countries=where)
+        scope = ", ".join([where, *self.topics] if where else self.topics)
         return wording.text(
             "discord.subscription.describe",
             id=self.id,
@@ -78,6 +98,25 @@ class Subscription:
             timezone=self.timezone,
             scope=scope or wording.text("discord.subscription.all_topics"),
         )
+
+
+MEMBERS = "*"
+
+
+def encode_countries(
+    countries: tuple[str, ...], with_countries: tuple[str, ...] = (), members: bool = False
+) -> str:
+    """A stored country filter: "JP,KR" (any of), "JP+US" (a pair), "EU*" (with members)."""
+    text = "+".join([",".join(countries), *with_countries]) if countries else ""
+    return text + MEMBERS if text and members else text
+
+
+def decode_countries(text: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """`encode_countries` read back: (countries, with_countries, members)."""
+    members = text.endswith(MEMBERS)
+    first, *rest = text.removesuffix(MEMBERS).split("+")
+    countries = tuple(c for c in first.split(",") if c)
+    return countries, tuple(c for c in rest if c), members
 
 
 def parse_time(text: str) -> str:
@@ -128,6 +167,9 @@ class SubscriptionStore:
         countries: tuple[str, ...] = (),
         topics: tuple[str, ...] = (),
         guild_id: int | None = None,
+        *,
+        with_countries: tuple[str, ...] = (),
+        members: bool = False,
     ) -> Subscription:
         time, timezone = parse_time(time), parse_timezone(timezone)
         try:
@@ -139,7 +181,7 @@ class SubscriptionStore:
                     channel_id,
                     time,
                     timezone,
-                    ",".join(countries),
+                    encode_countries(countries, with_countries, members),
                     ",".join(topics),
                     datetime.now(UTC).isoformat(),
                 ),
@@ -212,12 +254,15 @@ class SubscriptionStore:
 
 
 def _row(row: tuple) -> Subscription:
+    countries, with_countries, members = decode_countries(row[5])
     return Subscription(
         id=row[0],
         guild_id=row[1],
         channel_id=row[2],
         time=row[3],
         timezone=row[4],
-        countries=tuple(c for c in row[5].split(",") if c),
+        countries=countries,
         topics=tuple(t for t in row[6].split(",") if t),
+        with_countries=with_countries,
+        members=members,
     )

@@ -77,6 +77,7 @@ def test_ask_json_shape(capsys, seed_dir: Path):
         "source",
         "published",
         "countries",
+        "groupings",
         "topics",
         "score",
     }
