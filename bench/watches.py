@@ -96,12 +96,17 @@ def ingest_split(folder: Path, files: range, encoder, tmp: Path, name: str):
     corpus = Corpus(load_settings(data_dir=tmp / name), encoder=encoder)
     t = time.perf_counter()
     corpus.ingest([str(export)], progress=False)
-    print(f"{name}: ingested {len(stories)} stories in {time.perf_counter() - t:.0f}s",
-          file=sys.stderr)
+    print(
+        f"{name}: ingested {len(stories)} stories in {time.perf_counter() - t:.0f}s",
+        file=sys.stderr,
+    )
     ids = corpus.store.article_ids(Filters(), newest_first=False)
     by_ext = {a.external_id: a for a in corpus.store.articles(ids).values()}
-    labelled = [(s, by_ext[s["attrs"]["newid"]]) for s in stories
-                if s.get("topics") and s["attrs"]["newid"] in by_ext]
+    labelled = [
+        (s, by_ext[s["attrs"]["newid"]])
+        for s in stories
+        if s.get("topics") and s["attrs"]["newid"] in by_ext
+    ]
     return corpus, labelled
 
 
@@ -144,8 +149,14 @@ def prf(fired: np.ndarray, relevant: np.ndarray) -> dict[str, float]:
     fn = int((~fired & relevant).sum())
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def fired(parts, threshold: float, weight: float, use_gate: bool) -> np.ndarray:
@@ -183,8 +194,9 @@ def timing(corpus: Corpus, labelled, watches: int, articles: int) -> dict[str, f
     titles = [sentence_case(a.title) for _, a in labelled][:watches]
     while len(titles) < watches:
         titles += titles[: watches - len(titles)]
-    queries = [WatchQuery(i, *prepare(t, corpus.encoder, corpus.store))
-               for i, t in enumerate(titles)]
+    queries = [
+        WatchQuery(i, *prepare(t, corpus.encoder, corpus.store)) for i, t in enumerate(titles)
+    ]
     matcher = WatchMatcher(queries)
     owners, positions, vectors, texts = corpus.store.sentence_vectors([a.id for a in arts])
     slices = article_slices(owners)
@@ -195,9 +207,15 @@ def timing(corpus: Corpus, labelled, watches: int, articles: int) -> dict[str, f
         matched += len(matcher.match_article(art, positions[a:b], vectors[a:b], texts[a:b]))
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    return {"watches": len(queries), "articles": len(arts), "matches": matched,
-            "p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * len(times)) - 1],
-            "mean_ms": statistics.fmean(times), "max_ms": times[-1]}
+    return {
+        "watches": len(queries),
+        "articles": len(arts),
+        "matches": matched,
+        "p50_ms": statistics.median(times),
+        "p95_ms": times[int(0.95 * len(times)) - 1],
+        "mean_ms": statistics.fmean(times),
+        "max_ms": times[-1],
+    }
 
 
 def cluster_split(data: Path, encoder, tmp: Path):
@@ -236,22 +254,26 @@ def main() -> None:
     result: dict = {"encoder": f"{encoder.name} ({encoder.backend})"}
 
     corpus, labelled, split = cluster_split(args.data, encoder, tmp)
-    parts = {name: components(corpus, labelled, specs, story_relevance)
-             for name, specs in split.items()}
+    parts = {
+        name: components(corpus, labelled, specs, story_relevance) for name, specs in split.items()
+    }
     best, curve = tune(parts["dev"])
     dense_best, _ = tune(parts["dev"], weights=(0.0,), gates=(False,))
     result["chosen_on_dev"], result["dense_only_on_dev"] = best, dense_best
     result["dev_curve"] = curve
     for name in ("dev", "test"):
-        result[name] = {"articles": len(labelled), "watches": len(split[name]),
-                        "relevant_pairs": int(parts[name][3].sum())}
+        result[name] = {
+            "articles": len(labelled),
+            "watches": len(split[name]),
+            "relevant_pairs": int(parts[name][3].sum()),
+        }
     test = parts["test"]
     for key, params in (("briefbot", best), ("dense_only", dense_best)):
         result["test"][key] = prf(fired(test, *point(params)), test[3])
     result["test"]["curve_at_chosen_weight"] = [
-        {"threshold": float(t), **prf(fired(test, float(t), best["weight"], best["gate"]),
-                                      test[3])}
-        for t in THRESHOLDS if abs(t - best["threshold"]) <= 0.101
+        {"threshold": float(t), **prf(fired(test, float(t), best["weight"], best["gate"]), test[3])}
+        for t in THRESHOLDS
+        if abs(t - best["threshold"]) <= 0.101
     ]
 
     folder = args.data / "reuters21578-dev"
@@ -260,15 +282,17 @@ def main() -> None:
     rparts = components(rcorpus, rlabelled, specs, label_relevance)
     pairs = [j for j, spec in enumerate(specs) if spec[2] is not None]
     topics = [j for j, spec in enumerate(specs) if spec[2] is None]
-    reuters: dict = {"files": f"{args.reuters_files.start}-{args.reuters_files.stop - 1}",
-                     "stories": len(rlabelled), "watches": len(specs)}
+    reuters: dict = {
+        "files": f"{args.reuters_files.start}-{args.reuters_files.stop - 1}",
+        "stories": len(rlabelled),
+        "watches": len(specs),
+    }
     for key, params in (("briefbot", best), ("dense_only", dense_best)):
         fire = fired(rparts, *point(params))
         reuters[key] = {
             "topic_watches": prf(fire[:, topics], rparts[3][:, topics]),
             "pair_watches": prf(fire[:, pairs], rparts[3][:, pairs]),
-            "same_country_other_topic": same_country_false_alarms(rparts, rlabelled, specs,
-                                                                  params),
+            "same_country_other_topic": same_country_false_alarms(rparts, rlabelled, specs, params),
         }
     result["reuters"] = reuters
     result["timing"] = timing(rcorpus, rlabelled, args.timing_watches, 1000)
@@ -284,34 +308,46 @@ def point(params: dict) -> tuple[float, float, bool]:
 def report(r: dict) -> None:
     b, d = r["chosen_on_dev"], r["dense_only_on_dev"]
     print(f"encoder {r['encoder']}")
-    print(f"story-clusters, chosen on weeks 16-18 ({r['dev']['watches']} watches x"
-          f" {r['dev']['articles']} articles): threshold {b['threshold']:.2f}, lexical weight"
-          f" {b['weight']}, word gate {b['gate']} (dev F1 {b['f1']:.3f}); dense-only threshold"
-          f" {d['threshold']:.2f} (dev F1 {d['f1']:.3f})")
+    print(
+        f"story-clusters, chosen on weeks 16-18 ({r['dev']['watches']} watches x"
+        f" {r['dev']['articles']} articles): threshold {b['threshold']:.2f}, lexical weight"
+        f" {b['weight']}, word gate {b['gate']} (dev F1 {b['f1']:.3f}); dense-only threshold"
+        f" {d['threshold']:.2f} (dev F1 {d['f1']:.3f})"
+    )
     t = r["test"]
     print(f"held out, weeks 19-22 ({t['watches']} watches, {t['relevant_pairs']} relevant pairs):")
     for key in ("briefbot", "dense_only"):
         m = t[key]
-        print(f"  {key:<10} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}"
-              f"  (tp {m['tp']}, fp {m['fp']}, fn {m['fn']})")
+        print(
+            f"  {key:<10} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}"
+            f"  (tp {m['tp']}, fp {m['fp']}, fn {m['fn']})"
+        )
     print("  threshold  P      R      F1   (held out, chosen weight and gate)")
     for row in t["curve_at_chosen_weight"]:
-        print(f"  {row['threshold']:.2f}       {row['precision']:.3f}  {row['recall']:.3f}"
-              f"  {row['f1']:.3f}")
+        print(
+            f"  {row['threshold']:.2f}       {row['precision']:.3f}  {row['recall']:.3f}"
+            f"  {row['f1']:.3f}"
+        )
     rr = r["reuters"]
-    print(f"Reuters files {rr['files']} ({rr['stories']} labelled stories, {rr['watches']}"
-          " category watches), at the parameters above:")
+    print(
+        f"Reuters files {rr['files']} ({rr['stories']} labelled stories, {rr['watches']}"
+        " category watches), at the parameters above:"
+    )
     for key in ("briefbot", "dense_only"):
         m = rr[key]
         fa = m["same_country_other_topic"]
-        print(f"  {key:<10} topic watches F1 {m['topic_watches']['f1']:.3f}"
-              f" (P {m['topic_watches']['precision']:.3f}, R {m['topic_watches']['recall']:.3f});"
-              f" country+topic F1 {m['pair_watches']['f1']:.3f}"
-              f" (P {m['pair_watches']['precision']:.3f}, R {m['pair_watches']['recall']:.3f});"
-              f" same country, other topic: {fa['fired']}/{fa['stories']} fired")
+        print(
+            f"  {key:<10} topic watches F1 {m['topic_watches']['f1']:.3f}"
+            f" (P {m['topic_watches']['precision']:.3f}, R {m['topic_watches']['recall']:.3f});"
+            f" country+topic F1 {m['pair_watches']['f1']:.3f}"
+            f" (P {m['pair_watches']['precision']:.3f}, R {m['pair_watches']['recall']:.3f});"
+            f" same country, other topic: {fa['fired']}/{fa['stories']} fired"
+        )
     tm = r["timing"]
-    print(f"matching one article against {tm['watches']} watches ({tm['articles']} articles):"
-          f" p50 {tm['p50_ms']:.2f} ms, p95 {tm['p95_ms']:.2f} ms, max {tm['max_ms']:.2f} ms")
+    print(
+        f"matching one article against {tm['watches']} watches ({tm['articles']} articles):"
+        f" p50 {tm['p50_ms']:.2f} ms, p95 {tm['p95_ms']:.2f} ms, max {tm['max_ms']:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -111,6 +111,10 @@ def dispatch(corpus, line: str) -> Reply | None:
         return handlers.help_reply()
     if command == "/about":
         return handlers.about(corpus)
+    if command == "/watch":
+        from .cli_watch import console_watch
+
+        return console_watch(corpus, rest)
     words, opts = parse_options(rest)
     filters = handlers.parse_filters(
         opts.get("country"), opts.get("topic"), (opts.get("since") or [None])[-1]

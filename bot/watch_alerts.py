@@ -165,8 +165,11 @@ class WatchAlerter:
                 continue
             held = self.store.held(watch_id)
             articles = self.corpus.store.articles([h.article_id for h in held])
-            items = [(articles[h.article_id], h.score, h.sentence) for h in held
-                     if h.article_id in articles]
+            items = [
+                (articles[h.article_id], h.score, h.sentence)
+                for h in held
+                if h.article_id in articles
+            ]
             self.store.set_status(watch_id, [h.article_id for h in held], POSTING)
             budget[watch_id] -= 1
             out.append(Alert(watch, items, rollup=True, article_ids=[h.article_id for h in held]))

@@ -179,17 +179,14 @@ class WatchStore:
     def queries(self) -> list[WatchQuery]:
         """Every watch as the matcher needs it: vector, weighted words, filters."""
         rows = self._db.execute(
-            "SELECT id, vector, terms, countries, topics, after_article_id FROM watches"
-            " ORDER BY id"
+            "SELECT id, vector, terms, countries, topics, after_article_id FROM watches ORDER BY id"
         )
         return [
             WatchQuery(
                 id=r[0],
                 vector=np.frombuffer(r[1], np.float32),
                 terms=json.loads(r[2]),
-                filters=Filters(
-                    countries=_split(r[3]), topics=_split(r[4]), after_id=int(r[5])
-                ),
+                filters=Filters(countries=_split(r[3]), topics=_split(r[4]), after_id=int(r[5])),
             )
             for r in rows
         ]

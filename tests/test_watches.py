@@ -256,7 +256,9 @@ def test_rendering_mentions_exactly_the_role_and_nothing_else():
     art = Article(
         1, "**Tariffs** @everyone <@123>", "", None, "https://x.example/a", "Wire", None, [], []
     )
-    content, embed, mentions = render_alert(Alert(watch, [(art, 0.8, "See [this](http://e) @here")]))
+    content, embed, mentions = render_alert(
+        Alert(watch, [(art, 0.8, "See [this](http://e) @here")])
+    )
     assert mentions.to_dict() == {"parse": [], "roles": [42]}
     assert content.startswith("<@&42> ") and "@everyone" not in content
     assert "@everyone" not in embed.title and "\\*\\*Tariffs" in embed.title
