@@ -51,13 +51,7 @@ from retrieval.analysis import content_stems
 from retrieval.countries import country_name
 from retrieval.embed import load_encoder
 from retrieval.search import article_slices
-from retrieval.watches import (
-    WatchMatcher,
-    WatchQuery,
-    coverage,
-    prepare,
-    shares_a_word,
-)
+from retrieval.watches import WatchMatcher, WatchQuery, prepare
 
 MIN_TOPIC = 10  # labelled stories a topic needs in a split to get a watch
 MIN_PAIR = 5  # ... and a topic and country pair
@@ -136,10 +130,8 @@ def components(corpus: Corpus, labelled, specs, relevance):
         a, b = slices.get(art.id, (0, 0))
         dense[i] = matcher.dense(positions[a:b], vectors[a:b])
         stems = set(content_stems(f"{art.title}\n{art.body}"))
-        for j, q in enumerate(queries):
-            cov[i, j] = coverage(q.terms, stems, art.countries)
-            gate[i, j] = shares_a_word(q.terms, stems)
-            relevant[i, j] = relevance(story, specs[j])
+        cov[i], gate[i] = matcher.lexical(stems, art.countries)
+        relevant[i] = [relevance(story, spec) for spec in specs]
     return dense, cov, gate, relevant
 
 
@@ -165,7 +157,9 @@ def fired(parts, threshold: float, weight: float, use_gate: bool) -> np.ndarray:
     return out & gate if use_gate else out
 
 
-def tune(parts, weights=WEIGHTS, gates=(False, True)) -> tuple[dict, list[dict]]:
+def tune(parts, weights=WEIGHTS, gates=(True, False)) -> tuple[dict, list[dict]]:
+    """The best (threshold, weight, gate) by F1; on a tie the first, so the word gate (a
+    country alone never makes a match) is kept unless leaving it out measures better."""
     relevant = parts[3]
     curve = []
     for weight, use_gate, threshold in itertools.product(weights, gates, THRESHOLDS):

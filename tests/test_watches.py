@@ -24,9 +24,7 @@ from retrieval.watches import (
     WatchMatcher,
     WatchQuery,
     check_description,
-    coverage,
     description_terms,
-    shares_a_word,
 )
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
@@ -99,13 +97,22 @@ def test_description_terms_set_countries_apart(description, stems, codes):
 
 
 def test_a_country_alone_never_makes_a_match():
-    terms = {"auto": 3.0, "tariff": 2.0, COUNTRY + "JP": 2.0}
+    vec = np.ones(4, np.float32) / 2
+    matcher = WatchMatcher(
+        [
+            WatchQuery(1, vec, {"auto": 3.0, "tariff": 2.0, COUNTRY + "JP": 2.0}),
+            WatchQuery(2, vec, {COUNTRY + "JP": 1.0}),  # only a country was asked for
+            WatchQuery(3, vec, {"steel": 1.0}),
+        ]
+    )
     japan_story = {"japan", "elect", "prime", "minist"}
-    assert not shares_a_word(terms, japan_story)
-    assert shares_a_word(terms, japan_story | {"tariff"})
-    assert shares_a_word({COUNTRY + "JP": 1.0}, japan_story)  # only a country was asked for
-    assert coverage(terms, {"tariff"}, ["JP"]) == pytest.approx(4 / 7)
-    assert coverage(terms, {"auto", "tariff"}, ["JP"]) == 1.0
+    cover, shared = matcher.lexical(japan_story, ["JP"])
+    assert shared.tolist() == [False, True, False]
+    assert cover == pytest.approx([2 / 7, 1.0, 0.0])
+    cover, shared = matcher.lexical(japan_story | {"tariff"}, ["JP"])
+    assert shared.tolist() == [True, True, False] and cover[0] == pytest.approx(4 / 7)
+    cover, _ = matcher.lexical({"auto", "tariff"}, ["JP", "US"])
+    assert cover[0] == 1.0
 
 
 @pytest.mark.parametrize("text", ["", "   ", "the of and", "x" * 201])
