@@ -112,7 +112,7 @@ def dispatch(corpus, line: str) -> Reply | None:
     if command == "/about":
         return handlers.about(corpus)
     if command == "/watch":
-        from .cli_watch import console_watch
+        from .watch_console import console_watch
 
         return console_watch(corpus, rest)
     words, opts = parse_options(rest)

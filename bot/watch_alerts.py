@@ -170,6 +170,9 @@ class WatchAlerter:
                 for h in held
                 if h.article_id in articles
             ]
+            if not items:  # their articles are gone: nothing left to tell
+                self.store.set_status(watch_id, [h.article_id for h in held], FOLDED)
+                continue
             self.store.set_status(watch_id, [h.article_id for h in held], POSTING)
             budget[watch_id] -= 1
             out.append(Alert(watch, items, rollup=True, article_ids=[h.article_id for h in held]))
