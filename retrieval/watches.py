@@ -133,7 +133,7 @@ def prepare(description: str, encoder: Encoder, store: ArticleStore) -> tuple[np
 class WatchMatcher:
     """Every watch, scored against an article at once.
 
-    The dense scores are one matrix product (watches x sentences of the lead). The
+    The dense scores are one product of the watches' matrix with each lead sentence. The
     words are one pass over the article's words: each word the watches use points at
     the watches that have it and their weights, and `np.bincount` adds them up per
     watch, so 1,000 watches cost little more than one.
@@ -194,9 +194,13 @@ class WatchMatcher:
         lead = vectors[positions <= LEAD_POSITIONS]
         if not len(lead):
             lead = vectors
-        if not len(lead):
-            return np.zeros(len(self.queries), np.float32)
-        return (lead @ self.matrix.T).max(axis=0)
+        best = np.full(len(self.queries), -1.0, np.float32)
+        # One matrix-vector product per lead sentence (there are about three): OpenBLAS
+        # runs these on the calling thread, where a matrix-matrix product of the same size
+        # would start its threads and, on a busy machine, wait for them (bench/RESULTS.md).
+        for row in lead:
+            np.maximum(best, self.matrix @ row, out=best)
+        return best if len(lead) else np.zeros(len(self.queries), np.float32)
 
     def lexical(self, stems: set[str], countries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per watch: the weighted share of its words the article has (`coverage`), and
