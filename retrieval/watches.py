@@ -11,11 +11,12 @@ where `dense` is the best cosine between the description and the article's title
 lead sentences, and `coverage` the rarity-weighted share of the description's words
 the article contains; and, when the description has words other than countries, the
 article shares at least one of them. So "Japanese auto tariffs" needs more than a
-Japan story: a country alone never makes a match. Both constants were measured on
-Reuters-21578 topic and place labels (`bench/watches.py`, figures in bench/RESULTS.md).
+Japan story: a country alone never makes a match. The threshold, the weight and the
+word rule were chosen on public data with gold stories (AllSides roundup headlines as
+watches, `bench/watches.py`; figures in bench/RESULTS.md).
 
-All watches are scored against an article in one matrix product; the words are
-checked only for the few watches whose dense score could still reach the threshold.
+All watches are scored against an article at once (`WatchMatcher`); an article whose
+cosines leave every watch short of the threshold is out before its words are read.
 No Discord here: the bot stores watches and posts what `WatchMatcher` finds.
 """
 
@@ -36,7 +37,7 @@ from .filters import Filters
 from .search import article_slices
 from .storage import Article, ArticleStore
 
-# Measured in bench/watches.py (see the module docstring); change them only with a new run.
+# Chosen by bench/watches.py (see the module docstring); change them only with a new run.
 THRESHOLD = 0.81
 LEXICAL_WEIGHT = 0.40
 # Whether an article must share a word of the description that is not a country.
