@@ -81,11 +81,12 @@ class WatchAlerter:
         """Match what arrived since the last check and post the alerts; messages posted."""
         if self.channels is None:
             raise RuntimeError("WatchAlerter has nowhere to post: call start() first")
+        now = now or datetime.now(UTC)
         async with self._lock:  # a feed poll and the minute's check never overlap
-            alerts = await self.workers.run(self.plan, now or datetime.now(UTC))
+            alerts = await self.workers.run(self.plan, now)
             posted = 0
             for alert in alerts:
-                posted += await self._post(self.channels, alert, now or datetime.now(UTC))
+                posted += await self._post(self.channels, alert, now)
             return posted
 
     # --- deciding (in a worker thread) ----------------------------------------------------
@@ -112,8 +113,8 @@ class WatchAlerter:
             return []
         watches = {w.id: w for w in self.store.list()}
         matcher = WatchMatcher(self.store.queries())
-        ids = [i for i in store.article_ids(Filters(after_id=cursor), newest_first=False)]
-        ids = [i for i in ids if i <= newest]
+        # In id order (arrival), so the cursor can move chunk by chunk.
+        ids = sorted(i for i in store.article_ids(Filters(after_id=cursor)) if i <= newest)
         alerts: list[Alert] = []
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]

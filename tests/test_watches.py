@@ -272,3 +272,19 @@ def test_rendering_mentions_exactly_the_role_and_nothing_else():
     assert "@here" not in embed.description and "\\[this\\]" in embed.description
     nobody = Watch(4, 1, 5, None, "tariffs", (), (), 0)
     assert mentions_for(nobody).to_dict() == {"parse": []}
+
+
+def test_a_long_rollup_ends_with_how_many_more():
+    from bot.watches import Watch
+
+    watch = Watch(3, 1, 5, None, "tariffs", (), (), 0)
+    items = [
+        (Article(i, f"Tariff story number {i} " + "word " * 30, "", None, None, "Wire",
+                 None, [], []), 0.9, "s")
+        for i in range(1, 101)
+    ]  # fmt: skip
+    _, embed, _ = render_alert(Alert(watch, items, rollup=True))
+    assert embed.title.startswith("100 more articles matched")
+    assert len(embed.description) <= 4096
+    shown = embed.description.count("Tariff story number")
+    assert embed.description.endswith(f"… and {100 - shown} more") and 0 < shown < 100
