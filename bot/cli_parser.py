@@ -306,6 +306,18 @@ def _add_watches(add: AddCommand) -> None:
     s = acts.add_parser("remove", help="stop a watch")
     _common(s, suppress=True)
     s.add_argument("id", type=identifier, help="the watch id (see list)")
+    s = acts.add_parser("try", help="which recent articles a description would have matched")
+    _common(s, suppress=True)
+    s.add_argument("description", help="what to watch for, in words")
+    s.add_argument("--country", action="append", default=[], help="repeatable; any of them")
+    s.add_argument("--topic", action="append", default=[], help="repeatable; any of them")
+    s.add_argument(
+        "--recent", type=limit_count, default=1000, metavar="N",
+        help="match the N newest articles (default 1000)",
+    )  # fmt: skip
+    s.add_argument(
+        "--limit", type=limit_count, default=10, metavar="K", help="best K shown (default 10)"
+    )
 
 
 def _add_bot(add: AddCommand) -> None:

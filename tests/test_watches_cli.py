@@ -70,3 +70,14 @@ def test_console_watch_commands(fake_corpus):
     assert usage.kind == "error" and usage.title.startswith("usage: /watch")
     bad = answer_line(fake_corpus, "/watch add tariffs channel:abc")
     assert bad.kind == "error" and "channel must be a whole number" in bad.title
+
+
+def test_try_shows_what_a_description_would_match(cli):
+    code, out, _ = cli("watches", "try", "US arms sales to Taiwan", "--json")
+    assert code == 0
+    matches = json.loads(out)["matches"]
+    assert matches and "Arms Sale to Taiwan" in matches[0]["article"]["title"]
+    assert all("Taiwan" in m["article"]["title"] or "Taiwan" in m["sentence"] for m in matches)
+    code, out, _ = cli("watches", "try", "banana bread recipes")
+    assert code == 0 and out.startswith("none of the 18 newest articles matches")
+    assert cli("watches", "list")[1] == "no watches\n"  # trying stores nothing
