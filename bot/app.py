@@ -110,7 +110,7 @@ class BriefBot(discord.Client):
         """Scheduled digests (jobs from the subscriptions, re-read every minute: the CLI may
         have changed them) and feed polls (the first one right away)."""
         self.poster.deliver_via(self)
-        self.alerter.start(self)
+        self.alerter.start(self, notify=self.tell_admins)
         self.digests.start(self.subscriptions.list())
         self.digests.every(
             60, lambda: self.digests.sync(self.subscriptions.list()), job_id="sync-subscriptions"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +38,8 @@ CHUNK = 500  # articles matched per read of the store
 COLOUR = 0xDD6B20
 # Given article ids, the story id of each (once stories exist): one alert per story.
 StoryOf = Callable[[Sequence[int]], dict[int, int]]
+# Tells the server's admins something (the bot's admin channel).
+Notify = Callable[[str], Awaitable[None]]
 
 
 @dataclass
@@ -68,12 +70,15 @@ class WatchAlerter:
         self.max_age = timedelta(hours=max_age_hours)
         self.story_of = story_of
         self.channels: Channels | None = None
+        self.notify: Notify | None = None
         self._lock = asyncio.Lock()
 
-    def start(self, channels: Channels) -> None:
-        """Post through the connected client from now on. On the very first start the
-        cursor is set to the newest article, so the backlog alerts nobody."""
+    def start(self, channels: Channels, notify: Notify | None = None) -> None:
+        """Post through the connected client from now on, and tell the admins (`notify`)
+        when Discord refuses an alert. On the very first start the cursor is set to the
+        newest article, so the backlog alerts nobody."""
         self.channels = channels
+        self.notify = notify
         if self.store.cursor() is None:
             self.store.set_cursor(self.corpus.store.max_article_id())
 
@@ -202,6 +207,13 @@ class WatchAlerter:
         except discord.HTTPException as exc:
             self.store.set_status(watch.id, alert.article_ids, FAILED)
             log.warning("watch #%s: alert not posted to %s: %s", watch.id, watch.channel_id, exc)
+            if self.notify is not None:
+                reason = getattr(exc, "text", "") or str(exc)
+                await self.notify(
+                    wording.text(
+                        "watches.alert.failed", id=watch.id, channel=watch.channel_id, error=reason
+                    )
+                )
             return 0
         done = FOLDED if alert.rollup else POSTED
         self.store.set_status(watch.id, alert.article_ids, done)

@@ -247,13 +247,21 @@ def test_one_alert_per_story_when_stories_exist(fake_corpus, store):
 
 def test_old_articles_and_refused_posts(fake_corpus, store):
     channel = FakeChannel(fail=True)
-    alerter = alerter_for(fake_corpus, store, channel)
+    told: list[str] = []
+
+    async def notify(text: str) -> None:
+        told.append(text)
+
+    alerter = WatchAlerter(fake_corpus, store, WorkerThreads(2))
+    alerter.start(FakeChannels(channel), notify=notify)
     watch = new_watch(fake_corpus, store, "Japan raises auto tariffs", 5)
     old = raw(f"{TARIFFS} in 1987", published=NOW - timedelta(days=30))
     fake_corpus.ingest_items([old, raw(TARIFFS)], progress=False)
     assert check(alerter) == 0  # Discord refused: logged, recorded, not retried
     assert store.alerts(watch.id) == [(2, "failed")]  # the old article alerted nobody
-    assert check(alerter) == 0
+    (text,) = told
+    assert text.startswith(f"Watch #{watch.id} could not post its alert in <#5>: Missing Access")
+    assert check(alerter) == 0 and len(told) == 1
 
 
 def test_rendering_mentions_exactly_the_role_and_nothing_else():
