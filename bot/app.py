@@ -33,6 +33,9 @@ from .replies import Reply
 from .scheduler import DigestScheduler
 from .settings import BotSettings
 from .subscriptions import SubscriptionStore
+from .watch_alerts import WatchAlerter
+from .watch_commands import watch_group
+from .watches import WatchStore
 from .workers import WorkerThreads
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ class BriefBot(discord.Client):
         poster: DigestPoster,
         feeds: FeedRegistry,
         poller: FeedPoller,
+        watches: WatchStore,
+        alerter: WatchAlerter,
         force_sync: bool = False,
     ) -> None:
         intents = discord.Intents.none()
@@ -70,6 +75,8 @@ class BriefBot(discord.Client):
         self.poster = poster
         self.feeds = feeds
         self.poller = poller
+        self.watches = watches
+        self.alerter = alerter
         self.force_sync = force_sync
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = report_error
@@ -89,6 +96,7 @@ class BriefBot(discord.Client):
         commands.register_admin(
             self.tree, subscriptions=self.subscriptions, digests=self.digests, feeds=self.feeds
         )
+        self.tree.add_command(watch_group(self.corpus, self.workers, self.watches))
 
     # --- lifecycle ------------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -102,6 +110,7 @@ class BriefBot(discord.Client):
         """Scheduled digests (jobs from the subscriptions, re-read every minute: the CLI may
         have changed them) and feed polls (the first one right away)."""
         self.poster.deliver_via(self)
+        self.alerter.start(self, notify=self.tell_admins)
         self.digests.start(self.subscriptions.list())
         self.digests.every(
             60, lambda: self.digests.sync(self.subscriptions.list()), job_id="sync-subscriptions"
@@ -122,6 +131,14 @@ class BriefBot(discord.Client):
                     "discord.admin.feed", label=result.feed.label, status=result.feed.status
                 )
                 await self.tell_admins(notice)
+        await self.check_watches()
+
+    async def check_watches(self) -> None:
+        """Alerts for what arrived since the last check (feeds, or `briefbot ingest`)."""
+        try:
+            await self.alerter.check()
+        except Exception:  # a failed check must not stop the feed polls
+            log.exception("checking the watches failed")
 
     async def tell_admins(self, text: str) -> None:
         channel_id = self.settings.admin_channel_id

@@ -24,6 +24,7 @@ from .cli_corpus import (
     cmd_summarize,
 )
 from .cli_lifecycle import cmd_remove, cmd_show
+from .cli_watch import cmd_watches
 
 EPILOG = "Run `briefbot COMMAND --help` for a command's options. Docs: README.md."
 INGEST_EPILOG = (
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_listings(add)
     _add_subscriptions(add)
     _add_sources(add)
+    _add_watches(add)
     _add_bot(add)
     return parser
 
@@ -355,6 +357,40 @@ def _add_sources(add: AddCommand) -> None:
     s.add_argument("feed", help="id, URL or name")
     s = srcs.add_parser("poll", help="poll the feeds that are due now and ingest what is new")
     _common(s, suppress=True)
+
+
+def _add_watches(add: AddCommand) -> None:
+    p = add(
+        "watches",
+        "List, add or remove standing watches: alerts when a new article matches words.",
+        cmd_watches,
+    )
+    acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = acts.add_parser("list", help="every watch")
+    _common(s, suppress=True)
+    s = acts.add_parser("add", help="alert a Discord channel when a new article matches")
+    _common(s, suppress=True)
+    s.add_argument("description", help="what to watch for, in words: 'Japanese auto tariffs'")
+    s.add_argument("--channel", type=identifier, required=True, help="Discord channel id")
+    s.add_argument("--role", type=identifier, help="a Discord role id to mention in each alert")
+    s.add_argument("--guild", type=identifier, help="Discord server id (for /watch list there)")
+    s.add_argument("--country", action="append", default=[], help="repeatable; any of them")
+    s.add_argument("--topic", action="append", default=[], help="repeatable; any of them")
+    s = acts.add_parser("remove", help="stop a watch")
+    _common(s, suppress=True)
+    s.add_argument("id", type=identifier, help="the watch id (see list)")
+    s = acts.add_parser("try", help="which recent articles a description would have matched")
+    _common(s, suppress=True)
+    s.add_argument("description", help="what to watch for, in words")
+    s.add_argument("--country", action="append", default=[], help="repeatable; any of them")
+    s.add_argument("--topic", action="append", default=[], help="repeatable; any of them")
+    s.add_argument(
+        "--recent", type=limit_count, default=1000, metavar="N",
+        help="match the N newest articles (default 1000)",
+    )  # fmt: skip
+    s.add_argument(
+        "--limit", type=limit_count, default=10, metavar="K", help="best K shown (default 10)"
+    )
 
 
 def _add_bot(add: AddCommand) -> None:

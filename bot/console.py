@@ -116,6 +116,10 @@ def dispatch(corpus, line: str) -> Reply | None:
         return handlers.about(corpus)
     if command == "/show":
         return _show(corpus, rest)
+    if command == "/watch":
+        from .watch_console import console_watch
+
+        return console_watch(corpus, rest)
     words, opts = parse_options(rest)
     filters = handlers.parse_filters(
         opts.get("country"),

@@ -28,6 +28,7 @@ class BotSettings:
     guild_ready_timeout: float = 2.0
     admin_channel_id: int = 0
     feed_interval_minutes: float = 15.0
+    watch_alerts_per_hour: int = 5
 
     @classmethod
     def from_raw(

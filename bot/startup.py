@@ -25,6 +25,8 @@ from .digests import DigestPoster
 from .scheduler import DigestScheduler
 from .settings import BotSettings
 from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
+from .watch_alerts import WatchAlerter
+from .watches import WATCHES_FILE, WatchStore
 from .workers import WorkerThreads
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ def build_client(
     # Only the operator's config may let feeds reach internal addresses, never a command.
     allow_private = corpus.settings.fetch.allow_private
     feeds = FeedRegistry(corpus.store.path, allow_private=allow_private)
+    watches = WatchStore(data_dir / WATCHES_FILE)
+    alerter = WatchAlerter(corpus, watches, workers, per_hour=settings.watch_alerts_per_hour)
     return client_class(
         corpus,
         settings,
@@ -57,6 +61,8 @@ def build_client(
         poller=FeedPoller(
             feeds, interval=settings.feed_interval_minutes * 60, allow_private=allow_private
         ),
+        watches=watches,
+        alerter=alerter,
         force_sync=force_sync,
     )
 

@@ -22,7 +22,7 @@ from .config import PROMPTS_DIR
 from .errors import ConfigError
 
 # The wording files in prompts/ (topics.toml defines topics, not wording).
-FILES = ("replies", "digest", "console", "errors", "discord", "cli")
+FILES = ("replies", "digest", "console", "errors", "discord", "cli", "watches")
 COUNTED = frozenset({"one", "other"})
 
 Entry = str | dict[str, str]

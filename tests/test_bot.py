@@ -102,6 +102,7 @@ def test_commands_sync_with_descriptions(seed_corpus: Corpus):
             "unsubscribe",
             "subscriptions",
             "sources",
+            "watch",
         }
 
         def described(entry: dict) -> None:
@@ -111,7 +112,7 @@ def test_commands_sync_with_descriptions(seed_corpus: Corpus):
 
         for command in commands.values():
             described(command)
-        for admin in ("subscribe", "unsubscribe", "subscriptions", "sources"):
+        for admin in ("subscribe", "unsubscribe", "subscriptions", "sources", "watch"):
             assert str(commands[admin]["default_member_permissions"]) == "32"  # Manage Server
         assert commands["ask"]["default_member_permissions"] is None
         country = next(o for o in commands["ask"]["options"] if o["name"] == "country")
