@@ -67,7 +67,7 @@ from .records import (
     unexpected,
     unreadable,
 )
-from .sniff import sniff_file
+from .sniff import Sniffed, sniff_file
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 JSON_SUFFIXES = {".json"}
@@ -228,9 +228,14 @@ def load_file(path: Path) -> Iterator[Item]:
     except OSError as exc:
         yield unreadable(origin, exc)
         return
-    if sniffed.kind == "binary":
+    # A record file (CSV/JSON/JSONL) with a few stray NUL bytes is text with a bad record,
+    # which costs only that record (the rest of the file is stored).
+    record_file = suffix in JSONL_SUFFIXES | JSON_SUFFIXES | CSV_SUFFIXES
+    if sniffed.kind == "binary" and not (sniffed.stray and record_file):
         yield Skipped(origin, f"not text: {sniffed.what}")
         return
+    if sniffed.kind == "binary":
+        sniffed = Sniffed("text")
     if sniffed.kind != "text":
         yield from _load_document(path, origin, sniffed.kind)
         return

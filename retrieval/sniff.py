@@ -39,6 +39,9 @@ Kind = Literal["text", "docx", "pdf", "binary"]
 class Sniffed:
     kind: Kind
     what: str = ""  # for binary: what it is, for the skip reason
+    # binary only by a few stray NUL bytes (no magic number, few control characters):
+    # in a record file that is one bad record, not a binary file
+    stray: bool = False
 
 
 def sniff(head: bytes, path: Path | None = None) -> Sniffed:
@@ -59,7 +62,9 @@ def sniff(head: bytes, path: Path | None = None) -> Sniffed:
         return Sniffed("docx")
     if kind is not None:
         return Sniffed("binary", f"{kind.mime} data")
-    return Sniffed("binary", "binary data" + (" (NUL bytes)" if b"\x00" in head else ""))
+    nul = b"\x00" in head
+    stray = nul and _control_share(head) <= MAX_CONTROL_SHARE
+    return Sniffed("binary", "binary data" + (" (NUL bytes)" if nul else ""), stray=stray)
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -67,8 +72,12 @@ def _looks_like_text(head: bytes) -> bool:
     letters (a bitmap starts "BM", as "BMW recalls..." does)."""
     if b"\x00" in head:
         return False
+    return _control_share(head) <= MAX_CONTROL_SHARE
+
+
+def _control_share(head: bytes) -> float:
     controls = sum(1 for b in head if (b < 0x20 and b not in _TEXT_CONTROLS) or b == 0x7F)
-    return not head or controls / len(head) <= MAX_CONTROL_SHARE
+    return controls / len(head) if head else 0.0
 
 
 def _is_docx(path: Path | None) -> bool:

@@ -179,3 +179,17 @@ def test_exports_with_a_byte_order_mark_are_streamed_as_what_they_are(
         ("Café owners protest", "Prices rose in Tokyo.")
     ]
     assert [f for f in found if not isinstance(f, RawArticle)] == []
+
+
+def test_a_stray_nul_in_a_csv_costs_only_its_record(tmp_path: Path):
+    """Found by the loader fuzz suite: one NUL in one cell made the whole CSV 'binary'."""
+    path = tmp_path / "export.csv"
+    path.write_bytes(
+        b"title,body\n"
+        b"Tariff talks stall in Tokyo,Japan and the US failed to agree on car tariffs.\n"
+        b"Bad\x00row,\x00\n"
+        b"Steel duties rise,The EU raised duties on Chinese steel on Monday.\n"
+    )
+    titles = [a.title for a in items(path) if isinstance(a, RawArticle)]
+    assert "Tariff talks stall in Tokyo" in titles
+    assert "Steel duties rise" in titles
