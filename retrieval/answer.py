@@ -57,6 +57,7 @@ class Answer:
     sentences: list[AnswerSentence]
     ranked: list[tuple[int, float]]  # (article id, score), best first
     relevance: float  # the confidence that the corpus answers the question (0-1)
+    note: str | None = None  # e.g. that the year asked about has nothing, so all years were
 
 
 def overlap(terms: set[str], text: str) -> float:
