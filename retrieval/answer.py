@@ -120,11 +120,13 @@ def compose(
     mmr_lambda: float = 0.7,
     max_words: int = 65,
     years: dict[int, int] | None = None,
+    countries: tuple[str, ...] = (),
 ) -> Answer:
     """`years`: the publication year of the articles whose year is known; an answer then
     keeps to the best article's year unless the question asks for history.
     `min_sentences` and `mmr_lambda` are accepted for older configs: the answer set is
-    now chosen whole (`retrieval.selection.best_set`)."""
+    now chosen whole (`retrieval.selection.best_set`). `countries`: a country filter's
+    codes; the answer must be about one of them, or it abstains."""
     terms = set(query_terms(retrieval.question))
     ranked = [(c.article_id, c.score) for c in retrieval.ranked]
     if not retrieval.ranked:
@@ -140,5 +142,6 @@ def compose(
         max_sentences=max_sentences,
         max_words=max_words,
         years=years,
+        countries=countries,
     )
     return Answer(retrieval.question, not chosen, chosen, ranked, score)

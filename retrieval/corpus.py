@@ -28,6 +28,7 @@ from .index import describe as describe_index
 from .ingest import IngestReport, ingest, rebuild_index
 from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
 from .question import analyse
+from .scope import question_countries, weigh
 from .search import Retrieval, retrieve
 from .storage import Article
 from .store import Store
@@ -289,11 +290,18 @@ class Corpus:
             note = wording.text("replies.answer.no_year", year=frame.label)
             retrieval = self._retrieve(question, filters, None)
         answer_articles = min(cfg.answer_articles, max(1, limit))
-        # One read serves the answer's years, the timeframe and the cited articles.
-        reread = RERANKED if frame is not None and not frame.restrict else 0
+        # A country the question names weighs the articles tagged with it (a filter
+        # already admits only those).
+        named = set() if filters.countries else question_countries(asked)
+        weighing = frame is not None and not frame.restrict
+        # One read serves the reranking, the answer's years and the cited articles.
+        reread = RERANKED if weighing or named else 0
         wanted = retrieval.ranked[: max(limit, answer_articles, reread)]
         records = self.store.articles([c.article_id for c in wanted])
-        if reread:
+        if named:
+            tags = {a.id: a.countries for a in records.values()}
+            retrieval.ranked = weigh(retrieval.ranked, tags, named)
+        if weighing:
             published = {
                 a.id: when for a in records.values() if (when := parse_published(a.published))
             }
@@ -312,6 +320,7 @@ class Corpus:
             abstain_below=cfg.abstain_below,
             mmr_lambda=cfg.mmr_lambda,
             max_words=cfg.max_words,
+            countries=filters.countries,
         )
         result.note = note
         top = result.ranked[: max(limit, 0)]

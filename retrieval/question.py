@@ -358,6 +358,17 @@ def question_names(text: str) -> list[str]:
     return out
 
 
+def name_runs(text: str) -> list[str]:
+    """Every run of capitalised words in `text`, a sentence's first word included,
+    without a possessive ("South Korea’s" -> "South Korea")."""
+    out = []
+    for match in _NAME_RUN.finditer(text):
+        name = re.sub(r"['’]s$", "", match.group(0).strip(" .'’-")).strip()
+        if name:
+            out.append(name)
+    return out
+
+
 def offered(sentence: str, question: Question) -> bool:
     """Whether `sentence` offers something of the kind the question wants that the question
     does not already hold (a restatement of the question is not an answer)."""

@@ -31,6 +31,7 @@ import numpy as np
 from .analysis import STOPWORDS, stem
 from .evidence import leans_back, unfit
 from .question import NAME, NUMBER, PLACE, YEAR, Question, offered, question_names
+from .scope import off_filter
 from .search import Candidate, Retrieval, SentenceTable
 from .text import words
 
@@ -291,13 +292,20 @@ def select_sentences(
     max_sentences: int,
     max_words: int,
     years: dict[int, int] | None = None,
+    countries: tuple[str, ...] = (),
 ) -> list[AnswerSentence]:
+    """`countries`: a country filter's codes; a sentence naming only other countries
+    cannot answer (`retrieval.scope`)."""
     table = retrieval.sentences
     candidates = same_story_era(retrieval.ranked[:answer_articles], years or {}, question)
     pool = candidate_pool(table, candidates)
     if not pool:
         return []
     chance = sentence_chances(sentence_features(retrieval, question, pool))
+    if countries:
+        chance = _on_filter(table, pool, chance, countries)
+        if not chance.any():
+            return []
     chosen = best_set(table, pool, chance, max_sentences=max_sentences, max_words=max_words)
     rank_of = {c.article_id: r for r, c in enumerate(candidates)}
     out = [
@@ -305,6 +313,18 @@ def select_sentences(
         for i, s in chosen.items()
     ]
     out.sort(key=lambda s: (rank_of[s.article_id], s.position))
+    return out
+
+
+def _on_filter(
+    table: SentenceTable, pool: list[int], chance: np.ndarray, countries: tuple[str, ...]
+) -> np.ndarray:
+    """`chance` with the sentences that name only unfiltered countries set to 0; only
+    the likeliest 2 * SHORTLIST are looked at (the rest could not be chosen anyway)."""
+    out = np.zeros_like(chance)
+    for j in np.argsort(-chance)[: 2 * SHORTLIST]:
+        if not off_filter(table.texts[pool[j]], countries):
+            out[j] = chance[j]
     return out
 
 
@@ -334,7 +354,7 @@ def best_set(
     within `max_words` (antecedents included) most likely to hold the answer (the sum
     of their chances: one answer, several places it may be); ties go to fewer words.
     The likeliest sentence is shown alone when it alone is over the budget."""
-    order = np.argsort(-chance)[:SHORTLIST]
+    order = [j for j in np.argsort(-chance)[:SHORTLIST] if chance[j] > 0]
     units = [(_with_antecedent(table, pool[j]), float(chance[j])) for j in order]
     cost = [sum(len(table.texts[i].split()) for i in rows_) for rows_, _ in units]
     vecs = table.vectors[np.asarray([pool[j] for j in order])]
