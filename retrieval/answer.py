@@ -45,8 +45,9 @@ CONFIDENCE_FEATURES = (
     "agreement",
     "margin",
     "lexical",
+    "in_window",
 )
-CONFIDENCE_WEIGHTS = (1.702, 5.341, 1.514, 2.171, 1.196, 0.764, 2.673, -0.218)
+CONFIDENCE_WEIGHTS = (1.702, 5.341, 1.514, 2.171, 1.196, 0.764, 2.673, -0.218, 0.0)
 CONFIDENCE_BIAS = -8.157
 
 
@@ -81,8 +82,12 @@ def _article_text(retrieval: Retrieval, article_ids: list[int]) -> str:
     return " ".join(table.texts[i] for aid in article_ids for i in rows(table, aid))
 
 
-def confidence_features(retrieval: Retrieval, question: Question, terms: set[str]) -> list[float]:
-    """The evidence that the corpus holds the question's story (see CONFIDENCE_FEATURES)."""
+def confidence_features(
+    retrieval: Retrieval, question: Question, terms: set[str], in_window: bool = True
+) -> list[float]:
+    """The evidence that the corpus holds the question's story (see CONFIDENCE_FEATURES).
+    `in_window`: whether the best article is dated inside the time the question names
+    ("this week"), True when it names none (`retrieval.timeframe`)."""
     ranked = retrieval.ranked
     top = ranked[0]
     first = _article_text(retrieval, [top.article_id])
@@ -102,6 +107,7 @@ def confidence_features(retrieval: Retrieval, question: Question, terms: set[str
         agreement,
         top.score - (ranked[1].score if len(ranked) > 1 else 0.0),
         top.lexical,
+        float(in_window),
     ]
 
 
@@ -121,6 +127,7 @@ def compose(
     max_words: int = 65,
     years: dict[int, int] | None = None,
     countries: tuple[str, ...] = (),
+    in_window: bool = True,
 ) -> Answer:
     """`years`: the publication year of the articles whose year is known; an answer then
     keeps to the best article's year unless the question asks for history.
@@ -132,7 +139,7 @@ def compose(
     if not retrieval.ranked:
         return Answer(retrieval.question, True, [], ranked, 0.0)
     question = analyse(retrieval.question)
-    score = confidence(confidence_features(retrieval, question, terms))
+    score = confidence(confidence_features(retrieval, question, terms, in_window))
     if score < abstain_below:
         return Answer(retrieval.question, True, [], ranked, score)
     chosen = select_sentences(

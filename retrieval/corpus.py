@@ -34,7 +34,7 @@ from .storage import Article
 from .store import Store
 from .tagging import ArticleTagger
 from .text import split_sentences
-from .timeframe import RERANKED, Timeframe, parse_published, rerank, timeframe
+from .timeframe import RERANKED, Timeframe, parse_published, rerank, timeframe, top_inside
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +294,7 @@ class Corpus:
         # already admits only those).
         named = set() if filters.countries else question_countries(asked)
         weighing = frame is not None and not frame.restrict
+        in_window = True
         # One read serves the reranking, the answer's years and the cited articles.
         reread = RERANKED if weighing or named else 0
         wanted = retrieval.ranked[: max(limit, answer_articles, reread)]
@@ -306,6 +307,7 @@ class Corpus:
                 a.id: when for a in records.values() if (when := parse_published(a.published))
             }
             retrieval.ranked = rerank(retrieval.ranked, published, frame)
+            in_window = top_inside(retrieval.ranked, published, frame)
         years = {
             a.id: int(a.published[:4])
             for a in records.values()
@@ -321,6 +323,7 @@ class Corpus:
             mmr_lambda=cfg.mmr_lambda,
             max_words=cfg.max_words,
             countries=filters.countries,
+            in_window=in_window,
         )
         result.note = note
         top = result.ranked[: max(limit, 0)]

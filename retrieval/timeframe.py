@@ -96,6 +96,12 @@ def rerank(
     return out + tail
 
 
+def top_inside(ranked: list[Candidate], published: dict[int, datetime], frame: Timeframe) -> bool:
+    """Whether the best candidate is dated inside `frame` (undated: nothing says not)."""
+    when = published.get(ranked[0].article_id) if ranked else None
+    return when is None or frame.start <= when < frame.end
+
+
 def parse_published(value: str | None) -> datetime | None:
     """A stored publication date (ISO 8601) as an aware datetime."""
     if not value:
