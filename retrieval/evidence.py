@@ -37,10 +37,15 @@ _WHEN = (
     r"|Early|Midday|Noon|Nightfall|Mid)"
 )
 _BOILERPLATE = re.compile(
-    r"^\s*(?:By\s+(?!" + _WHEN + r"\b)[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+)*\s*(?:,|and|$)"
+    r"^\s*(?:By\s+(?!" + _WHEN + r"\b)(?-i:[A-Z])[\w.'’-]+(?:\s+(?-i:[A-Z])[\w.'’-]+)*"
+    r"\s*(?:,|and|$)"
     r"|More\s*:|Related\s*:"
     r"|Read (?:more|also|next)\b|Sign up\b|Subscribe\b|Click here\b|Follow (?:us|him|her)\b"
-    r"|Contributing\s*:|Updated\s+\d|Published\s+\d|Copyright\b|©)",
+    r"|Contributing\s*:|Updated\s+\d|Published\s+\d|Copyright\b|©)"
+    # Newsletter plugs anywhere in the line, and related-story links ("Labor laws: 'A
+    # victory for workers': Chipotle to pay…").
+    r"|\b(?:subscribe to|sign up for|appears in)\b.{0,60}\bnewsletter\b"
+    r"|^[A-Z][\w ]{2,30}:\s*['‘\"“][^'’\"”]{3,}['’\"”]\s*:",
     re.IGNORECASE,
 )
 _TERMINAL = tuple(".!?…\"”’')]")

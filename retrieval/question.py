@@ -151,7 +151,7 @@ def slot_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     before = [w for w in _WORD.findall(clause[: match.start()].lower()) if w not in _STOP_ALL]
     rest = _WORD.findall(clause[match.end() :].lower())
     focus = set(focus_words(text))
-    after = [w for w in rest if w not in _STOP_ALL and w not in focus]
+    after = [w for w in rest if w not in _STOP_ALL and w not in focus and w not in _VAGUE]
     return (tuple(before[-2:]), tuple(after[:2]))
 
 

@@ -60,8 +60,8 @@ SENTENCE_FEATURES = (
 # Fitted by `python bench/fit_sentences.py` (a softmax over each question's candidate
 # sentences, labelled by whether they hold a gold answer). Refit when a feature changes.
 SENTENCE_WEIGHTS = (
-    1.276, 1.149, -0.064, 2.112, 1.614, 0.121, 2.327, 0.838, 0.947, 0.206,
-    -0.513, 1.288, -0.283, -1.709, -0.488, -0.284, -0.029, 2.287, 0.106, 1.945,
+    1.295, 1.166, 0.043, 1.953, 1.467, 0.047, 2.369, 0.865, 0.975, 0.106,
+    -0.385, 1.298, -0.162, -1.663, -0.536, -0.061, 0.020, 3.549, 0.273, 2.256,
 )  # fmt: skip
 # Candidates the answer set is chosen from, and the most sentences it holds.
 SHORTLIST = 10
