@@ -7,17 +7,15 @@ cut: how close the best sentences are, how much of the question (its words,
 its names, its numbers) the best article covers, whether lexical and dense
 evidence agree on it, and its margin over the next story. They are combined
 by a logistic model fitted on news-quiz questions with and without their story
-in the corpus (`bench/answers.py`); `[answer] abstain_below` is the confidence
+in the corpus (`bench/fit_confidence.py`); `[answer] abstain_below` is the confidence
 under which the answer abstains.
 
-*Which sentences* answer: from the best articles, sentences that can stand
-alone (`retrieval.evidence`), scored by similarity to the question, the
-question's words and word pairs they hold, whether they offer the kind of thing
-asked for (a year for "what year", a name for "who": `retrieval.question`),
-their article's rank and their depth in it. One sentence may be the whole
-answer; more are added, without repeating each other, while they stay close to
-the best and the answer fits a word budget. A chosen sentence that opens by
-pointing back ("He said…") brings the sentence before it.
+*Which sentences* answer: `retrieval.selection` scores the fit sentences of the
+best article (what the question asks for and where, its words, the novel names
+and numbers beside them) and shows the set most likely to hold the answer under
+the word budget. Before that, `Corpus.ask` reorders the candidates by the time
+the question names (`retrieval.timeframe`) and by the countries it names
+(`retrieval.scope`); a `--country` filter's answer must be about that country.
 """
 
 from __future__ import annotations
@@ -47,6 +45,8 @@ CONFIDENCE_FEATURES = (
     "lexical",
     "in_window",
 )
+# `in_window` is computed but weighs 0: refitted with it, the cross-validated off-corpus
+# abstention fell (bench/RESULTS.md), so the former weights stand until a refit beats them.
 CONFIDENCE_WEIGHTS = (1.702, 5.341, 1.514, 2.171, 1.196, 0.764, 2.673, -0.218, 0.0)
 CONFIDENCE_BIAS = -8.157
 

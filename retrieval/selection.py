@@ -60,8 +60,8 @@ SENTENCE_FEATURES = (
 # Fitted by `python bench/fit_sentences.py` (a softmax over each question's candidate
 # sentences, labelled by whether they hold a gold answer). Refit when a feature changes.
 SENTENCE_WEIGHTS = (
-    1.295, 1.166, 0.043, 1.953, 1.467, 0.047, 2.369, 0.865, 0.975, 0.106,
-    -0.385, 1.298, -0.162, -1.663, -0.536, -0.061, 0.020, 3.549, 0.273, 2.256,
+    1.278, 1.151, 0.064, 1.894, 1.509, 0.089, 2.360, 0.869, 0.969, 0.106,
+    -0.390, 1.328, -0.170, -1.663, -0.539, -0.011, 0.029, 3.572, 0.279, 2.333,
 )  # fmt: skip
 # Candidates the answer set is chosen from, and the most sentences it holds.
 SHORTLIST = 10
