@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from answers import read_jsonl
+from answers import quiz_date, read_jsonl
 from data import DEFAULT_DATA, bbc_headline, bbc_pairs, sentence_case
 from retrieval_bench import pick_stories
 
@@ -36,10 +37,19 @@ from retrieval import Corpus, Filters, load_settings
 from retrieval.analysis import query_terms
 from retrieval.answer import CONFIDENCE_FEATURES, confidence_features
 from retrieval.question import analyse
+from retrieval.scope import question_countries, weigh
 from retrieval.search import Retrieval, retrieve
+from retrieval.timeframe import RERANKED, parse_published, rerank, timeframe, top_inside
 
 
-def features(corpus: Corpus, question: str, withheld: frozenset[int] = frozenset()) -> list[float]:
+def features(
+    corpus: Corpus,
+    question: str,
+    withheld: frozenset[int] = frozenset(),
+    now: datetime | None = None,
+) -> list[float]:
+    """The confidence features `Corpus.ask` computes, its reranking included: by the
+    question's countries and, asked as of `now` (the quiz's date), by its time words."""
     encoder = corpus.encoder
     r = retrieve(question, lambda t: encoder.encode([t])[0], corpus.store, corpus.index, Filters())
     if withheld:
@@ -49,7 +59,18 @@ def features(corpus: Corpus, question: str, withheld: frozenset[int] = frozenset
         r = Retrieval(r.question, kept, r.sentences)
     if not r.ranked:
         return [0.0] * len(CONFIDENCE_FEATURES)
-    return confidence_features(r, analyse(question), set(query_terms(question)))
+    asked = analyse(question)
+    records = corpus.store.articles([c.article_id for c in r.ranked[:RERANKED]])
+    named = question_countries(asked)
+    if named:
+        r.ranked = weigh(r.ranked, {a.id: a.countries for a in records.values()}, named)
+    frame = timeframe(asked, now or corpus._newest())
+    inside = True
+    if frame is not None and not frame.restrict:
+        published = {a.id: w for a in records.values() if (w := parse_published(a.published))}
+        r.ranked = rerank(r.ranked, published, frame)
+        inside = top_inside(r.ranked, published, frame)
+    return confidence_features(r, asked, set(query_terms(question)), inside)
 
 
 def open_corpus(data_dir: Path, sources: list[str]) -> Corpus:
@@ -65,15 +86,15 @@ def rtqa_rows(args: argparse.Namespace) -> tuple[list, list, list]:
     ids = dict(corpus.store._db.execute("SELECT external_id, id FROM articles").fetchall())
     X, y, kind = [], [], []
     for q in read_jsonl(kit / "questions.jsonl"):
-        X.append(features(corpus, q["question"]))
+        X.append(features(corpus, q["question"], now=quiz_date(q)))
         y.append(1)
         kind.append("rtqa+")
         held = frozenset(ids[a] for a in q["acceptable_articles"] if a in ids)
-        X.append(features(corpus, q["question"], held))
+        X.append(features(corpus, q["question"], held, quiz_date(q)))
         y.append(0)
         kind.append("rtqa-withheld")
     for q in read_jsonl(kit / "offcorpus.jsonl"):
-        X.append(features(corpus, q["question"]))
+        X.append(features(corpus, q["question"], now=quiz_date(q)))
         y.append(0)
         kind.append("rtqa-off")
     return X, y, kind

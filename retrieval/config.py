@@ -66,11 +66,11 @@ class AnswerSettings:
     max_sentences: int = 5
     min_sentences: int = 1
     candidate_sentences: int = 400
-    answer_articles: int = 2
+    answer_articles: int = 1
     lexical_weight: float = 0.5
     abstain_below: float = 0.42
     mmr_lambda: float = 0.7
-    max_words: int = 78
+    max_words: int = 65
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ CLI and the Discord bot both drive the library through it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -27,11 +28,14 @@ from .index import describe as describe_index
 from .ingest import IngestReport, ingest, rebuild_index
 from .lifecycle import Removal, remove_articles
 from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
-from .search import retrieve
+from .question import analyse
+from .scope import question_countries, weigh
+from .search import Retrieval, retrieve
 from .storage import Article, Selection
 from .store import Store
 from .tagging import ArticleTagger
 from .text import split_sentences
+from .timeframe import RERANKED, Timeframe, parse_published, rerank, timeframe, top_inside
 
 log = logging.getLogger(__name__)
 
@@ -283,26 +287,47 @@ class Corpus:
         return report
 
     # --- reading --------------------------------------------------------------------------
-    def ask(self, question: str, filters: Filters | None = None, limit: int = 5) -> AskResult:
+    def ask(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        limit: int = 5,
+        now: datetime | None = None,
+    ) -> AskResult:
+        """`now`: the date relative words ("this week", "yesterday") count from; by
+        default the newest publication date in the corpus (`retrieval.timeframe`)."""
         question = question.strip()
         if not question:
             raise InputError(wording.text("errors.ask.empty"))
         cfg = self.settings.answer
         filters = filters or Filters()
-        encoder = self.encoder
-        retrieval = retrieve(
-            question,
-            lambda text: encoder.encode([text])[0],
-            self.store,
-            self.index,
-            filters,
-            candidate_sentences=cfg.candidate_sentences,
-            lexical_weight=cfg.lexical_weight,
-        )
+        asked = analyse(question)
+        frame = timeframe(asked, now or self._newest())
+        note = None
+        retrieval = self._retrieve(question, filters, frame)
+        if frame is not None and frame.restrict and not retrieval.ranked:
+            # Nothing from that year: the whole corpus, and the answer says so.
+            note = wording.text("replies.answer.no_year", year=frame.label)
+            retrieval = self._retrieve(question, filters, None)
         answer_articles = min(cfg.answer_articles, max(1, limit))
-        # One read serves the answer's years and the cited articles (ranked the same way).
-        wanted = retrieval.ranked[: max(limit, answer_articles)]
+        # A country the question names weighs the articles tagged with it (a filter
+        # already admits only those).
+        named = set() if filters.countries else question_countries(asked)
+        weighing = frame is not None and not frame.restrict
+        in_window = True
+        # One read serves the reranking, the answer's years and the cited articles.
+        reread = RERANKED if weighing or named else 0
+        wanted = retrieval.ranked[: max(limit, answer_articles, reread)]
         records = self.store.articles([c.article_id for c in wanted])
+        if named:
+            tags = {a.id: a.countries for a in records.values()}
+            retrieval.ranked = weigh(retrieval.ranked, tags, named)
+        if weighing:
+            published = {
+                a.id: when for a in records.values() if (when := parse_published(a.published))
+            }
+            retrieval.ranked = rerank(retrieval.ranked, published, frame)
+            in_window = top_inside(retrieval.ranked, published, frame)
         years = {
             a.id: int(a.published[:4])
             for a in records.values()
@@ -317,10 +342,35 @@ class Corpus:
             abstain_below=cfg.abstain_below,
             mmr_lambda=cfg.mmr_lambda,
             max_words=cfg.max_words,
+            countries=filters.countries,
+            in_window=in_window,
         )
+        result.note = note
         top = result.ranked[: max(limit, 0)]
         articles = [RankedArticle(records[a], s) for a, s in top if a in records]
         return AskResult(result, articles)
+
+    def _retrieve(self, question: str, filters: Filters, frame: Timeframe | None) -> Retrieval:
+        """Candidates for `question`; an explicit year narrows `filters` to that year."""
+        cfg = self.settings.answer
+        if frame is not None and frame.restrict:
+            since = max(filters.since, frame.start) if filters.since else frame.start
+            until = min(filters.until, frame.end) if filters.until else frame.end
+            filters = dataclasses.replace(filters, since=since, until=until)
+        encoder = self.encoder
+        return retrieve(
+            question,
+            lambda text: encoder.encode([text])[0],
+            self.store,
+            self.index,
+            filters,
+            candidate_sentences=cfg.candidate_sentences,
+            lexical_weight=cfg.lexical_weight,
+        )
+
+    def _newest(self) -> datetime | None:
+        """The newest publication date in the corpus: what "this week" counts from."""
+        return parse_published(self.store.date_range()[1])
 
     def headlines(self, filters: Filters | None = None, limit: int | None = 20) -> list[Article]:
         ids = self.store.article_ids(filters or Filters(), newest_first=True, limit=limit)

@@ -30,10 +30,22 @@ _CAPTION = re.compile(
     r"|^\s*(?:Photo|Image|Video|Watch|Gallery|Listen)\s*[:|]",
     re.IGNORECASE,
 )
+# "By Tuesday morning, it had…" opens a sentence, not a byline.
+_WHEN = (
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March"
+    r"|April|May|June|July|August|September|October|November|December|The|Then|Now|Late"
+    r"|Early|Midday|Noon|Nightfall|Mid)"
+)
 _BOILERPLATE = re.compile(
-    r"^\s*(?:By\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+)*\s*(?:,|and|$)|More\s*:|Related\s*:"
+    r"^\s*(?:By\s+(?!" + _WHEN + r"\b)(?-i:[A-Z])[\w.'’-]+(?:\s+(?-i:[A-Z])[\w.'’-]+)*"
+    r"\s*(?:,|and|$)"
+    r"|More\s*:|Related\s*:"
     r"|Read (?:more|also|next)\b|Sign up\b|Subscribe\b|Click here\b|Follow (?:us|him|her)\b"
-    r"|Contributing\s*:|Updated\s+\d|Published\s+\d|Copyright\b|©)",
+    r"|Contributing\s*:|Updated\s+\d|Published\s+\d|Copyright\b|©)"
+    # Newsletter plugs anywhere in the line, and related-story links ("Labor laws: 'A
+    # victory for workers': Chipotle to pay…").
+    r"|\b(?:subscribe to|sign up for|appears in)\b.{0,60}\bnewsletter\b"
+    r"|^[A-Z][\w ]{2,30}:\s*['‘\"“][^'’\"”]{3,}['’\"”]\s*:",
     re.IGNORECASE,
 )
 _TERMINAL = tuple(".!?…\"”’')]")

@@ -111,6 +111,14 @@ class Question:
     years: tuple[int, ...]
     relative: str | None  # "this week", "latest", ... (lower case)
     history: bool
+    # The clause that asks ("What year did it debut?" after the sentence that sets the
+    # scene) and the words naming what is asked for ("which *dinosaur*", "who was the
+    # *designer*"): an answer sentence holds them beside the thing it offers.
+    ask_clause: str = ""
+    focus: tuple[str, ...] = ()
+    # The content words just before the question word and just after what it asks
+    # about ("led [which national team] to victory"): the answer stands between them.
+    slot: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
 
 def analyse(text: str) -> Question:
@@ -125,7 +133,211 @@ def analyse(text: str) -> Question:
         years=tuple(dict.fromkeys(int(y) for y in _YEAR_TOKEN.findall(text))),
         relative=relative.group(1).lower() if relative else None,
         history=bool(_HISTORY.search(text)),
+        ask_clause=ask_clause(text),
+        focus=focus_words(text),
+        slot=slot_words(text),
     )
+
+
+_WORD = re.compile(r"[\w’'-]+")
+
+
+def slot_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Up to two content words (lower case) either side of the asking phrase."""
+    clause = ask_clause(text)
+    match = _WH.search(clause)
+    if not match:
+        return ((), ())
+    before = [w for w in _WORD.findall(clause[: match.start()].lower()) if w not in _STOP_ALL]
+    rest = _WORD.findall(clause[match.end() :].lower())
+    focus = set(focus_words(text))
+    after = [w for w in rest if w not in _STOP_ALL and w not in focus and w not in _VAGUE]
+    return (tuple(before[-2:]), tuple(after[:2]))
+
+
+_CLAUSES = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z\"“‘'])")
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|how)\b", re.IGNORECASE)
+
+
+def ask_clause(text: str) -> str:
+    """The sentence of a question that holds its question word (the last such), else its
+    last sentence: quiz questions often set the scene first."""
+    clauses = [c for c in _CLAUSES.split(text.strip()) if c]
+    asking = [c for c in clauses if _WH.search(c)]
+    return (asking or clauses or [text])[-1]
+
+
+# Words between a question word and what it asks about ("what *was the* name").
+_SKIP = frozenset(
+    [
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "been",
+        "did",
+        "does",
+        "do",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "the",
+        "a",
+        "an",
+        "its",
+        "their",
+        "his",
+        "her",
+        "this",
+        "that",
+        "these",
+        "those",
+        "of",
+    ]
+)
+# Words that say "a thing" without saying what kind.
+_VAGUE = frozenset(
+    ["name", "names", "one", "kind", "type", "thing", "things", "term", "word", "title", "called"]
+)
+_FOCUS = re.compile(
+    r"\b(?:which|what|whose|who (?:is|was|are|were|will be)(?: the| a| an)?)\s+([^?.,:;]*)",
+    re.IGNORECASE,
+)
+
+
+def focus_words(text: str) -> tuple[str, ...]:
+    """The words naming the kind of thing asked for, lower case: "which national park" ->
+    ("national", "park"); "what was the name of the mission" -> ("mission",)."""
+    match = _FOCUS.search(ask_clause(text))
+    if not match:
+        return ()
+    out: list[str] = []
+    for word in re.findall(r"[\w’'-]+", match.group(1).lower()):
+        if word in _SKIP and not out:
+            continue
+        if word in _VAGUE and not out:
+            continue
+        if word in _SKIP or word in _STOP or word in _VAGUE or len(out) == 3:
+            break
+        out.append(word)
+    return tuple(out)
+
+
+_STOP_ALL = frozenset(
+    [
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "been",
+        "being",
+        "did",
+        "does",
+        "do",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "the",
+        "a",
+        "an",
+        "its",
+        "their",
+        "his",
+        "her",
+        "this",
+        "that",
+        "these",
+        "those",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "by",
+        "to",
+        "from",
+        "with",
+        "as",
+        "it",
+        "he",
+        "she",
+        "they",
+        "them",
+        "we",
+        "you",
+        "i",
+        "and",
+        "or",
+        "but",
+        "not",
+        "so",
+        "than",
+        "then",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "where",
+        "when",
+        "how",
+        "why",
+        "week",
+        "this",
+    ]
+)
+_STOP = frozenset(
+    [
+        "in",
+        "on",
+        "at",
+        "for",
+        "by",
+        "to",
+        "from",
+        "with",
+        "as",
+        "after",
+        "before",
+        "about",
+        "into",
+        "over",
+        "under",
+        "during",
+        "since",
+        "did",
+        "does",
+        "do",
+        "is",
+        "was",
+        "are",
+        "were",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "recently",
+        "this",
+        "week",
+    ]
+)
 
 
 def question_names(text: str) -> list[str]:
@@ -143,6 +355,17 @@ def question_names(text: str) -> list[str]:
         if not words or (at_start and len(words) == 1 and not words[0].isupper()):
             continue
         out.append(" ".join(words))
+    return out
+
+
+def name_runs(text: str) -> list[str]:
+    """Every run of capitalised words in `text`, a sentence's first word included,
+    without a possessive ("South Korea’s" -> "South Korea")."""
+    out = []
+    for match in _NAME_RUN.finditer(text):
+        name = re.sub(r"['’]s$", "", match.group(0).strip(" .'’-")).strip()
+        if name:
+            out.append(name)
     return out
 
 

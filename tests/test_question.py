@@ -51,10 +51,39 @@ def test_offered_needs_something_the_question_lacks() -> None:
         ("Read more", BOILERPLATE),
         ("Tuesday night, officials", FRAGMENT),
         ("The Commission also recommended candidate status for Moldova.", None),
+        ("By Jane Smith and Ann Lee", BOILERPLATE),
+        ("By Tuesday morning, it had more than 1.7 million likes on the platform.", None),
+        ("STAY UP-TO-DATE: Subscribe to our Sports newsletter now!", BOILERPLATE),
+        ("A version of this story appears in CNN’s What Matters newsletter.", BOILERPLATE),
+        ("Labor laws: 'A victory for workers': Chipotle to pay NYC workers", BOILERPLATE),
+        ("Biden said: “We will not back down from this fight at all.”", None),
     ],
 )
 def test_unfit(sentence: str, reason: str | None) -> None:
     assert unfit(sentence) == reason
+
+
+@pytest.mark.parametrize(
+    ("question", "focus", "slot"),
+    [
+        (
+            "Kim Kardashian damaged a dress. Who was the designer of the garment?",
+            ("designer",),
+            ((), ("garment",)),
+        ),
+        ("NASA hit an asteroid. What was the name of the mission?", ("mission",), ((), ())),
+        (
+            "Wiegman previously led which national team to victory at the Euro 2017?",
+            ("national", "team"),
+            (("wiegman", "previously", "led")[-2:], ("victory", "euro")),
+        ),
+    ],
+)
+def test_focus_and_slot(question: str, focus: tuple, slot: tuple) -> None:
+    asked = analyse(question)
+    assert asked.focus == focus
+    assert asked.slot == slot
+    assert asked.ask_clause.startswith(("Who", "What", "Wiegman"))
 
 
 def test_leans_back() -> None:

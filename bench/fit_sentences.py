@@ -1,0 +1,138 @@
+"""Fit the answer-sentence model (`retrieval.selection.SENTENCE_WEIGHTS`) on the dev kit.
+
+Every fit sentence of the best article of each answerable RealTimeQA question
+is a row of `SENTENCE_FEATURES`, labelled by whether it holds a gold answer. A
+logistic model is fitted with questions split into 5 folds: each fold's answers
+are chosen (`retrieval.selection.best_set`, the shipped word budget) with weights
+fitted on the other four, so the containment printed is cross-validated. Then the
+weights fitted on all questions are printed to paste into `retrieval/selection.py`.
+
+    python bench/fit_sentences.py --data-dir /tmp/rtqa   # ingested if empty
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from answers import contains, read_jsonl
+from data import DEFAULT_DATA
+
+from retrieval import Corpus, Filters, load_settings
+from retrieval.question import analyse
+from retrieval.search import Retrieval, retrieve
+from retrieval.selection import (
+    SENTENCE_FEATURES,
+    best_set,
+    candidate_pool,
+    same_story_era,
+    sentence_chances,
+    sentence_features,
+)
+
+
+def question_rows(r: Retrieval, answers: list[str], years: dict[int, int], articles: int = 1):
+    """(pool, features, labels) of one question's candidate sentences."""
+    question = analyse(r.question)
+    candidates = same_story_era(r.ranked[:articles], years, question)
+    pool = candidate_pool(r.sentences, candidates)
+    if not pool:
+        return pool, np.zeros((0, len(SENTENCE_FEATURES))), np.zeros(0, bool)
+    X = sentence_features(r, question, pool)
+    y = np.array([contains(r.sentences.texts[i], answers) for i in pool])
+    return pool, X, y
+
+
+def fit(items, l2: float = 5.0) -> np.ndarray:
+    """Weights of a per-question softmax over candidate sentences (conditional logit):
+    it maximises the chance given to the sentences holding the answer *within each
+    question*, which is what choosing an answer needs (a pointwise fit also learns which
+    questions are easy). No bias: it cancels in a softmax."""
+    from scipy.optimize import minimize
+
+    used = [(X, y) for *_, X, y in items if y.any()]
+    allX = np.vstack([X for X, _ in used])
+    mean, scale = allX.mean(axis=0), allX.std(axis=0) + 1e-9
+    groups = [((X - mean) / scale, y) for X, y in used]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = l2 * float(w @ w), 2 * l2 * w
+        for Z, y in groups:
+            s = Z @ w
+            s -= s.max()
+            e = np.exp(s)
+            p = e / e.sum()
+            pos = p[y].sum()
+            total -= float(np.log(pos))
+            grad -= (Z[y] * (p[y] / pos)[:, None]).sum(axis=0) - p @ Z
+        return total, grad
+
+    return minimize(loss, np.zeros(allX.shape[1]), jac=True, method="L-BFGS-B").x / scale
+
+
+def cross_validate(items, max_words: int, folds: int = 5, l2: float = 5.0) -> dict[str, float]:
+    """items: [(retrieval, answers, pool, X, y)]. Containment and words of the answers
+    chosen with weights fitted on the other folds."""
+    fold = np.random.default_rng(0).permutation(len(items)) % folds
+    contained, shown_words, top1 = [], [], []
+    for f in range(folds):
+        w = fit([it for it, g in zip(items, fold, strict=True) if g != f], l2)
+        for it, g in zip(items, fold, strict=True):
+            if g != f:
+                continue
+            r, answers, pool, X, y = it
+            if not pool:
+                contained.append(False)
+                continue
+            chance = sentence_chances(X, w)
+            chosen = best_set(r.sentences, pool, chance, max_sentences=5, max_words=max_words)
+            shown = " ".join(r.sentences.texts[i] for i in sorted(chosen))
+            contained.append(contains(shown, answers))
+            shown_words.append(len(shown.split()))
+            top1.append(bool(y[int(np.argmax(chance))]))
+    return {
+        "containment": float(np.mean(contained)),
+        "words": float(np.mean(shown_words)),
+        "top sentence holds it": float(np.mean(top1)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data-dir", type=Path, required=True, help="data dir (ingested if empty)")
+    ap.add_argument("--max-words", type=int, default=65, help="as [answer] max_words")
+    args = ap.parse_args()
+
+    kit = args.data / "realtimeqa-dev"
+    corpus = Corpus(load_settings(data_dir=args.data_dir))
+    if not corpus.store.count_articles():
+        corpus.ingest([str(kit / "articles.jsonl")])
+    pub = dict(corpus.store._db.execute("SELECT id, published FROM articles").fetchall())
+    years = {a: int(p[:4]) for a, p in pub.items() if p and p[:4].isdigit()}
+    encoder = corpus.encoder
+    items = []
+    for q in read_jsonl(kit / "questions.jsonl"):
+        r = retrieve(
+            q["question"], lambda t: encoder.encode([t])[0], corpus.store, corpus.index, Filters()
+        )
+        items.append((r, q["answers"], *question_rows(r, q["answers"], years)))
+    for name, value in cross_validate(items, args.max_words).items():
+        print(f"5-fold cross-validated {name}: {value:.3f}")
+    w = fit(items)
+    print("\nSENTENCE_WEIGHTS = (")
+    print("    " + ", ".join(f"{v:.3f}" for v in w) + ",")
+    print(")  # fmt: skip")
+    for name, v in zip(SENTENCE_FEATURES, w, strict=True):
+        print(f"  {name:<18}{v:+.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The time a question is about, and how it orders or restricts the candidate articles.
+
+"Yesterday", "this week", "last month", "latest" are relative: relative to the
+*reference date*, which is the caller's `now` when given and otherwise the newest
+publication date in the corpus (a corpus of last year's news asked "what happened
+this week" means its own last week, not the calendar's). Relative words *weigh*
+the ranking: candidates published inside the window keep their score, the others
+lose `OUTSIDE_PENALTY`, so a story dated a day off is not lost. "Latest" and
+"most recent" prefer the newer of close candidates. An explicit year ("in 2023",
+"during 2019") *restricts* the search to that year; when the corpus has nothing
+relevant in it the caller falls back to the whole corpus and says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .question import Question
+from .search import Candidate
+
+# Score lost by a candidate published outside the question's window (fused scores of
+# the top candidates are about 1-1.5 apart from each other by 0.1-0.3).
+OUTSIDE_PENALTY = 0.3
+# "Latest": score lost per day older than the newest close candidate, up to the cap.
+RECENCY_PER_DAY = 0.01
+RECENCY_CAP = 0.3
+# Candidates reordered (the rest keep their places behind them).
+RERANKED = 10
+
+_WINDOWS = {
+    "today": (1, 0),
+    "tonight": (1, 0),
+    "yesterday": (2, 0),
+    "this week": (7, 0),
+    "this weekend": (4, 0),
+    "last week": (14, 0),
+    "last weekend": (10, 0),
+    "this month": (31, 0),
+    "last month": (62, 0),
+    "this year": (366, 0),
+    "so far this year": (366, 0),
+}
+_LATEST = frozenset(["latest", "recent", "recently", "newest", "most recent"])
+_IN_YEAR = re.compile(r"\b(?:in|during|throughout)\s+((?:19|20)\d\d)\b(?!\s*(?:-|–|to)\s*\d)")
+
+
+@dataclass(frozen=True)
+class Timeframe:
+    """`start`..`end` (end exclusive): a window to weigh by, or a year to restrict to."""
+
+    start: datetime
+    end: datetime
+    restrict: bool  # True for an explicit year
+    latest: bool = False  # "latest": newer wins among close candidates
+    label: str = ""  # the words that set it ("this week", "2023")
+
+
+def timeframe(question: Question, reference: datetime | None) -> Timeframe | None:
+    """The time `question` is about, or None when it names none."""
+    year = _IN_YEAR.search(question.text)
+    if year and not question.history:
+        y = int(year.group(1))
+        start = datetime(y, 1, 1, tzinfo=UTC)
+        return Timeframe(start, datetime(y + 1, 1, 1, tzinfo=UTC), True, label=year.group(1))
+    if question.relative is None or reference is None:
+        return None
+    end = reference + timedelta(days=1)
+    if question.relative in _LATEST:
+        return Timeframe(end - timedelta(days=3650), end, False, True, question.relative)
+    back, _ = _WINDOWS.get(question.relative, (7, 0))
+    return Timeframe(end - timedelta(days=back + 1), end, False, label=question.relative)
+
+
+def rerank(
+    ranked: list[Candidate], published: dict[int, datetime], frame: Timeframe
+) -> list[Candidate]:
+    """The candidates reordered for a weighing timeframe (undated ones are left as they
+    are: nothing says they are outside)."""
+    head, tail = ranked[:RERANKED], ranked[RERANKED:]
+    newest = max((published[c.article_id] for c in head if c.article_id in published), default=None)
+    out = []
+    for c in head:
+        when = published.get(c.article_id)
+        score = c.score
+        if when is not None:
+            if not frame.start <= when < frame.end:
+                score -= OUTSIDE_PENALTY
+            if frame.latest and newest is not None:
+                days = (newest - when).total_seconds() / 86400
+                score -= min(RECENCY_CAP, RECENCY_PER_DAY * days)
+        out.append(dataclasses.replace(c, score=score))
+    out.sort(key=lambda c: -c.score)
+    return out + tail
+
+
+def top_inside(ranked: list[Candidate], published: dict[int, datetime], frame: Timeframe) -> bool:
+    """Whether the best candidate is dated inside `frame` (undated: nothing says not)."""
+    when = published.get(ranked[0].article_id) if ranked else None
+    return when is None or frame.start <= when < frame.end
+
+
+def parse_published(value: str | None) -> datetime | None:
+    """A stored publication date (ISO 8601) as an aware datetime."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
