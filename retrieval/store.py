@@ -331,7 +331,7 @@ class Store:
         self, question: str, limit: int, filters: Filters
     ) -> list[tuple[int, float]]:
         """(article id, BM25 score, higher is better) for the question's content words."""
-        return self.lexical.search(question, limit, filters)
+        return self.lexical.search(question, limit, filters, lambda: self.admitted(filters))
 
     def max_article_id(self) -> int:
         return self._db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
