@@ -121,6 +121,7 @@ class SentenceIndex:
         self._articles = _Column()
         # Feeds add vectors while the bot searches: FAISS is not safe for that, so one lock.
         self._lock = threading.RLock()
+        self._kept_bitmap: tuple[np.ndarray, int, np.ndarray, int] | None = None  # _bitmap
 
     @property
     def ntotal(self) -> int:
@@ -190,11 +191,9 @@ class SentenceIndex:
             n = self.ntotal
             bitmap, admitted = None, n
             if articles is not None:
-                mask = self._admits(articles)
-                admitted = int(mask.sum())
+                bitmap, admitted = self._bitmap(articles)  # must outlive the search
                 if admitted == 0:
                     return Hits.empty()
-                bitmap = np.packbits(mask, bitorder="little")  # must outlive the search
             k = min(k, admitted)
             if bitmap is None:
                 params = self._breadth(k, 1.0)
@@ -224,6 +223,19 @@ class SentenceIndex:
     def _exact(self) -> faiss.Index:
         """The exhaustive index over the same vectors (HNSW keeps its vectors in one)."""
         return self._index if self.kind == FLAT else faiss.downcast_index(self._index.storage)
+
+    def _bitmap(self, articles: np.ndarray) -> tuple[np.ndarray, int]:
+        """The FAISS bitmap of the positions `articles` admits, and how many. The last one is
+        kept while the index is unchanged: the store hands out the same read-only array
+        while a filter's ids stand, and a bot's questions repeat their filters."""
+        kept = self._kept_bitmap
+        if kept is not None and kept[0] is articles and kept[1] == self.ntotal:
+            return kept[2], kept[3]
+        mask = self._admits(articles)
+        bitmap, admitted = np.packbits(mask, bitorder="little"), int(mask.sum())
+        if not articles.flags.writeable:  # a caller's array could change under us
+            self._kept_bitmap = (articles, self.ntotal, bitmap, admitted)
+        return bitmap, admitted
 
     def _admits(self, articles: np.ndarray) -> np.ndarray:
         """Bool per position: does its article belong to `articles`?"""

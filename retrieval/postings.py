@@ -99,6 +99,7 @@ class Postings:
         self._vocab: dict[str, int] = {}  # token -> token number; grows only
         self._words: dict[str, int | None] = {}  # question word -> token number (None: phrase)
         self._state = _empty_state()
+        self._admitted: tuple[np.ndarray, _State, np.ndarray] | None = None  # see _admits
         self._write = threading.Lock()
         self.dirty = False
 
@@ -167,13 +168,20 @@ class Postings:
         self.catch_up()
         return self._state.rows_alive
 
-    @staticmethod
-    def _admits(s: _State, admitted: np.ndarray) -> np.ndarray:
-        """Bool per row position: is its article in `admitted` (sorted ids)?"""
-        admitted = np.asarray(admitted, dtype=np.int64)
-        pos = np.searchsorted(admitted, s.articles)
-        pos[pos >= len(admitted)] = 0
-        return admitted[pos] == s.articles if len(admitted) else np.zeros(len(s.articles), bool)
+    def _admits(self, s: _State, admitted: np.ndarray) -> np.ndarray:
+        """Bool per row position: is its article in `admitted`? The last answer is kept:
+        the store hands out the same read-only array while its filter's ids stand."""
+        kept = self._admitted
+        if kept is not None and kept[0] is admitted and kept[1] is s:
+            return kept[2]
+        top = int(s.articles.max()) if len(s.articles) else 0
+        lookup = np.zeros(top + 1, bool)
+        wanted = np.asarray(admitted, dtype=np.int64)
+        lookup[wanted[(wanted >= 0) & (wanted <= top)]] = True
+        mask = lookup[s.articles]
+        if not wanted.flags.writeable:  # a caller's array could change under us
+            self._admitted = (admitted, s, mask)
+        return mask
 
     def _token(self, word: str) -> int | None:
         """The token number of a question word (-1: no row holds it; None: several tokens)."""

@@ -67,9 +67,12 @@ def retrieve(
     candidate_articles: int = 50,
     lexical_weight: float = 0.5,
 ) -> Retrieval:
-    lexical_job = _LEXICAL.submit(store.lexical_search, question, candidate_articles, filters)
-    qvec = embed(question)
+    # The admitted ids first: FAISS and BM25 both need them.
     admitted = store.admitted(filters) if filters.active else None
+    lexical_job = _LEXICAL.submit(
+        store.lexical_search, question, candidate_articles, filters, admitted
+    )
+    qvec = embed(question)
     hits = index.search(qvec, candidate_sentences, admitted)
     dense_ids = list(dict.fromkeys(hits.articles.tolist()))[:candidate_articles]
     # The dense candidates' sentences are read while BM25 is still running; then only
