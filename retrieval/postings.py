@@ -221,8 +221,9 @@ class Postings:
                     return added
 
     def refresh(self, article_ids: Iterable[int]) -> None:
-        """Drop these articles and read again those still in the store (after an update or a
-        removal; ids above the newest held are read by `catch_up` anyway)."""
+        """Drop these articles and read again those still in the store: what the store's
+        writer calls after updating or removing articles (ids above the newest held are
+        read by `catch_up` anyway)."""
         ids = np.unique(np.fromiter((int(a) for a in article_ids), np.int64))
         if not len(ids):
             return
@@ -249,6 +250,11 @@ class Postings:
                 ).fetchall()
                 if rows:
                     self._add(rows, newest=self._state.newest)
+            # Only the newest held counts as seen: SQLite gives a removed newest article's
+            # id to the next one added, which `catch_up` must then read.
+            s = self._state
+            held = s.articles[s.alive]
+            self._state = replace(s, newest=int(held.max()) if len(held) else 0)
 
     def _add(self, rows: list[tuple], newest: int | None = None) -> None:
         """Tokenize FTS rows (rowid, title, lead, body) and add them (under the write lock)."""

@@ -116,6 +116,25 @@ def test_postings_drop_and_reread_changed_articles(filled: Corpus):
     assert [a for a, _ in found] == [changed]
 
 
+def test_a_removed_newest_articles_id_given_again_is_read(filled: Corpus):
+    """SQLite hands a removed last row's id to the next insert."""
+    store = filled.store
+    db = store._db
+    db.execute("DELETE FROM articles_fts WHERE rowid=60")
+    db.execute("DELETE FROM articles WHERE id=60")
+    store.lexical.refresh([60])
+    assert store.lexical.postings.articles == 59
+    db.execute(
+        "INSERT INTO articles (id, content_key, title, body, added, dated)"
+        " VALUES (60, 'k', 'Zebra tariffs', 'Zebra.', '', '')"
+    )
+    db.execute(
+        "INSERT INTO articles_fts(rowid, title, lead, body) VALUES (60, 'Zebra tariffs', '', 'x')"
+    )
+    assert [a for a, _ in store.lexical_search("zebra", 5, Filters())] == [60]
+    same_as_fts5(filled)
+
+
 def test_many_changes_compact_the_postings(filled: Corpus, tmp_path: Path, monkeypatch):
     from retrieval import postings
 
