@@ -1,4 +1,4 @@
-"""Article ranking for a question: FAISS over sentence vectors fused with FTS5 BM25.
+"""Article ranking for a question: FAISS over sentence vectors fused with BM25.
 
 Measured on Reuters known-item search (titles as questions, bodies indexed):
 a news story's lead carries its subject, so the dense score of an article
