@@ -45,6 +45,7 @@ K1, B = 1.2, 0.75  # FTS5's bm25() constants
 FORMAT = 1  # of the saved file; another value is rebuilt
 MERGE_SHARE = 0.125  # the recent block is merged into the large one past this share of it
 CHUNK = 2_000  # rows tokenized at a time when catching up
+MASKS_KEPT = 4  # filters whose row masks are kept
 
 TOKENIZER = "porter unicode61"  # the store's articles_fts tokenizer
 COLUMNS = ("title", "lead", "body")
@@ -99,7 +100,7 @@ class Postings:
         self._vocab: dict[str, int] = {}  # token -> token number; grows only
         self._words: dict[str, int | None] = {}  # question word -> token number (None: phrase)
         self._state = _empty_state()
-        self._admitted: tuple[np.ndarray, _State, np.ndarray] | None = None  # see _admits
+        self._masks: list[tuple[np.ndarray, _State, np.ndarray]] = []  # see _admits
         self._write = threading.Lock()
         self.dirty = False
 
@@ -169,18 +170,18 @@ class Postings:
         return self._state.rows_alive
 
     def _admits(self, s: _State, admitted: np.ndarray) -> np.ndarray:
-        """Bool per row position: is its article in `admitted`? The last answer is kept:
-        the store hands out the same read-only array while its filter's ids stand."""
-        kept = self._admitted
-        if kept is not None and kept[0] is admitted and kept[1] is s:
-            return kept[2]
+        """Bool per row position: is its article in `admitted`? The last few answers are
+        kept: the store hands out the same read-only array while a filter's ids stand."""
+        for kept in self._masks:
+            if kept[0] is admitted and kept[1] is s:
+                return kept[2]
         top = int(s.articles.max()) if len(s.articles) else 0
         lookup = np.zeros(top + 1, bool)
         wanted = np.asarray(admitted, dtype=np.int64)
         lookup[wanted[(wanted >= 0) & (wanted <= top)]] = True
         mask = lookup[s.articles]
         if not wanted.flags.writeable:  # a caller's array could change under us
-            self._admitted = (admitted, s, mask)
+            self._masks = [*self._masks[-(MASKS_KEPT - 1) :], (admitted, s, mask)]
         return mask
 
     def _token(self, word: str) -> int | None:
