@@ -28,11 +28,13 @@ database with its ids and a metadata file, and `Corpus` checks they agree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -197,7 +199,8 @@ class SentenceIndex:
             subset = self._kept_subset(articles) if articles is not None else None
             if subset is not None:
                 positions, small = subset
-                scores, local = small.search(q, min(k, len(positions)))
+                with _one_thread():
+                    scores, local = small.search(q, min(k, len(positions)))
                 pos = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
             elif articles is None:
                 scores, pos = self._index.search(q, min(k, n), params=self._breadth(k, 1.0))
@@ -211,7 +214,8 @@ class SentenceIndex:
                     self._remember_filter(articles, admitted)
                     exact = self._exact()
                     params = faiss.SearchParameters(sel=selector)
-                    scores, pos = exact.search(q, k, params=params)
+                    with _one_thread():
+                        scores, pos = exact.search(q, k, params=params)
                 else:
                     params = self._breadth(k, admitted / n)
                     params.sel = selector
@@ -327,6 +331,20 @@ class SentenceIndex:
         index._index, index.kind = raw, meta.kind
         index._ids, index._articles = _Column(columns[0]), _Column(columns[1])
         return index, meta
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """FAISS's OpenMP threads off for one scan by one question: splitting a scan of tens
+    of thousands of vectors across the cores costs more in start-up and waiting than it
+    saves, many times more when other work holds the cores (bench/RESULTS.md). OpenMP's
+    thread count belongs to the calling thread, so it is restored for its next work."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _flat(dim: int) -> faiss.Index:
