@@ -9,7 +9,11 @@ CPU time per search (`time.process_time`, which the other jobs on a shared machi
 do not inflate), the ratio, and how often the two return the same top 10 and top 50
 (ids in order); identical rankings mean identical known-item MRR.
 
-    python bench/lexical.py --data-dir /tmp/bb-100k
+With `--asks N`, then whole warm `Corpus.ask` calls for N questions, each asked
+unfiltered, JP and US with the postings and with FTS5 (swapped in the same process,
+interleaved): ask p50 per engine, filtered over unfiltered, postings over FTS5.
+
+    python bench/lexical.py --data-dir /tmp/bb-100k [--asks 150]
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentence_case
 
-from retrieval import Filters
+from retrieval import Corpus, Filters, load_settings
 from retrieval.corpus import DB_NAME, LEXICAL_NAME
 from retrieval.lexical import BM25Search
 from retrieval.store import Store
@@ -57,6 +61,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=50, help="articles per search, as `ask`")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=Path("bench/out/lexical.json"))
+    ap.add_argument("--asks", type=int, default=0, help="then time N whole asks per engine")
     args = ap.parse_args()
 
     store = Store(args.data_dir / DB_NAME)
@@ -128,9 +133,54 @@ def main() -> None:
             f"{r['cpu_ms_mean']['postings']:>10.2f}{r['same_top10']:>9.3f}{r['same_top50']:>9.3f}"
         )
     print(f"load average before/after: {result['load_avg_before']} / {result['load_avg_after']}")
+    store.close()
+    if args.asks:
+        result["asks"] = asks(args.data_dir, qs[: args.asks], filters)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
 
+
+def asks(data_dir: Path, qs: list[str], filters: dict[str, Filters]) -> dict:
+    """Warm asks with the postings and with FTS5, interleaved question by question."""
+    corpus = Corpus(load_settings(data_dir=data_dir))
+    corpus.encoder.encode(["warm up"])
+    postings = corpus.store.lexical.postings
+    for q in qs[:20]:
+        for f in filters.values():
+            corpus.ask(q, f)
+    ms: dict[tuple[str, str], list[float]] = {(n, e): [] for n in filters for e in ENGINES}
+    for i, q in enumerate(qs):
+        for name, f in filters.items():
+            for engine in ENGINES if i % 2 else ENGINES[::-1]:
+                corpus.store.lexical.postings = postings if engine == "postings" else None
+                t = time.perf_counter()
+                corpus.ask(q, f)
+                ms[(name, engine)].append(1000 * (time.perf_counter() - t))
+    corpus.store.lexical.postings = postings
+    corpus.close()
+    p50 = {n: {e: statistics.median(ms[(n, e)]) for e in ENGINES} for n in filters}
+    out = {
+        "questions": len(qs),
+        "ask_p50_ms": p50,
+        "filtered_over_unfiltered_p50": {
+            e: {n: p50[n][e] / p50["unfiltered"][e] for n in filters} for e in ENGINES
+        },
+        "postings_over_fts5_p50": {n: p50[n]["postings"] / p50[n]["fts5"] for n in filters},
+        "load_avg_after": os.getloadavg(),
+    }
+    print(f"warm asks, {len(qs)} questions, p50 ms (postings / FTS5):")
+    for n in filters:
+        print(
+            f"  {n:<11}{p50[n]['postings']:>8.1f} /{p50[n]['fts5']:>7.1f}"
+            f"  ratio {out['postings_over_fts5_p50'][n]:.3f}; over unfiltered"
+            f" {out['filtered_over_unfiltered_p50']['postings'][n]:.2f}"
+            f" / {out['filtered_over_unfiltered_p50']['fts5'][n]:.2f}"
+        )
+    print(f"  load average after: {out['load_avg_after']}")
+    return out
+
+
+ENGINES = ("postings", "fts5")
 
 if __name__ == "__main__":
     main()
