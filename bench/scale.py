@@ -12,8 +12,9 @@ opening a `Corpus` rebuilds the index from SQLite (timed; past 250k vectors it i
 
 The measurement runs in a fresh child process, so its peak RSS is the serving
 process's, not the build's: warm `ask` p50/p95 unfiltered and filtered to JP (a
-selective filter: exhaustive under HNSW) and US (broad: a wider graph walk), plus
-the index search, FTS5 and filter SQL alone; a fresh `briefbot ask` process (median
+selective filter: exhaustive under HNSW) and US (broad: a wider graph walk), with
+their CPU time, plus the index search, lexical search (postings in memory, and
+SQLite FTS5 for reference) and filter SQL alone; a fresh `briefbot ask` process (median
 of 3); then the same on an exact fp16 index built in-process from the store and
 swapped in (the baseline). Peak RSS is VmHWM, not getrusage's ru_maxrss, which
 Linux carries over from the parent when a process is spawned (see `peak_rss_mb`).
@@ -45,10 +46,11 @@ from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentenc
 from tqdm import tqdm
 
 from retrieval import Corpus, Filters, load_settings
-from retrieval.corpus import DB_NAME, INDEX_NAME
+from retrieval.corpus import DB_NAME, INDEX_NAME, LEXICAL_NAME
 from retrieval.dates import isoformat
 from retrieval.index import SentenceIndex, ids_path, meta_path
 from retrieval.ingest import rebuild_index
+from retrieval.lexical import BM25Search
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_COSINE = 0.9  # mean cosine between a source vector and its perturbed copy
@@ -260,6 +262,17 @@ def pct(values: list[float]) -> dict:
     }
 
 
+def rss_mb() -> dict[str, float]:
+    """This process's resident memory now: all, anonymous and file-backed (MB)."""
+    out = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries that across
     fork/exec from the parent's high-water mark, so a child spawned by a 2 GB parent
@@ -306,47 +319,64 @@ def measure(args: argparse.Namespace) -> dict:
     qvecs = [corpus.encoder.encode([q])[0] for q in qs]
     admits = {name: corpus.store.admitted(f) if f else None for name, f in filters.items()}
     k = corpus.settings.answer.candidate_sentences
+    fts5 = BM25Search(corpus.store._connections.get)  # the reference: SQLite FTS5 bm25()
 
     def stages() -> dict:
         """Per filter, ms: the index search alone, and the SQL parts of an ask around it."""
         out: dict[str, dict] = {}
         for name, f in filters.items():
-            search, lexical, admitted_sql = [], [], []
+            search, lexical, lexical_fts5, admitted_sql = [], [], [], []
             for q, v in zip(qs, qvecs, strict=True):
                 t = time.perf_counter()
                 corpus.index.search(v, k, admits[name])
                 search.append(1000 * (time.perf_counter() - t))
                 t = time.perf_counter()
-                corpus.store.lexical_search(q, 50, f or Filters())
+                # as an ask runs it: the admitted ids handed over, postings in memory
+                corpus.store.lexical_search(q, 50, f or Filters(), admits[name])
                 lexical.append(1000 * (time.perf_counter() - t))
+                t = time.perf_counter()
+                fts5.search(q, 50, f or Filters())
+                lexical_fts5.append(1000 * (time.perf_counter() - t))
                 if f is not None:
                     t = time.perf_counter()
                     corpus.store.admitted(f)
                     admitted_sql.append(1000 * (time.perf_counter() - t))
-            out[name] = {"index_search": pct(search), "lexical_search": pct(lexical)}
+            out[name] = {
+                "index_search": pct(search),
+                "lexical_search": pct(lexical),
+                "lexical_fts5": pct(lexical_fts5),
+            }
             if admitted_sql:
                 out[name]["admitted_sql"] = pct(admitted_sql)
         return out
 
+    cpu_ms: dict[str, float] = {}
+
     def timed() -> tuple[dict, dict]:
-        """Per filter: ask latencies (ms) and each question's top-5 article ids."""
+        """Per filter: ask latencies (ms) and each question's top-5 article ids; the mean
+        CPU time of an ask goes to `cpu_ms`."""
         times: dict[str, list[float]] = {}
         tops: dict[str, list[list[int]]] = {}
         for name, f in filters.items():
             times[name], tops[name] = [], []
+            c = time.process_time()
             for q in qs:
                 t = time.perf_counter()
                 result = corpus.ask(q, f)
                 times[name].append(1000 * (time.perf_counter() - t))
                 tops[name].append([r.article.id for r in result.articles])
+            # CPU time of every thread of this process: what the other jobs on a shared
+            # machine do not inflate (wall time waits for the cores they hold).
+            cpu_ms[name] = 1000 * (time.process_time() - c) / len(qs)
         return times, tops
 
     load_before = load_avg()
     kind = corpus.index.kind
     hnsw_ms, hnsw_top = timed()
+    hnsw_cpu = dict(cpu_ms)
     hnsw_stages = stages()
     load_hnsw = load_avg()
-    peak_serving = peak_rss_mb()
+    peak_serving, rss_serving = peak_rss_mb(), rss_mb()
 
     cold, cold_rss = [], []
     for q in qs[:3]:
@@ -377,6 +407,7 @@ def measure(args: argparse.Namespace) -> dict:
     hnsw, corpus.index = corpus.index, flat
     del hnsw
     exact_ms, exact_top = timed()
+    exact_cpu = dict(cpu_ms)
     exact_stages = stages()
     load_exact = load_avg()
     corpus.store.close()  # not corpus.close(): nothing may save the swapped-in flat index
@@ -399,6 +430,7 @@ def measure(args: argparse.Namespace) -> dict:
             "hnsw": {name: pct(v) for name, v in hnsw_ms.items()},
             "exact": {name: pct(v) for name, v in exact_ms.items()},
         },
+        "ask_cpu_ms_mean": {"hnsw": hnsw_cpu, "exact": exact_cpu},
         "stage_ms": {"hnsw": hnsw_stages, "exact": exact_stages},
         "index_search_hnsw_over_exact_p50": {
             name: hnsw_stages[name]["index_search"]["p50"]
@@ -417,12 +449,20 @@ def measure(args: argparse.Namespace) -> dict:
         "fresh_process_ask_seconds": {"median": statistics.median(cold), "runs": cold},
         "fresh_process_peak_rss_mb": {"max": max(cold_rss), "runs": cold_rss},
         "peak_rss_mb": peak_serving,
+        "rss_mb_after_warm_asks": rss_serving,
+        "filtered_over_unfiltered_p50": {
+            name: statistics.median(hnsw_ms[name]) / statistics.median(hnsw_ms["unfiltered"])
+            for name in filters
+        },
         "peak_rss_mb_with_exact_baseline": peak_rss_mb(),
         "peak_rss_source": "VmHWM of the measuring process; the CLI's via a small launcher",
         "db_bytes": sum(
             p.stat().st_size for p in out.glob(DB_NAME + "*") if not p.name.endswith("building")
         ),
         "index_bytes": sum(p.stat().st_size for p in index_files(out) if p.exists()),
+        "lexical_postings_bytes": (out / LEXICAL_NAME).stat().st_size
+        if (out / LEXICAL_NAME).exists()
+        else 0,
         "load_avg": {
             "before_warm": load_before,
             "after_hnsw_warm": load_hnsw,
@@ -442,7 +482,8 @@ def table(r: dict) -> str:
         f"{r['articles']} articles, {r['vectors']} vectors, index {kind},"
         f" encoder {r['encoder']}, {r['queries']} questions; ms, p50/p95",
         f"{'':<11}{'ask ' + kind:>16}{'ask exact':>14}{'ratio':>7}{'top5':>6}"
-        f"{'search ' + kind:>19}{'search exact':>14}{'lexical':>9}{'filter':>8}",
+        f"{'search ' + kind:>19}{'search exact':>14}{'lexical':>9}{'FTS5':>7}{'filter':>8}"
+        f"{'/unfilt.':>9}",
     ]
     for name in r["warm_ask_ms"]["hnsw"]:
         h, e = r["warm_ask_ms"]["hnsw"][name], r["warm_ask_ms"]["exact"][name]
@@ -453,14 +494,20 @@ def table(r: dict) -> str:
             f"{name:<11}{h['p50']:>9.1f}/{h['p95']:<6.1f}{e['p50']:>7.1f}/{e['p95']:<6.1f}"
             f"{r['hnsw_over_exact_p50'][name]:>7.2f}{r['top5_overlap_hnsw_vs_exact'][name]:>6.2f}"
             f"{hs['p50']:>12.1f}/{hs['p95']:<6.1f}{es['p50']:>7.1f}/{es['p95']:<6.1f}"
-            f"{sh['lexical_search']['p50']:>9.1f}{'-' if sql is None else f'{sql:.1f}':>8}"
+            f"{sh['lexical_search']['p50']:>9.1f}{sh['lexical_fts5']['p50']:>7.1f}"
+            f"{'-' if sql is None else f'{sql:.1f}':>8}"
+            f"{r['filtered_over_unfiltered_p50'][name]:>9.2f}"
         )
     fresh = r["fresh_process_ask_seconds"]
+    cpu = r["ask_cpu_ms_mean"]
     lines += [
+        "ask CPU ms (all threads, mean): "
+        + ", ".join(f"{n} {cpu['hnsw'][n]:.1f} / exact {cpu['exact'][n]:.1f}" for n in cpu["hnsw"]),
         f"fresh `briefbot ask`: {fresh['median']:.2f} s median of 3"
         f" ({', '.join(f'{x:.2f}' for x in fresh['runs'])});"
         f" its peak RSS {r['fresh_process_peak_rss_mb']['max']:.0f} MB",
-        f"peak RSS in-process: {r['peak_rss_mb']:.0f} MB"
+        f"serving RSS after the warm asks {r['rss_mb_after_warm_asks']} MB;"
+        f" peak RSS in-process: {r['peak_rss_mb']:.0f} MB"
         f" ({r['peak_rss_mb_with_exact_baseline']:.0f} MB with the exact baseline loaded too)",
         f"DB {r['db_bytes'] / 2**30:.2f} GiB, index {r['index_bytes'] / 2**20:.0f} MiB,"
         f" load average {r['load_avg']}",

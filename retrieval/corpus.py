@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "briefbot.sqlite3"
 INDEX_NAME = "sentences.faiss"
+LEXICAL_NAME = "lexical.npz"  # BM25 postings in memory (`postings`), rebuilt from FTS5
 # Feed polls rewrite the index file every time only while it is small; a large one is
 # rewritten every INDEX_SAVE_INTERVAL (a crash is repaired from SQLite at the next start).
 INDEX_ALWAYS_SAVE_BELOW = 100_000  # vectors
@@ -83,6 +84,7 @@ class Corpus:
         self._tagger: ArticleTagger | None = None
         self.index_path = self.data_dir / INDEX_NAME
         self.index = self._open_index()
+        self.store.lexical.use_postings(self.data_dir / LEXICAL_NAME)
         self._index_unsaved, self._saved_at = False, time.monotonic()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -215,6 +217,7 @@ class Corpus:
 
     def save_index(self) -> None:
         self.index.save(self.index_path)
+        self.store.lexical.save()
         self._index_unsaved, self._saved_at = False, time.monotonic()
 
     def retag(self, progress: bool | None = None) -> int:

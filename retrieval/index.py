@@ -28,11 +28,13 @@ database with its ids and a metadata file, and `Corpus` checks they agree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,6 +50,9 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # the least breadth; raised to k when more candidates are asked for
 FILTER_EXACT_BELOW = 0.25  # share of vectors a filter admits under which HNSW scans exactly
+SUBSET_MAX_SHARE = 0.10  # a filter admitting at most this share may get its own index
+SUBSETS_KEPT = 2  # such indexes kept (each at most SUBSET_MAX_SHARE of the vectors' memory)
+BITMAPS_KEPT = 4  # filters whose bitmaps are kept (an eighth of a byte per vector each)
 FLAT, HNSW = "flat-fp16", "hnsw-fp16"
 KINDS = (FLAT, HNSW)
 
@@ -121,6 +126,9 @@ class SentenceIndex:
         self._articles = _Column()
         # Feeds add vectors while the bot searches: FAISS is not safe for that, so one lock.
         self._lock = threading.RLock()
+        self._bitmaps: list[tuple[np.ndarray, int, np.ndarray, int]] = []  # see _bitmap
+        self._subsets: list[tuple[np.ndarray, int, np.ndarray, faiss.Index]] = []  # _kept_subset
+        self._seen_filter: np.ndarray | None = None
 
     @property
     def ntotal(self) -> int:
@@ -210,23 +218,26 @@ class SentenceIndex:
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         with self._lock:
             n = self.ntotal
-            bitmap, admitted = None, n
-            if articles is not None:
-                mask = self._admits(articles)
-                admitted = int(mask.sum())
+            subset = self._kept_subset(articles) if articles is not None else None
+            if subset is not None:
+                positions, small = subset
+                with _one_thread():
+                    scores, local = small.search(q, min(k, len(positions)))
+                pos = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
+            elif articles is None:
+                scores, pos = self._index.search(q, min(k, n), params=self._breadth(k, 1.0))
+            else:
+                bitmap, admitted = self._bitmap(articles)  # must outlive the search
                 if admitted == 0:
                     return Hits.empty()
-                bitmap = np.packbits(mask, bitorder="little")  # must outlive the search
-            k = min(k, admitted)
-            if bitmap is None:
-                params = self._breadth(k, 1.0)
-                scores, pos = self._index.search(q, k, params=params)
-            else:
+                k = min(k, admitted)
                 selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
                 if self.kind == FLAT or admitted < FILTER_EXACT_BELOW * n:
+                    self._remember_filter(articles, admitted)
                     exact = self._exact()
                     params = faiss.SearchParameters(sel=selector)
-                    scores, pos = exact.search(q, k, params=params)
+                    with _one_thread():
+                        scores, pos = exact.search(q, k, params=params)
                 else:
                     params = self._breadth(k, admitted / n)
                     params.sel = selector
@@ -246,6 +257,48 @@ class SentenceIndex:
     def _exact(self) -> faiss.Index:
         """The exhaustive index over the same vectors (HNSW keeps its vectors in one)."""
         return self._index if self.kind == FLAT else faiss.downcast_index(self._index.storage)
+
+    def _kept_subset(self, articles: np.ndarray) -> tuple[np.ndarray, faiss.Index] | None:
+        """The exact index of only the vectors `articles` admits, if one is kept for it."""
+        for kept in self._subsets:
+            if kept[0] is articles and kept[1] == self.ntotal:
+                return kept[2], kept[3]
+        return None
+
+    def _remember_filter(self, articles: np.ndarray, admitted: int) -> None:
+        """A filter scanned exhaustively under a bitmap: the second time it comes, its
+        admitted vectors get an exact index of their own (`_kept_subset`). Scanning the
+        whole index under a bitmap costs about an unfiltered exact search; the admitted
+        vectors alone are a small scan. One question does not pay for the copy. Only for
+        filters admitting at most SUBSET_MAX_SHARE of the vectors, and not for a caller's
+        array that could change; the last SUBSETS_KEPT are kept while the index is
+        unchanged."""
+        if articles.flags.writeable or admitted > SUBSET_MAX_SHARE * self.ntotal:
+            return
+        if self._seen_filter is not articles:
+            self._seen_filter = articles
+            return
+        positions = np.flatnonzero(self._admits(articles)).astype(np.int64)
+        small = _flat(self.dim)
+        exact = self._exact()
+        for start in range(0, len(positions), 50_000):
+            small.add(exact.reconstruct_batch(positions[start : start + 50_000]))
+        kept = (articles, self.ntotal, positions, small)
+        self._subsets = [*self._subsets[-(SUBSETS_KEPT - 1) :], kept]
+
+    def _bitmap(self, articles: np.ndarray) -> tuple[np.ndarray, int]:
+        """The FAISS bitmap of the positions `articles` admits, and how many. The last few
+        are kept while the index is unchanged: the store hands out the same read-only
+        array while a filter's ids stand, and a bot's questions repeat their filters."""
+        for kept in self._bitmaps:
+            if kept[0] is articles and kept[1] == self.ntotal:
+                return kept[2], kept[3]
+        mask = self._admits(articles)
+        bitmap, admitted = np.packbits(mask, bitorder="little"), int(mask.sum())
+        if not articles.flags.writeable:  # a caller's array could change under us
+            kept = (articles, self.ntotal, bitmap, admitted)
+            self._bitmaps = [*self._bitmaps[-(BITMAPS_KEPT - 1) :], kept]
+        return bitmap, admitted
 
     def _admits(self, articles: np.ndarray) -> np.ndarray:
         """Bool per position: does its article belong to `articles`?"""
@@ -300,6 +353,20 @@ class SentenceIndex:
         index._index, index.kind = raw, meta.kind
         index._ids, index._articles = _Column(columns[0]), _Column(columns[1])
         return index, meta
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """FAISS's OpenMP threads off for one scan by one question: splitting a scan of tens
+    of thousands of vectors across the cores costs more in start-up and waiting than it
+    saves, many times more when other work holds the cores (bench/RESULTS.md). OpenMP's
+    thread count belongs to the calling thread, so it is restored for its next work."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _flat(dim: int) -> faiss.Index:

@@ -1,4 +1,4 @@
-"""Article ranking for a question: FAISS over sentence vectors fused with FTS5 BM25.
+"""Article ranking for a question: FAISS over sentence vectors fused with BM25.
 
 Measured on Reuters known-item search (titles as questions, bodies indexed):
 a news story's lead carries its subject, so the dense score of an article
@@ -67,9 +67,12 @@ def retrieve(
     candidate_articles: int = 50,
     lexical_weight: float = 0.5,
 ) -> Retrieval:
-    lexical_job = _LEXICAL.submit(store.lexical_search, question, candidate_articles, filters)
-    qvec = embed(question)
+    # The admitted ids first: FAISS and BM25 both need them.
     admitted = store.admitted(filters) if filters.active else None
+    lexical_job = _LEXICAL.submit(
+        store.lexical_search, question, candidate_articles, filters, admitted
+    )
+    qvec = embed(question)
     hits = index.search(qvec, candidate_sentences, admitted)
     dense_ids = list(dict.fromkeys(hits.articles.tolist()))[:candidate_articles]
     # The dense candidates' sentences are read while BM25 is still running; then only

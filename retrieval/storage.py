@@ -211,9 +211,13 @@ class ArticleStore(Protocol):
         ...
 
     def lexical_search(
-        self, question: str, limit: int, filters: Filters
+        self, question: str, limit: int, filters: Filters, admitted: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """(article id, lexical score, higher is better), best first, among those admitted."""
+        """(article id, lexical score, higher is better), best first, among those admitted.
+
+        `admitted` is what `admitted(filters)` returned, when the caller has it (search
+        does, for FAISS); an engine that filters otherwise may ignore it.
+        """
         ...
 
     # --- summaries ------------------------------------------------------------------------
