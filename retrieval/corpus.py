@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import answer as answering
+from . import stories as storying
 from . import summarize as summarizing
 from . import wording
 from .config import Settings
@@ -183,6 +184,7 @@ class Corpus:
             progress=progress,
         )
         if report.added:
+            storying.assign_new(self.store)  # the new articles join stories or start them
             self._index_unsaved = True
             large = self.index.ntotal > INDEX_ALWAYS_SAVE_BELOW
             if save_index or not large or time.monotonic() - self._saved_at > INDEX_SAVE_INTERVAL:

@@ -22,7 +22,7 @@ from .errors import StoreError
 from .filters import Filters, FilterSQL
 from .lexical import BM25Search
 from .sqlite import ThreadConnections
-from .storage import Article, PreparedArticle, SentenceRows, TaggingRow
+from .storage import Article, PreparedArticle, SentenceRows, StoryRow, TaggingRow
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -76,6 +76,22 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     title, lead, body, tokenize='porter unicode61'
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+-- Stories (retrieval.stories): created by the first open of an older data dir; its
+-- articles get their stories at the next ingest or digest.
+CREATE TABLE IF NOT EXISTS stories (
+    id INTEGER PRIMARY KEY,
+    first_dated TEXT NOT NULL,
+    last_dated TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    centroid BLOB NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_last ON stories(last_dated);
+CREATE TABLE IF NOT EXISTS article_stories (
+    article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    story_id INTEGER NOT NULL REFERENCES stories(id)
+);
+CREATE INDEX IF NOT EXISTS article_stories_by_story ON article_stories(story_id, article_id);
 """
 
 
@@ -353,3 +369,70 @@ class Store:
         return self._db.execute(
             "SELECT code, count(*) FROM article_countries GROUP BY code ORDER BY 2 DESC"
         ).fetchall()
+
+    # --- stories (retrieval.stories) -------------------------------------------------------
+    def unassigned_articles(self, limit: int) -> list[tuple[int, str]]:
+        return self._db.execute(
+            "SELECT a.id, a.dated FROM articles a LEFT JOIN article_stories s"
+            " ON s.article_id = a.id WHERE s.article_id IS NULL ORDER BY a.dated, a.id LIMIT ?",
+            (limit,),
+        ).fetchall()
+
+    def stories_between(self, start: str, end: str) -> list[StoryRow]:
+        rows = self._db.execute(
+            "SELECT id, first_dated, last_dated, size, centroid, terms FROM stories"
+            " WHERE last_dated >= ? AND first_dated <= ?",
+            (start, end),
+        ).fetchall()
+        return [StoryRow(*r) for r in rows]
+
+    def save_stories(self, stories: Sequence[tuple[StoryRow, Sequence[int]]]) -> None:
+        with self._connections.transaction() as db:
+            for row, members in stories:
+                values = (row.first_dated, row.last_dated, row.size, row.centroid, row.terms)
+                if row.id is None:
+                    sid = db.execute(
+                        "INSERT INTO stories (first_dated, last_dated, size, centroid, terms)"
+                        " VALUES (?,?,?,?,?)",
+                        values,
+                    ).lastrowid
+                else:
+                    sid = row.id
+                    db.execute(
+                        "UPDATE stories SET first_dated=?, last_dated=?, size=?, centroid=?,"
+                        " terms=? WHERE id=?",
+                        (*values, sid),
+                    )
+                db.executemany(
+                    "INSERT OR REPLACE INTO article_stories VALUES (?,?)",
+                    [(int(a), sid) for a in members],
+                )
+
+    def story_of(self, article_ids: Sequence[int]) -> dict[int, int]:
+        keys = [int(a) for a in article_ids]
+        out: dict[int, int] = {}
+        for start in range(0, len(keys), 30000):  # SQLite's bound-parameter limit
+            part = keys[start : start + 30000]
+            marks = ",".join("?" * len(part))
+            out.update(
+                self._db.execute(
+                    "SELECT article_id, story_id FROM article_stories"
+                    f" WHERE article_id IN ({marks})",
+                    part,
+                ).fetchall()
+            )
+        return out
+
+    def story_articles(self, story_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+        keys = [int(s) for s in story_ids]
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        out: dict[int, list[tuple[int, str]]] = {}
+        for sid, aid, dated in self._db.execute(
+            "SELECT s.story_id, a.id, a.dated FROM article_stories s JOIN articles a"
+            f" ON a.id = s.article_id WHERE s.story_id IN ({marks}) ORDER BY a.dated, a.id",
+            keys,
+        ):
+            out.setdefault(sid, []).append((aid, dated))
+        return out
