@@ -90,7 +90,8 @@ def _summary(
     cleaned, or a vector this close to one), and one an earlier article of the story
     already said. Two near-identical sentences (wire copy in two outlets) count once.
     """
-    heads = {clean_title(t).casefold() for t in titles}
+    # A title derived from the text is its first sentence cut with an ellipsis.
+    heads = {clean_title(t).casefold().rstrip("…").rstrip() for t in titles}
 
     def repeats(i: int) -> bool:
         text = clean_title(texts[i]).casefold()

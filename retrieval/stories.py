@@ -107,7 +107,7 @@ def terms_of(title: str, lead: str, countries: Sequence[str]) -> set[str]:
     Capitalised words (not stopwords) stand in for named entities: a tagger would
     need another model, and IDF weighting already makes "President" weigh less than
     "Navalny". An all-capitals headline (the wire's style) says nothing by case, so
-    only its words count.
+    only its words count. (Treating Title Case the same lost F1 on the dev set.)
     """
     out = {"@" + c for c in countries}
     out |= {"~" + s for s in content_stems(title)}
