@@ -219,9 +219,10 @@ def quality(gold_dir: Path, work: Path) -> dict:
     grid = {
         "stories": list(
             itertools.product(
-                (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
-                (0.0, 0.2, 0.4, 0.6, 0.8),
-                (0.0, 0.05, 0.1, 0.15, 0.2),
+                (0.45, 0.5, 0.55, 0.6, 0.65),
+                (0.0, 0.2, 0.4, 0.6),
+                (0.0, 0.1, 0.15, 0.2),
+                (0.0, 0.05, 0.1, 0.2),
             )
         ),
         "tfidf-single-pass": [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5],
@@ -229,8 +230,9 @@ def quality(gold_dir: Path, work: Path) -> dict:
     }
     scores: dict[str, dict] = defaultdict(dict)
     for key in grid["stories"]:
-        t, w, d = key
-        stories = cluster(feats, [], Params(threshold=t, name_weight=w, day_penalty=d))
+        t, w, d, m = key
+        params = Params(threshold=t, name_weight=w, day_penalty=d, min_shared=m)
+        stories = cluster(feats, [], params)
         labels = {ext[a]: n for n, s in enumerate(stories) for a in s.members}
         scores["stories"][key] = per_week(labels, weeks, gold)
         if d == 0.0:  # the ablation: no time at all, as the baselines
@@ -262,12 +264,11 @@ def quality(gold_dir: Path, work: Path) -> dict:
         key=lambda k: -statistics.mean(scores["stories"][k][w][2] for w in week_list),
     )
     results["_stories_all_weeks"] = [
-        (str(k), statistics.mean(scores["stories"][k][w][2] for w in week_list))
-        for k in ranked[:12]
+        (str(k), statistics.mean(scores["stories"][k][w][2] for w in week_list)) for k in ranked
     ]
     defaults = Params()
     scores["stories-defaults (chosen on all dev weeks)"]["defaults"] = scores["stories"][
-        (defaults.threshold, defaults.name_weight, defaults.day_penalty)
+        (defaults.threshold, defaults.name_weight, defaults.day_penalty, defaults.min_shared)
     ]
     for method, by_param in scores.items():
         chosen = loo(by_param, week_list)

@@ -50,6 +50,9 @@ THRESHOLD = 0.55
 NAME_WEIGHT = 0.6
 DAY_PENALTY = 0.2
 WINDOW_DAYS = 7.0
+# Below this term cosine an article joins only a story it reads almost the same as.
+MIN_SHARED = 0.0
+SAME_TEXT = 0.8
 # Candidate stories per article checked for shared names: the most similar by vector.
 CANDIDATES = 20
 # Articles assigned per read of the store, so a backfill of a large corpus stays bounded.
@@ -68,6 +71,7 @@ class Params:
     name_weight: float = NAME_WEIGHT
     day_penalty: float = DAY_PENALTY
     window_days: float = WINDOW_DAYS
+    min_shared: float = MIN_SHARED
 
 
 @dataclass
@@ -190,12 +194,16 @@ def cluster(
         if n:
             gap = np.abs(art.day - last[:n])
             # A day or more apart costs the same: follow-ups continue stories for days.
-            sims = centroids[:n] @ art.lead - p.day_penalty * np.minimum(gap, 1.0)
+            raw = centroids[:n] @ art.lead
+            sims = raw - p.day_penalty * np.minimum(gap, 1.0)
             sims[gap > p.window_days] = -np.inf
             # Names can add at most name_weight: only stories that close can pass.
             reach = sims >= p.threshold - p.name_weight
             for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
-                score = sims[g] + p.name_weight * shared(weights, stories[g].terms, norm2[g])
+                names = shared(weights, stories[g].terms, norm2[g])
+                if names < p.min_shared and raw[g] < SAME_TEXT:
+                    continue  # look-alike wording, nothing particular in common
+                score = sims[g] + p.name_weight * names
                 if score >= best_score:
                     best, best_score = int(g), score
         if best < 0:
