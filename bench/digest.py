@@ -91,6 +91,7 @@ def reuters_day(reuters: Path, work: Path, repeats: int) -> dict:
         if story.get("date"):
             day = datetime.strptime(story["date"].split()[0], "%d-%b-%Y").date()
             by_day[day.isoformat()].append(story)
+
     def previous(day: str) -> str:
         return (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
 

@@ -87,23 +87,33 @@ def loo(scores_by_param: dict, weeks: list[str]) -> dict[str, tuple]:
     return out
 
 
-def tfidf_single_pass(texts: list[str], order: list[int], t: float) -> list[int]:
+def tfidf_single_pass(
+    texts: list[str], order: list[int], t: float, days: list[float] | None = None, d: float = 0.0
+) -> list[int]:
+    """Join the nearest centroid above t; with `days`, less d when a day or more apart
+    from the cluster's latest article (the penalty `stories` uses)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     x = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
     x = x.toarray().astype(np.float32)
     labels = [-1] * len(texts)
     sums: list[np.ndarray] = []
+    last: list[float] = []
     for i in order:
         best, score = -1, t
         for c, s in enumerate(sums):
             sim = float(x[i] @ s) / (np.linalg.norm(s) or 1.0)
+            if days is not None:
+                sim -= d * min(1.0, abs(days[i] - last[c]))
             if sim >= score:
                 best, score = c, sim
         if best < 0:
             sums.append(np.zeros(x.shape[1], np.float32))
+            last.append(0.0)
             best = len(sums) - 1
         sums[best] += x[i]
+        if days is not None:
+            last[best] = max(last[best], days[i])
         labels[i] = best
     return labels
 
@@ -219,10 +229,10 @@ def quality(gold_dir: Path, work: Path) -> dict:
     grid = {
         "stories": list(
             itertools.product(
-                (0.45, 0.5, 0.55, 0.6, 0.65),
-                (0.0, 0.2, 0.4, 0.6),
+                (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
+                (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
                 (0.0, 0.1, 0.15, 0.2),
-                (0.0, 0.05, 0.1, 0.2),
+                (0.0, 0.01, 0.02, 0.05),
             )
         ),
         "tfidf-single-pass": [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5],
@@ -231,7 +241,7 @@ def quality(gold_dir: Path, work: Path) -> dict:
     scores: dict[str, dict] = defaultdict(dict)
     for key in grid["stories"]:
         t, w, d, m = key
-        params = Params(threshold=t, name_weight=w, day_penalty=d, min_shared=m)
+        params = Params(threshold=t, name_weight=w, day_penalty=d, rare_share=m)
         stories = cluster(feats, [], params)
         labels = {ext[a]: n for n, s in enumerate(stories) for a in s.members}
         scores["stories"][key] = per_week(labels, weeks, gold)
@@ -241,6 +251,12 @@ def quality(gold_dir: Path, work: Path) -> dict:
     for t in grid["tfidf-single-pass"]:
         labels = tfidf_single_pass(texts, list(range(len(ids))), t)
         scores["tfidf-single-pass"][t] = per_week(
+            {ext[a]: c for a, c in zip(ids, labels, strict=True)}, weeks, gold
+        )
+    day_of = [datetime.fromisoformat(dated[a]).timestamp() / 86400 for a in ids]
+    for t, d in itertools.product(grid["tfidf-single-pass"], (0.1, 0.15, 0.2)):
+        labels = tfidf_single_pass(texts, list(range(len(ids))), t, day_of, d)
+        scores["tfidf-single-pass+time"][(t, d)] = per_week(
             {ext[a]: c for a, c in zip(ids, labels, strict=True)}, weeks, gold
         )
     leads = {f.id: f.lead for f in feats}
@@ -268,7 +284,7 @@ def quality(gold_dir: Path, work: Path) -> dict:
     ]
     defaults = Params()
     scores["stories-defaults (chosen on all dev weeks)"]["defaults"] = scores["stories"][
-        (defaults.threshold, defaults.name_weight, defaults.day_penalty, defaults.min_shared)
+        (defaults.threshold, defaults.name_weight, defaults.day_penalty, defaults.rare_share)
     ]
     for method, by_param in scores.items():
         chosen = loo(by_param, week_list)

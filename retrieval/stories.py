@@ -6,20 +6,20 @@ digests, answers and per-story threads all share the same stories and nothing is
 regrouped from scratch. An article joins the story it is closest to, when
 
     cosine(lead vector, story centroid)
-      + NAME_WEIGHT * shared names (IDF-weighted; names, numbers, countries, headline words)
+      + NAME_WEIGHT * TF-IDF cosine of terms (names, figures, countries, words of the lead)
       - DAY_PENALTY * min(1, days between the article and the story's latest article)
     >= THRESHOLD
 
-and the story's latest article is at most WINDOW_DAYS old; otherwise it starts a
-new story. The lead vector is the mean of the stored title and first two sentence
-vectors. Embeddings alone merge look-alike items (two earnings tables, two
-different court rulings); the shared rare names - the company, the country, the
-figure - are what make two articles the same event. Articles a day or more
-apart pay one fixed penalty, however many days: a follow-up must be clearly the
-same story, but may come days later. The weights were measured on the AllSides
-dev roundups (`bench/stories.py`, leave-one-week-out); of the settings within a
-hair of the best there, the one that uses names was kept, because embeddings
-alone merge templated wire items.
+the story's latest article is at most WINDOW_DAYS old, and they share a rare term
+(or read almost the same); otherwise it starts a new story. The lead vector is the
+mean of the stored title and first two sentence vectors. Embeddings alone merge
+look-alike items (two earnings tables, two livestock reports): the rare terms they
+share - the company, the person, the figure - are what make two articles the same
+event. Articles a day or more apart pay one fixed penalty, however many days: a
+follow-up must be clearly the same story, but may come days later. The weights are
+the best setting on the AllSides dev roundups (`bench/stories.py`, which reports
+them leave-one-week-out); the rare-term rule was also read on busy Reuters days,
+where without it a day's earnings reports become one story.
 
 A story keeps its id for life: the id a digest section, a watch alert or a Discord
 thread is keyed on. No Discord here.
@@ -46,12 +46,13 @@ from .storage import ArticleStore, StoryRow
 
 log = logging.getLogger(__name__)
 
-THRESHOLD = 0.55
-NAME_WEIGHT = 0.6
+THRESHOLD = 0.5
+NAME_WEIGHT = 0.4
 DAY_PENALTY = 0.2
 WINDOW_DAYS = 7.0
-# Below this term cosine an article joins only a story it reads almost the same as.
-MIN_SHARED = 0.0
+# An article joins a story only if they share a rare term (in at most this share of
+# the articles and stories compared) or read almost the same (lead cosine SAME_TEXT).
+RARE_SHARE = 0.02
 SAME_TEXT = 0.8
 # Candidate stories per article checked for shared names: the most similar by vector.
 CANDIDATES = 20
@@ -71,7 +72,7 @@ class Params:
     name_weight: float = NAME_WEIGHT
     day_penalty: float = DAY_PENALTY
     window_days: float = WINDOW_DAYS
-    min_shared: float = MIN_SHARED
+    rare_share: float = RARE_SHARE  # 0: no rare term required
 
 
 @dataclass
@@ -106,7 +107,8 @@ class StoryState:
 
 
 def terms_of(title: str, lead: str, countries: Sequence[str]) -> set[str]:
-    """Names, figures, countries and headline words: the evidence of a particular event.
+    """Names, figures, countries, and the words of headline and lead: the evidence of a
+    particular event.
 
     Capitalised words (not stopwords) stand in for named entities: a tagger would
     need another model, and IDF weighting already makes "President" weigh less than
@@ -114,7 +116,7 @@ def terms_of(title: str, lead: str, countries: Sequence[str]) -> set[str]:
     only its words count. (Treating Title Case the same lost F1 on the dev set.)
     """
     out = {"@" + c for c in countries}
-    out |= {"~" + s for s in content_stems(title)}
+    out |= {"~" + s for s in content_stems(title + " " + lead)}
     texts = [lead] if title.isupper() else [title, lead]
     for text in texts:
         for m in _NAME.finditer(text):
@@ -187,8 +189,11 @@ def cluster(
     for i, s in enumerate(stories):
         centroids[i] = s.centroid / (np.linalg.norm(s.centroid) or 1.0)
         last[i] = s.last
+    total = len(articles) + len(stories) + 1
+    rare_idf = math.log(total / max(2.0, p.rare_share * total)) if p.rare_share else -math.inf
     for art in sorted(articles, key=lambda a: (a.day, a.id)):
         weights = {t: idf.get(t, 0.0) ** 2 for t in art.terms}
+        rare = [t for t in art.terms if idf.get(t, 0.0) >= rare_idf]
         n = len(stories)
         best, best_score = -1, p.threshold
         if n:
@@ -200,10 +205,10 @@ def cluster(
             # Names can add at most name_weight: only stories that close can pass.
             reach = sims >= p.threshold - p.name_weight
             for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
-                names = shared(weights, stories[g].terms, norm2[g])
-                if names < p.min_shared and raw[g] < SAME_TEXT:
-                    continue  # look-alike wording, nothing particular in common
-                score = sims[g] + p.name_weight * names
+                terms = stories[g].terms
+                if raw[g] < SAME_TEXT and not any(t in terms for t in rare):
+                    continue  # look-alike wording (a template), nothing particular in common
+                score = sims[g] + p.name_weight * shared(weights, terms, norm2[g])
                 if score >= best_score:
                     best, best_score = int(g), score
         if best < 0:

@@ -14,7 +14,7 @@ from bot.console import render
 from bot.handlers import _ordinal, digest_reply
 from retrieval import Corpus, Filters
 from retrieval.digest import clean_title
-from retrieval.stories import Features, Params, StoryState, cluster, terms_of
+from retrieval.stories import SAME_TEXT, Features, Params, StoryState, cluster, terms_of
 
 
 def unit(seed: int, near: np.ndarray | None = None, noise: float = 0.0) -> np.ndarray:
@@ -213,3 +213,15 @@ def test_digest_json_gains_story_fields(fake_corpus: Corpus, tmp_path: Path):
     assert section["developing"] is True
     assert (section["days"], section["story_articles"]) == (2, 3)
     assert section["first_dated"].startswith("2021-04-19")
+
+
+def test_templated_items_without_a_rare_term_in_common_stay_apart():
+    """A day's earnings reports read alike; only the company would make two one story."""
+    base = unit(1)
+    arts = [
+        Features(i, unit(i, base, 1.5), {"~qtr", "~loss", f"~ticker{i}"}, 0.0)
+        for i in range(2, 12)
+    ]
+    assert max(float(a.lead @ base) for a in arts) < SAME_TEXT
+    assert len(cluster(arts, [], Params(threshold=0.5, rare_share=0.0))) < 10
+    assert len(cluster(arts, [], Params(threshold=0.5, rare_share=0.02))) == 10
