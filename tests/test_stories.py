@@ -219,8 +219,7 @@ def test_templated_items_without_a_rare_term_in_common_stay_apart():
     """A day's earnings reports read alike; only the company would make two one story."""
     base = unit(1)
     arts = [
-        Features(i, unit(i, base, 1.5), {"~qtr", "~loss", f"~ticker{i}"}, 0.0)
-        for i in range(2, 12)
+        Features(i, unit(i, base, 1.5), {"~qtr", "~loss", f"~ticker{i}"}, 0.0) for i in range(2, 12)
     ]
     assert max(float(a.lead @ base) for a in arts) < SAME_TEXT
     assert len(cluster(arts, [], Params(threshold=0.5, rare_share=0.0))) < 10
