@@ -53,7 +53,7 @@ WINDOW_DAYS = 7.0
 # An article joins a story only if they share a rare term (in at most this share of
 # the articles and stories compared) or read almost the same (lead cosine SAME_TEXT).
 RARE_SHARE = 0.02
-SAME_TEXT = 0.8
+SAME_TEXT = 0.9
 # Candidate stories per article checked for shared names: the most similar by vector.
 CANDIDATES = 20
 # Articles assigned per read of the store, so a backfill of a large corpus stays bounded.
@@ -205,8 +205,11 @@ def cluster(
             # Names can add at most name_weight: only stories that close can pass.
             reach = sims >= p.threshold - p.name_weight
             for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
-                terms = stories[g].terms
-                if raw[g] < SAME_TEXT and not any(t in terms for t in rare):
+                story = stories[g]
+                terms = story.terms
+                # The rare term must be the story's own (in a third of its articles): a
+                # big story has some article with nearly any term.
+                if raw[g] < SAME_TEXT and not any(3 * terms[t] >= story.size for t in rare):
                     continue  # look-alike wording (a template), nothing particular in common
                 score = sims[g] + p.name_weight * shared(weights, terms, norm2[g])
                 if score >= best_score:
