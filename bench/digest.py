@@ -1,12 +1,15 @@
-"""Digest story grouping and speed on busy Reuters days (issue 5).
+"""Digests made of stories, read on the busiest dev days (issue 15, issue 5).
 
-For the busiest days in the corpus, builds the day's digest (all topics, and the
-default trade + geopolitics topics) and reports articles covered vs sections,
-for several grouping thresholds, with the grouped headlines printed so a person
-can check that grouped articles are the same story. Also times a warm digest
-build over a window of about 1,000 articles.
+- `--gold DIR` (story-clusters-dev): the digest of its busiest day, every topic, checked
+  against the gold stories: how many gold stories are split across sections, and how
+  many sections mix gold stories. The sections are printed to be read.
+- `--reuters DIR` (Reuters-21578): of the busiest two consecutive wire days, the first
+  is ingested and digested, then the second, so its digest (the next period) shows
+  which stories are developing; the grouped and developing sections are printed to be read, and a
+  warm digest build of that day is timed (median of `--repeats`).
 
-    python bench/digest.py --data-dir /tmp/briefbot-large   # built by bench/latency.py
+    python bench/digest.py --gold ../shared/data/story-clusters-dev \
+        --reuters ../shared/data/reuters21578-dev
 """
 
 from __future__ import annotations
@@ -14,98 +17,139 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
+import tempfile
 import time
-from collections import Counter
-from dataclasses import replace
-from datetime import datetime, timedelta
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.data import reuters_stories, write_reuters_jsonl
+from bot.handlers import with_digest_defaults
 from retrieval import Corpus, Filters, load_settings
-from retrieval.digest import DigestBuilder
+from retrieval.digest import Digest, DigestBuilder
 
 
-def busiest_days(corpus: Corpus, n: int) -> list[tuple[str, int]]:
+def show(digest: Digest, only_grouped: bool = False, limit: int = 40) -> None:
+    shown = 0
+    for story in digest.stories:
+        if only_grouped and len(story.articles) < 2 and not story.developing:
+            continue
+        if shown == limit:
+            break
+        shown += 1
+        note = f" (developing: day {story.days}, {story.total} articles)"
+        note = note if story.developing else ""
+        print(f"## {story.title}{note}")
+        for a in story.articles:
+            print(f"     - [{a.source or ''} {(a.published or '')[:10]}] {a.title}")
+        for s in story.summary:
+            print(f"     > {s}")
+
+
+def gold_day(gold_dir: Path, work: Path) -> dict:
+    gold = {r["id"]: r["story"] for r in map(json.loads, (gold_dir / "gold.jsonl").open())}
+    corpus = Corpus(load_settings(data_dir=work / "gold"))
+    corpus.ingest([str(gold_dir / "articles.jsonl")], progress=False)
     rows = corpus.store._db.execute(
-        "SELECT substr(published, 1, 10) AS day, count(*) FROM articles"
-        " WHERE published IS NOT NULL GROUP BY day ORDER BY 2 DESC LIMIT ?",
-        (n,),
-    ).fetchall()
-    return [(d, c) for d, c in rows]
+        "SELECT substr(dated, 1, 10), count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    ).fetchone()
+    day, count = rows
+    start = datetime.fromisoformat(day + "T00:00:00+00:00")
+    window = Filters(since=start, until=start + timedelta(days=1))
+    digest = DigestBuilder(corpus.store, max_stories=10_000).build(window)
+    sections: dict[str, set[int]] = defaultdict(set)
+    mixed = 0
+    for n, story in enumerate(digest.stories):
+        stories = {gold[a.external_id] for a in story.articles}
+        mixed += len(stories) > 1
+        for s in stories:
+            sections[s].add(n)
+    split = sum(len(v) > 1 for v in sections.values())
+    print(f"\n== story-clusters-dev, busiest day {day}: {count} articles, {len(sections)} gold")
+    print(f"   stories -> {len(digest.stories)} sections; {split} gold stories split across")
+    print(f"   sections, {mixed} sections mixing gold stories")
+    show(digest)
+    corpus.close()
+    return {
+        "day": day,
+        "articles": count,
+        "gold_stories": len(sections),
+        "sections": len(digest.stories),
+        "split": split,
+        "mixed": mixed,
+    }
+
+
+def reuters_day(reuters: Path, work: Path, repeats: int) -> dict:
+    by_day: dict[str, list[dict]] = defaultdict(list)
+    for story in reuters_stories(reuters):
+        if story.get("date"):
+            day = datetime.strptime(story["date"].split()[0], "%d-%b-%Y").date()
+            by_day[day.isoformat()].append(story)
+
+    def previous(day: str) -> str:
+        return (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
+
+    # The busiest pair of consecutive days: the second day's digest follows the first's.
+    busiest = max(by_day, key=lambda d: len(by_day[d]) + len(by_day.get(previous(d), [])))
+    before = previous(busiest)
+    corpus = Corpus(load_settings(data_dir=work / "reuters"))
+    corpus.ingest([str(write_reuters_jsonl(by_day[before], work / "before.jsonl"))], False)
+    first = corpus.digest(Filters(), max_stories=10_000)
+    corpus.ingest([str(write_reuters_jsonl(by_day[busiest], work / "busiest.jsonl"))], False)
+    window = Filters(after_id=first.last_article_id)
+    builder = DigestBuilder(corpus.store, max_stories=10_000)
+    digest = builder.build(window)
+    sizes = Counter(len(s.articles) for s in digest.stories)
+    developing = sum(s.developing for s in digest.stories)
+    n = sum(len(s.articles) for s in digest.stories)
+    print(f"\n== Reuters {busiest}: {n} articles after {before} ({len(by_day[before])})")
+    grouped = sum(v for k, v in sizes.items() if k > 1)
+    print(f"   {len(digest.stories)} sections; {grouped} grouped,")
+    print(f"   largest {max(sizes)}; {developing} developing from {before}")
+    show(digest, only_grouped=True, limit=60)
+    posted = with_digest_defaults(corpus, window)  # the configured topics: what is posted
+    default = corpus.digest(posted)
+    print("\n-- as posted (trade + geopolitics, 15 stories):")
+    show(default)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        corpus.digest(posted)
+        times.append(time.perf_counter() - t)
+    corpus.close()
+    return {
+        "day": busiest,
+        "articles": n,
+        "sections": len(digest.stories),
+        "grouped": sum(v for k, v in sizes.items() if k > 1),
+        "largest": max(sizes),
+        "developing": developing,
+        "digest_seconds": times,
+        "digest_median": statistics.median(times),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-dir", type=Path, required=True)
-    ap.add_argument("--days", type=int, default=3)
-    ap.add_argument("--show", type=int, default=8, help="multi-article stories to print per day")
+    ap.add_argument("--gold", type=Path)
+    ap.add_argument("--reuters", type=Path)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=Path("bench/out/digest.json"))
     args = ap.parse_args()
-    corpus = Corpus(load_settings(data_dir=args.data_dir))
-    result: dict = {"days": []}
-    for day, count in busiest_days(corpus, args.days):
-        start = datetime.fromisoformat(day + "T00:00:00+00:00")
-        window = Filters(since=start, until=start + timedelta(days=1))
-        row = {"day": day, "articles": count, "sections": {}}
-        for threshold, shared in [(t, 0.0) for t in (0.7, 0.75, 0.8, 0.85)] + [
-            (0.75, s) for s in (0.2, 0.35, 0.5)
-        ]:
-            d = DigestBuilder(
-                corpus.store, threshold=threshold, min_shared=shared, max_stories=10_000
-            ).build(window)
-            sizes = Counter(len(s.articles) for s in d.stories)
-            row["sections"][f"cos>={threshold} shared>={shared}"] = {
-                "sections": len(d.stories),
-                "multi_article_sections": sum(v for k, v in sizes.items() if k > 1),
-                "largest": max(sizes),
-            }
-        default = DigestBuilder(corpus.store, max_stories=10_000).build(
-            replace(window, topics=("trade", "geopolitics"))
-        )
-        row["trade_geopolitics"] = {
-            "articles": sum(len(s.articles) for s in default.stories),
-            "sections": len(default.stories),
-        }
-        print(f"\n== {day}: {count} articles")
-        for t, v in row["sections"].items():
-            print(
-                f"  {t}: {v['sections']} sections, {v['multi_article_sections']}"
-                f" grouped, largest {v['largest']}"
-            )
-        print(f"  trade+geopolitics (default topics): {row['trade_geopolitics']}")
-        d = DigestBuilder(corpus.store, max_stories=10_000).build(window)
-        shown = 0
-        for story in d.stories:
-            if len(story.articles) > 1 and shown < args.show:
-                shown += 1
-                print(f"  * {story.title}")
-                for a in story.articles:
-                    print(f"      - {a.title}")
-        result["days"].append(row)
-
-    # Speed: a window of ~1,000 articles, warm (second build).
-    window = Filters(after_id=corpus.store.max_article_id() - 1000)  # the last 1,000 ingested
-    builder = DigestBuilder(corpus.store, max_stories=15)
-    builder.build(window)
-    t = time.perf_counter()
-    d = builder.build(window)
-    elapsed = time.perf_counter() - t
-    covered = len(corpus.store.article_ids(window))
-    result["speed"] = {"articles": covered, "seconds": elapsed, "stories": len(d.stories)}
-    print(f"\nwarm digest over {covered} articles: {elapsed:.2f}s")
-    print("\nsample digest (the busiest day, default topics):")
-    day = result["days"][0]["day"]
-    start = datetime.fromisoformat(day + "T00:00:00+00:00")
-    sample = DigestBuilder(corpus.store, max_stories=5).build(
-        Filters(since=start, until=start + timedelta(days=1), topics=("trade", "geopolitics"))
-    )
-    for story in sample.stories:
-        print(f"## {story.title} [{', '.join(story.countries)}] ({len(story.articles)} articles)")
-        for sentence in story.summary:
-            print(f"   {sentence}")
+    result: dict = {"measured": datetime.now(UTC).isoformat()}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.gold:
+            result["gold_day"] = gold_day(args.gold, Path(tmp))
+        if args.reuters:
+            result["reuters_day"] = reuters_day(args.reuters, Path(tmp), args.repeats)
+            median = result["reuters_day"]["digest_median"]
+            print(f"\nwarm digest of that day (as posted): median {median:.2f}s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
 

@@ -74,6 +74,13 @@ def digest_json(digest) -> dict[str, Any]:
                 "groupings": _split(story.countries)[1],
                 "topics": story.topics,
                 "summary": story.summary,
+                # The stored story (negative: grouped in memory, the store was read-only);
+                # developing = it has articles from before this digest's window.
+                "story": story.id,
+                "developing": story.developing,
+                "days": story.days,
+                "story_articles": story.total,
+                "first_dated": story.first_dated,
                 "articles": [
                     {
                         "id": a.id,

@@ -67,8 +67,13 @@ def render(reply: Reply, console: Console = out) -> None:
         console.print(
             f"\n[bold]{escape(section.heading)}[/bold] {marks} [dim]{where}[/dim]".rstrip()
         )
+        if section.note:
+            console.print(f"  [italic]{escape(section.note)}[/italic]")
         for line in section.lines:
             console.print(f"  {escape(line.text)}")
+        for n in section.cites:  # the section's sources, as the embeds list them
+            if n in numbers:
+                console.print(f"    [cyan]\\[{n}][/cyan] {_source_line(numbers[n])}")
     if reply.kind == "answer":
         console.print()
         cited = {n for line in reply.lines for n in line.cites}

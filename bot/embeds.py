@@ -88,6 +88,8 @@ def blocks(reply: Reply) -> list[str]:
         flags = " ".join(flag(c) or c for c in section.countries)
         marks = " ".join(f"`[{n}]`" for n in section.cites)
         out.append(f"\n**{inert(section.heading)}** {marks} {flags}".rstrip())
+        if section.note:
+            out.append(f"*{inert(section.note)}*")
         out += [f"> {inert(line.text)}" for line in section.lines]
     if reply.sources and reply.kind in ("answer", "digest"):
         out.append(f"\n**{wording.text('replies.sources.heading')}**")

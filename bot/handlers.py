@@ -10,7 +10,17 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from retrieval import Article, Corpus, Digest, Filters, InputError, parse_since, wording
+from retrieval import (
+    Article,
+    Corpus,
+    Digest,
+    Filters,
+    InputError,
+    Story,
+    clean_title,
+    parse_since,
+    wording,
+)
 
 from .replies import Line, Reply, Section, Source
 
@@ -256,11 +266,18 @@ def digest_reply(corpus: Corpus, result: Digest, title: str | None = None) -> Re
     for story in result.stories:
         numbers = []
         for article in story.articles:
-            sources.append(_source(len(sources) + 1, article))
+            source = _source(len(sources) + 1, article)
+            sources.append(replace(source, title=clean_title(source.title)))
             numbers.append(len(sources))
         lines = [Line(text) for text in story.summary]
         sections.append(
-            Section(heading=story.title, lines=lines, countries=story.countries, cites=numbers)
+            Section(
+                heading=story.title,
+                lines=lines,
+                countries=story.countries,
+                cites=numbers,
+                note=_developing(story),
+            )
         )
     overview = wording.text(
         "digest.overview",
@@ -276,6 +293,25 @@ def digest_reply(corpus: Corpus, result: Digest, title: str | None = None) -> Re
         sources=sources,
         footer=_footer(corpus),
     )
+
+
+def _developing(story: Story) -> str:
+    """The note "developing: 3rd day, 5 articles" of a story continuing from earlier periods."""
+    if not story.developing:
+        return ""
+    articles = wording.text("digest.articles", count=story.total)
+    return wording.text("digest.developing", day=_ordinal(story.days), articles=articles)
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th ... 11th, 12th, 13th ... 21st (English ordinals)."""
+    if n % 100 in (11, 12, 13) or n % 10 not in (1, 2, 3):
+        return wording.text("digest.ordinal.th", n=n)
+    if n % 10 == 1:
+        return wording.text("digest.ordinal.st", n=n)
+    if n % 10 == 2:
+        return wording.text("digest.ordinal.nd", n=n)
+    return wording.text("digest.ordinal.rd", n=n)
 
 
 def about(corpus: Corpus, next_digests: Iterable[str] = ()) -> Reply:

@@ -37,6 +37,7 @@ class Section:
     lines: list[Line]
     countries: list[str] = field(default_factory=list)
     cites: list[int] = field(default_factory=list)
+    note: str = ""  # e.g. "developing: 3rd day, 5 articles"
 
 
 @dataclass

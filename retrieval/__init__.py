@@ -5,7 +5,7 @@ from __future__ import annotations
 from .config import Settings, load_settings
 from .corpus import AskResult, Corpus, RankedArticle, Stats
 from .dates import parse_since
-from .digest import Digest, Story
+from .digest import Digest, Story, clean_title
 from .errors import BriefbotError, ConfigError, InputError, StoreError
 from .filters import Filters
 from .ingest import IngestReport
@@ -30,6 +30,7 @@ __all__ = [
     "Stats",
     "StoreError",
     "Story",
+    "clean_title",
     "load_settings",
     "parse_since",
 ]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import answer as answering
+from . import stories as storying
 from . import summarize as summarizing
 from . import wording
 from .config import Settings
@@ -195,6 +196,8 @@ class Corpus:
             tagger=lambda article, vectors: self.tagger(article, vectors),
             progress=progress,
         )
+        if report.added:
+            storying.assign_new(self.store)  # the new articles join stories or start them
         if report.added or report.updated:
             self._index_unsaved = True
             large = self.index.ntotal > INDEX_ALWAYS_SAVE_BELOW

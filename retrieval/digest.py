@@ -1,45 +1,72 @@
-"""Digest composition: the window's articles, near-duplicates grouped into stories,
-ranked, each with a short extractive summary and every source.
+"""Digest composition: the window's articles as stories, ranked, each with a short
+extractive summary of what is new and every source.
 
-Grouping compares each article's lead vector (title and first two sentences)
-with the stories found so far, and requires the rare words of their leads to
-overlap (templated items such as earnings tables look alike to the embedding);
-both thresholds were chosen by reading the groups formed on busy Reuters days
-(`bench/digest.py`). No Discord here: the
-bot and the CLI render a `Digest`.
+A section is a stored story (`stories`): the articles of the window that share a
+story id, so one event reported by several outlets is one section, and a story
+that continues from earlier periods says so ("developing: 3rd day, 5 articles")
+and summarises only what the earlier articles did not already say. No Discord
+here: the bot and the CLI render a `Digest`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
+from . import stories as storying
 from .analysis import content_stems
+from .dates import isoformat
 from .filters import Filters
 from .search import article_slices
 from .storage import Article, ArticleStore
 from .summarize import pagerank, similarity_graph
 
-GROUP_SIMILARITY = 0.75
-MIN_SHARED_NAMES = 0.35
 SUMMARY_SENTENCES = 2
-# A summary sentence this close to the story's title only repeats it.
+# A summary sentence this close to a headline, or to a sentence an earlier article of
+# the story already had, only repeats it.
 REPEAT_SIMILARITY = 0.85
+# Earlier articles of a developing story read to tell what is new (the latest ones).
+EARLIER_READ = 20
+# Markup a headline may carry from its file: `# Title`, `**Title**`, `_Title_`.
+_MARKUP_START = re.compile(r"^\s*(?:#{1,6}\s+|>\s*)+")
+_MARKUP_WRAP = re.compile(r"^([*_`~]{1,3})(.+?)\1$")
+
+
+def clean_title(title: str) -> str:
+    """A headline without the Markdown markup around it; the words stay verbatim."""
+    text = _MARKUP_START.sub("", title.strip()).strip()
+    while (m := _MARKUP_WRAP.match(text)) and m.group(2).strip():
+        text = m.group(2).strip()
+    return text or title.strip()
 
 
 @dataclass
 class Story:
     title: str
-    articles: list[Article]
+    articles: list[Article]  # the window's articles of this story
     countries: list[str]
     topics: list[str]
     summary: list[str] = field(default_factory=list)
     score: float = 0.0
     named_id: int = 0  # the article whose headline names the story
+    id: int = 0  # the stored story id (negative: not stored, a read-only store)
+    earlier: int = 0  # articles of this story before the window
+    days: int = 1  # calendar days (UTC) the story has run, this window included
+    first_dated: str | None = None  # its first article's date
+
+    @property
+    def developing(self) -> bool:
+        """Whether it continues a story from earlier periods."""
+        return self.earlier > 0
+
+    @property
+    def total(self) -> int:
+        return self.earlier + len(self.articles)
 
 
 @dataclass
@@ -50,129 +77,59 @@ class Digest:
     last_article_id: int  # the newest article considered: where the next period starts
 
 
-def _lead_vectors(
-    slices: dict[int, tuple[int, int]], positions: np.ndarray, vectors: np.ndarray
-) -> dict[int, np.ndarray]:
-    """article id -> normalised mean of its title and first two sentence vectors."""
-    out = {}
-    for aid, (start, end) in slices.items():
-        rows = vectors[start:end][positions[start:end] <= 1]
-        if not len(rows):
-            rows = vectors[start:end]
-        v = rows.mean(axis=0)
-        out[aid] = v / (np.linalg.norm(v) or 1.0)
-    return out
-
-
-def _headline_terms(
-    owners: np.ndarray, positions: np.ndarray, texts: list[str], ids: list[int]
-) -> dict[int, set[str]]:
-    """article id -> stemmed content words of its headline (or first sentence if untitled)."""
-    out: dict[int, set[str]] = {}
-    for owner, pos, text in zip(owners, positions, texts, strict=True):
-        aid = int(owner)
-        if pos <= 0 and aid not in out:  # rows are in reading order: title (-1) comes first
-            out[aid] = set(content_stems(text))
-    return {aid: out.get(aid, set()) for aid in ids}
-
-
-def shared_names(a: set[str], b: set[str], idf: dict[str, float], rare: float) -> float:
-    """IDF-weighted overlap of two term sets, relative to the smaller one; 0 unless they
-    share at least one rare term (idf >= `rare`).
-
-    Templated items (earnings tables, monthly sales) read alike to the embedding;
-    it is the rare words two headlines share - the company, the country, the deal -
-    that make them the same story.
-    """
-    shared = a & b
-    if not shared or max(idf.get(t, 0.0) for t in shared) < rare:
-        return 0.0
-    weight = sum(idf.get(t, 0.0) for t in shared)
-    return weight / min(sum(idf.get(t, 0.0) for t in a), sum(idf.get(t, 0.0) for t in b))
-
-
-def group(
-    ids: list[int],
-    leads: dict[int, np.ndarray],
-    threshold: float,
-    terms: dict[int, set[str]] | None = None,
-    min_shared: float = 0.0,
-) -> list[list[int]]:
-    """Greedy single-pass grouping: join the most similar story if close enough, else start one.
-
-    Close enough = lead-vector cosine to the story's centroid >= `threshold` and, when
-    `terms` are given, an IDF-weighted share of headline words with the story's first
-    article >= `min_shared`.
-    """
-    idf: dict[str, float] = {}
-    if terms:
-        df: dict[str, int] = {}
-        for words in terms.values():
-            for t in words:
-                df[t] = df.get(t, 0) + 1
-        idf = {t: math.log(len(terms) / n) for t, n in df.items()}
-    # "Rare" = in at most 1% of the window's headlines (and at least two of them).
-    rare = math.log(len(terms) / max(2.0, 0.01 * len(terms))) if terms else 0.0
-    groups: list[list[int]] = []
-    story_terms: list[set[str]] = []
-    dim = next((len(v) for v in leads.values()), 1)
-    centroids = np.zeros((len(ids), dim), np.float32)  # one row per story, filled in order
-    sums = np.zeros((len(ids), dim), np.float32)
-    for aid in ids:
-        vec = leads.get(aid)
-        mine = terms.get(aid, set()) if terms else set()
-        best = -1
-        if vec is not None and groups:
-            sims = centroids[: len(groups)] @ vec
-            for g in np.argsort(-sims):
-                if sims[g] < threshold:
-                    break
-                if not terms or shared_names(mine, story_terms[g], idf, rare) >= min_shared:
-                    best = int(g)
-                    break
-        if best < 0:
-            best = len(groups)
-            groups.append([])
-            story_terms.append(set(mine))
-        groups[best].append(aid)
-        if vec is not None:
-            sums[best] += vec
-            centroids[best] = sums[best] / (np.linalg.norm(sums[best]) or 1.0)
-    return groups
-
-
 def _summary(
-    title: str, texts: list[str], vecs: np.ndarray, title_vec: np.ndarray | None
+    texts: list[str],
+    vecs: np.ndarray,
+    titles: list[str],
+    title_vecs: np.ndarray,
+    earlier_vecs: np.ndarray,
 ) -> list[str]:
-    """The most central sentences of the story's articles that do not just repeat the title."""
-    keep = [
-        i
-        for i in range(len(texts))
-        if title_vec is None or float(vecs[i] @ title_vec) < REPEAT_SIMILARITY
-    ]
-    keep = [i for i in keep if texts[i].strip() != title.strip()]
+    """The most central new sentences of the story's window articles.
+
+    Left out: a sentence that is a headline again (the same words once markup is
+    cleaned, or a vector this close to one), and one an earlier article of the story
+    already said. Two near-identical sentences (wire copy in two outlets) count once.
+    """
+    # A title derived from the text is its first sentence cut with an ellipsis.
+    heads = {clean_title(t).casefold().rstrip("…").rstrip() for t in titles}
+
+    def repeats(i: int) -> bool:
+        text = clean_title(texts[i]).casefold()
+        if text in heads or any(text.startswith(h + " ") for h in heads if h):
+            return True
+        for other in (title_vecs, earlier_vecs):
+            if len(other) and float((other @ vecs[i]).max()) >= REPEAT_SIMILARITY:
+                return True
+        return False
+
+    keep = [i for i in range(len(texts)) if not repeats(i)]
     if not keep:
         return []
     stems = [content_stems(texts[i]) for i in keep]
     rank = pagerank(similarity_graph(stems)) if len(keep) > 1 else np.ones(1)
     # Early sentences carry the news; break near-ties toward them.
     order = sorted(range(len(keep)), key=lambda j: (-(rank[j] * (1 + 0.5 / (1 + j))), j))
-    chosen = sorted(order[:SUMMARY_SENTENCES])
-    return [texts[keep[j]] for j in chosen]
+    chosen: list[int] = []
+    for j in order:
+        if len(chosen) == SUMMARY_SENTENCES:
+            break
+        if all(float(vecs[keep[j]] @ vecs[keep[c]]) < REPEAT_SIMILARITY for c in chosen):
+            chosen.append(j)
+    return [texts[keep[j]] for j in sorted(chosen)]
 
 
 class DigestBuilder:
+    """Builds a `Digest` from the stored stories of a window's articles."""
+
     def __init__(
         self,
         store: ArticleStore,
         *,
-        threshold: float = GROUP_SIMILARITY,
-        min_shared: float = MIN_SHARED_NAMES,
+        params: storying.Params | None = None,
         max_stories: int = 15,
     ) -> None:
         self.store = store
-        self.threshold = threshold
-        self.min_shared = min_shared
+        self.params = params
         self.max_stories = max_stories
 
     def build(self, filters: Filters, now: datetime | None = None) -> Digest:
@@ -181,31 +138,77 @@ class DigestBuilder:
         ids = [i for i in self.store.article_ids(filters, newest_first=True) if i <= last_id]
         if not ids:
             return Digest(now, filters.since, [], last_id)
+        storying.assign_new(self.store, self.params)  # articles from before stories existed
+        of = storying.story_ids(self.store, ids)
         articles = self.store.articles(ids)
         owners, positions, vectors, texts = self.store.sentence_vectors(ids)
         slices = article_slices(owners)
-        leads = _lead_vectors(slices, positions, vectors)
-        rank = {aid: r for r, aid in enumerate(ids)}  # newest first
+        leads = storying.lead_vectors(owners, positions, vectors)
+        members: dict[int, list[int]] = {}
+        for aid in ids:  # newest first, so each story's list is too
+            members.setdefault(of[aid], []).append(aid)
+        history = self.store.story_articles([sid for sid in members if sid > 0])
+        rank = {aid: r for r, aid in enumerate(ids)}
         stories = []
-        terms = _headline_terms(owners, positions, texts, ids)
-        for members in group(ids, leads, self.threshold, terms, self.min_shared):
-            story = self._story([articles[a] for a in members], leads, filters)
+        for sid, mine in members.items():
+            story = self._story([articles[a] for a in mine], leads, filters)
+            story.id = sid
+            self._history(story, set(mine), history.get(sid, []), filters)
             # Recency: the story's newest article, relative to the window.
-            story.score += 1.0 - min(rank[a] for a in members) / len(ids)
+            story.score += 1.0 - min(rank[a] for a in mine) / len(ids)
             stories.append(story)
         stories.sort(key=lambda s: -s.score)
         stories = stories[: self.max_stories]
         for story in stories:  # summaries only for the stories shown
-            rows = [
-                i
-                for a in story.articles
-                for i in range(*slices.get(a.id, (0, 0)))
-                if positions[i] >= 0
-            ]
-            story.summary = _summary(
-                story.title, [texts[i] for i in rows], vectors[rows], leads.get(story.named_id)
+            story.summary = self._new_sentences(
+                story, history.get(story.id, []), slices, positions, vectors, texts
             )
         return Digest(now, filters.since, stories, last_id)
+
+    @staticmethod
+    def _history(
+        story: Story, window: set[int], history: list[tuple[int, str]], filters: Filters
+    ) -> None:
+        """How long the story has run: its articles from before this window, and days."""
+        since = isoformat(filters.since) if filters.since else None
+        earlier = [
+            (aid, dated)
+            for aid, dated in history
+            if aid not in window
+            and (
+                (filters.after_id is not None and aid <= filters.after_id)
+                or (since is not None and dated < since)
+            )
+        ]
+        dates = [d for _, d in earlier] + [d for a, d in history if a in window]
+        story.earlier = len(earlier)
+        story.days = len({d[:10] for d in dates}) or 1
+        story.first_dated = min(dates) if dates else None
+
+    def _new_sentences(
+        self,
+        story: Story,
+        history: list[tuple[int, str]],
+        slices: dict[int, tuple[int, int]],
+        positions: np.ndarray,
+        vectors: np.ndarray,
+        texts: list[str],
+    ) -> list[str]:
+        window = {a.id for a in story.articles}
+        rows = [i for a in story.articles for i in range(*slices.get(a.id, (0, 0)))]
+        body = [i for i in rows if positions[i] >= 0]
+        heads = [i for i in rows if positions[i] < 0]
+        earlier_vecs = np.zeros((0, vectors.shape[1]), np.float32)
+        if story.developing:
+            before = [a for a, _ in history if a not in window][-EARLIER_READ:]
+            earlier_vecs = self.store.sentence_vectors(before)[2]
+        return _summary(
+            [texts[i] for i in body],
+            vectors[body],
+            [a.title for a in story.articles],
+            vectors[heads],
+            earlier_vecs,
+        )
 
     def _story(
         self, members: list[Article], leads: dict[int, np.ndarray], filters: Filters
@@ -226,4 +229,4 @@ class DigestBuilder:
         strength = 1.0 if not wanted or wanted & set(topics) else 0.5
         sources = len({a.source or a.id for a in members})
         score = math.log1p(sources) + strength
-        return Story(named.title, members, countries, topics, [], score, named.id)
+        return Story(clean_title(named.title), members, countries, topics, [], score, named.id)

@@ -71,6 +71,22 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     title, lead, body, tokenize='porter unicode61'
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+-- Stories (retrieval.stories): created by the first open of an older data dir; its
+-- articles get their stories at the next ingest or digest.
+CREATE TABLE IF NOT EXISTS stories (
+    id INTEGER PRIMARY KEY,
+    first_dated TEXT NOT NULL,
+    last_dated TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    centroid BLOB NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_last ON stories(last_dated);
+CREATE TABLE IF NOT EXISTS article_stories (
+    article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    story_id INTEGER NOT NULL REFERENCES stories(id)
+);
+CREATE INDEX IF NOT EXISTS article_stories_by_story ON article_stories(story_id, article_id);
 """
 # Columns added since version 1, with what older rows get (version 1 wrote no date source:
 # 'unrecorded'). Version 1 also set `dated` to the ingestion time of an undated article.

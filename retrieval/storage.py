@@ -112,6 +112,18 @@ class Selection:
         return not (self.ids or self.source or self.path or self.before)
 
 
+@dataclass
+class StoryRow:
+    """A stored story: what incremental clustering needs to let new articles join it."""
+
+    id: int | None  # None until stored
+    first_dated: str  # ISO dates of its first and latest article
+    last_dated: str
+    size: int
+    centroid: bytes  # float32 sum of its articles' lead vectors
+    terms: str  # JSON {term: articles naming it}
+
+
 # (article ids, positions, vectors, texts) of sentences, in article then position order.
 SentenceRows = tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]
 # (id, title, body, dateline, title_derived, sentence vectors) of one article.
@@ -235,4 +247,26 @@ class ArticleStore(Protocol):
 
     def topic_counts(self) -> list[tuple[str, int]]:
         """(topic, article count), most first."""
+        ...
+
+    # --- stories (retrieval.stories) -------------------------------------------------------
+    def unassigned_articles(self, limit: int) -> list[tuple[int, str]]:
+        """(id, dated) of up to `limit` articles with no story yet, oldest first."""
+        ...
+
+    def stories_between(self, start: str, end: str) -> list[StoryRow]:
+        """Stories whose articles' dates overlap [start, end] (ISO dates)."""
+        ...
+
+    def save_stories(self, stories: Sequence[tuple[StoryRow, Sequence[int]]]) -> None:
+        """Insert or update stories and assign them their new articles, in one transaction;
+        a story stored with id None gets one."""
+        ...
+
+    def story_of(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """article id -> story id, for those of these articles that have one."""
+        ...
+
+    def story_articles(self, story_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+        """story id -> (article id, dated) of all its articles, oldest first."""
         ...
