@@ -448,8 +448,8 @@ class Store:
     # --- stories (retrieval.stories) -------------------------------------------------------
     def unassigned_articles(self, limit: int) -> list[tuple[int, str]]:
         return self._db.execute(
-            "SELECT a.id, a.dated FROM articles a LEFT JOIN article_stories s"
-            " ON s.article_id = a.id WHERE s.article_id IS NULL ORDER BY a.dated, a.id LIMIT ?",
+            f"SELECT a.id, {_STORY_DATE} FROM articles a LEFT JOIN article_stories s"
+            " ON s.article_id = a.id WHERE s.article_id IS NULL ORDER BY 2, a.id LIMIT ?",
             (limit,),
         ).fetchall()
 
@@ -505,12 +505,17 @@ class Store:
         marks = ",".join("?" * len(keys))
         out: dict[int, list[tuple[int, str]]] = {}
         for sid, aid, dated in self._db.execute(
-            "SELECT s.story_id, a.id, a.dated FROM article_stories s JOIN articles a"
-            f" ON a.id = s.article_id WHERE s.story_id IN ({marks}) ORDER BY a.dated, a.id",
+            f"SELECT s.story_id, a.id, {_STORY_DATE} FROM article_stories s JOIN articles a"
+            f" ON a.id = s.article_id WHERE s.story_id IN ({marks}) ORDER BY 3, a.id",
             keys,
         ):
             out.setdefault(sid, []).append((aid, dated))
         return out
+
+# When an article happened, for stories: its publication date, else (undated: `dated`
+# is '') when it was ingested, as digests count it.
+_STORY_DATE = "CASE WHEN a.dated = '' THEN a.added ELSE a.dated END"
+
 
 # Ids are never reused: SQLite gives a new row the highest id + 1, so deleting the newest
 # article would hand its id to the next one (which the digest period `after_id` would
