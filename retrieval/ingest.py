@@ -149,6 +149,8 @@ def ingest(
         articles, future = pending
         pending = None
         vectors = future.result()
+        # Named before SQLite and FAISS touch it: a native crash is traced to its batch.
+        log.info("storing batch %s", _describe(articles))
         if tagger is not None:
             row = 0
             for art in articles:
@@ -166,6 +168,7 @@ def ingest(
             return
         articles = batch.take()
         texts = [row.text for art in articles for row in art.sentences]
+        log.info("embedding batch %s", _describe(articles))  # before the encoder's native code
         future = embedding.submit(encode_unique, encoder, texts)
         store_pending()  # the previous batch, while this one is embedded
         pending = (articles, future)
@@ -194,6 +197,16 @@ def ingest(
         bar.close()
     report.articles = store.count_articles()
     return report
+
+
+def _describe(articles: list[PreparedArticle]) -> str:
+    """A batch as the log names it: its size and its first and last article's origin."""
+    first, last = articles[0], articles[-1]
+    sentences = sum(len(a.sentences) for a in articles)
+    return (
+        f"of {len(articles)} articles, {sentences} sentences:"
+        f" {first.origin or first.title[:60]!r} … {last.origin or last.title[:60]!r}"
+    )
 
 
 def encode_unique(encoder: Encoder, texts: list[str]) -> np.ndarray:

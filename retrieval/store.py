@@ -91,7 +91,8 @@ class Store:
             if version not in (0, SCHEMA_VERSION):
                 raise StoreError(f"{path} was written by another briefbot version ({version})")
             self._db.executescript(SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:  # a read-only store is already at this version
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from None
 
