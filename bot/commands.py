@@ -21,6 +21,7 @@ from retrieval.topics import topic_names
 
 from . import handlers
 from .interactions import answer
+from .limits import AskLimits
 from .scheduler import DigestScheduler
 from .subscriptions import SubscriptionStore, search_timezones
 from .workers import WorkerThreads
@@ -96,7 +97,7 @@ def register(
     workers: WorkerThreads,
     subscriptions: SubscriptionStore,
     digests: DigestScheduler,
-    cooldown: float,
+    limits: AskLimits,
 ) -> None:
     """The query commands: /ask, /headlines, /digest and /about, open to everyone."""
     countries = CountryCounts(corpus)
@@ -104,7 +105,6 @@ def register(
 
     @tree.command(name="ask")
     @app_commands.describe(question=wording.text("discord.options.question"), **filter_options)
-    @app_commands.checks.cooldown(1, cooldown, key=lambda i: i.user.id)
     async def ask(
         interaction: discord.Interaction,
         question: app_commands.Range[str, 1, 500],
@@ -113,6 +113,7 @@ def register(
         since: str | None = None,
     ) -> None:
         """Answer a question with sentences quoted from the corpus, each cited."""
+        limits.check(question, interaction.user.id, interaction.channel_id)
         filters = handlers.parse_filters(country, topic, since)
         await answer(interaction, workers, handlers.ask, corpus, question, filters)
 
