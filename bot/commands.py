@@ -20,6 +20,7 @@ from retrieval.feeds import FeedRegistry
 from retrieval.topics import topic_names
 
 from . import handlers
+from .embeds import inert
 from .interactions import answer
 from .limits import AskLimits
 from .scheduler import DigestScheduler
@@ -287,7 +288,7 @@ def sources_group(feeds: FeedRegistry) -> app_commands.Group:
     ) -> None:
         """Follow an RSS/Atom feed: new articles are ingested as they appear."""
         feed = feeds.add(url, name)
-        reply = wording.text("discord.sources.following", label=feed.label, url=feed.url)
+        reply = wording.text("discord.sources.following", label=inert(feed.label), url=feed.url)
         await interaction.response.send_message(reply, ephemeral=True)
 
     @sources.command(name="remove")
@@ -296,7 +297,7 @@ def sources_group(feeds: FeedRegistry) -> app_commands.Group:
     async def sources_remove(interaction: discord.Interaction, source: str) -> None:
         """Stop following a feed (its articles stay in the corpus)."""
         feed = feeds.remove(source)
-        reply = wording.text("discord.sources.stopped", label=feed.label)
+        reply = wording.text("discord.sources.stopped", label=inert(feed.label))
         await interaction.response.send_message(reply, ephemeral=True)
 
     @sources.command(name="list")
@@ -305,8 +306,12 @@ def sources_group(feeds: FeedRegistry) -> app_commands.Group:
         """The feeds the corpus follows, and whether each is healthy."""
         followed = feeds.list()
         lines = [
-            wording.text(
-                "discord.sources.feed", id=f.id, label=f.label, status=f.status, added=f.added
+            wording.text(  # a label is the feed's own title: a stranger's text, drawn inert
+                "discord.sources.feed",
+                id=f.id,
+                label=inert(f.label),
+                status=f.status,
+                added=f.added,
             )
             for f in followed
         ] or [wording.text("discord.sources.none")]
