@@ -249,10 +249,10 @@ def test_two_hundred_concurrent_asks_are_answered_or_told_to_wait(seed_corpus: C
         waited = [i for i in inters if i.callback_type == 4]
         answered_ = [i for i in inters if i.callback_type == 5]
         assert len(waited) + len(answered_) == 200
+        assert waited  # the queue is bounded: a burst this size cannot all wait in it
         assert answered_ and all(i.embeds for i in answered_)
         assert all(i.ephemeral and "please ask again" in i.contents[0] for i in waited)
         assert len(answered_) >= 4 + 32  # every slot and the whole (default) queue were used
-        print(f"200 asks: {len(answered_)} answered, {len(waited)} told to wait")
         assert len(server.heartbeats) > beats  # the bot kept beating, the fake acknowledging
         assert len(server.heartbeat_acks) > acks and bot.latency < float("inf")
         assert server.identify_count == 1 and server.resume_count == 0  # no reconnect
