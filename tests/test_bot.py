@@ -72,8 +72,9 @@ async def running(server: FakeDiscord, corpus: Corpus, **overrides: Any) -> Asyn
 def scenario(corpus: Corpus, body: Callable[[FakeDiscord, BriefBot], Awaitable[None]], **kw: Any):
     async def main() -> None:
         heartbeat = kw.pop("heartbeat_ms", 500)
+        deadline = kw.pop("ack_deadline", 3.0)  # Discord's; a load test may relax it
         async with (
-            FakeDiscord(heartbeat_interval_ms=heartbeat) as server,
+            FakeDiscord(heartbeat_interval_ms=heartbeat, ack_deadline=deadline) as server,
             running(server, corpus, **kw) as bot,
         ):
             await body(server, bot)
