@@ -15,6 +15,7 @@ to the log file when there is one, else to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import logging.handlers
@@ -103,7 +104,8 @@ def _detach() -> None:
         faulthandler.enable(file=sys.__stderr__ or sys.stderr, all_threads=True)
         _State.sink.close()
     if _State.tee is not None:
-        _State.tee.wait(timeout=5)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _State.tee.wait(timeout=5)  # it ends at EOF; one that does not is left to exit
     _State.handler = _State.sink = _State.tee = None
 
 
