@@ -184,6 +184,8 @@ def test_admin_commands_are_refused_without_manage_server(seed_corpus: Corpus):
         allowed = server.send_interaction("sources list", None, user=member)  # with it: fine
         await server.wait_for(lambda: allowed.callbacks)
         assert "Manage Server" not in allowed.contents[0]
+        # No reply pings anyone, also those sent without naming allowed_mentions.
+        assert allowed.callbacks[0]["data"]["allowed_mentions"] == {"parse": []}
 
     scenario(seed_corpus, body)
 
