@@ -19,6 +19,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,12 @@ def pct(values: list[float]) -> dict[str, float]:
 
 
 async def measure(corpus: Corpus, rounds: int) -> dict:
-    async with FakeDiscord(heartbeat_interval_ms=1000) as server, running(server, corpus) as bot:
+    # Latency, not the limits: no channel rate, and a queue that holds the 50-ask burst.
+    unlimited = {"ask_channel_per_minute": 0, "max_queued_queries": 50}
+    async with (
+        FakeDiscord(heartbeat_interval_ms=1000) as server,
+        running(server, corpus, **unlimited) as bot,
+    ):
         acks, answers = [], []
         for i in range(rounds):
             inter = server.send_interaction(
@@ -77,7 +83,9 @@ async def measure(corpus: Corpus, rounds: int) -> dict:
         ]
         beats = server.heartbeats[beats_before:]
         gaps = [b - a for a, b in itertools.pairwise(beats)]
+        burst_200 = await overload(corpus)
         return {
+            "burst_200_default_queue": burst_200,
             "articles": bot.corpus.stats().articles,
             "sequential": {"rounds": rounds, "ack_ms": pct(acks), "answer_ms": pct(answers)},
             "burst_50": {
@@ -86,6 +94,39 @@ async def measure(corpus: Corpus, rounds: int) -> dict:
                 "answer_ms": pct(done),
                 "max_heartbeat_gap_s": max(gaps) if gaps else None,
             },
+        }
+
+
+async def overload(corpus: Corpus) -> dict:
+    """200 asks at once, with the shipped queue bound: each answered or told to wait."""
+    async with (
+        FakeDiscord(heartbeat_interval_ms=1000) as server,
+        running(server, corpus, ask_channel_per_minute=0) as bot,
+    ):
+        start, beats = time.monotonic(), len(server.heartbeats)
+        burst = [
+            server.send_interaction(
+                "ask",
+                {"question": QUESTIONS[i % len(QUESTIONS)]},
+                user=server.world.make_user(f"o{i}"),
+            )
+            for i in range(200)
+        ]
+
+        def settled(i) -> bool:
+            return bool(i.followups) or (bool(i.callbacks) and i.callback_type == 4)
+
+        await server.wait_for(lambda: all(settled(i) for i in burst), timeout=600)
+        told = [i for i in burst if i.callback_type == 4]
+        gaps = [b - a for a, b in itertools.pairwise(server.heartbeats[beats:])]
+        return {
+            "answered": sum(1 for i in burst if i.followups),
+            "told_to_wait": len(told),
+            "told_to_wait_ms": pct([i.acknowledged_at - i.sent_at for i in told]) if told else None,
+            "all_settled_s": time.monotonic() - start,
+            "max_heartbeat_gap_s": max(gaps) if gaps else None,
+            "reconnects": server.identify_count - 1 + server.resume_count,
+            "queue_bound": bot.settings.max_concurrent_queries + bot.settings.max_queued_queries,
         }
 
 

@@ -8,12 +8,21 @@ fatal to the run. Each input has a time limit; one past it is a hang. Prints, pe
 inputs tried, crashes (an exception escaping `load`, or an item failing the checks),
 hangs and the slowest input; then the worker's peak RSS.
 
+The `http` kind fetches from a hostile HTTP server on 127.0.0.1: each input is a drawn
+response (any status line and headers, lying or missing Content-Length, chunked garbage,
+gzip/deflate of random bytes or a bomb, redirect chains back into the server or to other
+schemes, a trickle, an early close), fetched by `retrieval.fetch.fetch` within small
+limits. Anything but a Response or a FetchError is a crash; a fetch that outlives its
+deadline by 2 s is a hang.
+
     python bench/fuzz.py --examples 20000 --timeout 5 --memory-mb 2048
+    python bench/fuzz.py --kinds http --examples 3000
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -24,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,6 +62,7 @@ def kinds() -> dict[str, tuple[object, Callable[[object], object]]]:
 
     suffixes = [".txt", ".json", ".jsonl", ".csv", ".html", ".xml"]
     return {
+        "http": (hostile_responses(), fetch_hostile),
         "bytes": (
             st.tuples(st.binary(max_size=8000), st.sampled_from(suffixes)),
             lambda v: load_bytes("fuzz" + v[1], v[0]),
@@ -75,6 +86,149 @@ def kinds() -> dict[str, tuple[object, Callable[[object], object]]]:
             lambda v: load_bytes("f.txt", fs.text_document(*v)),
         ),
     }
+
+
+HTTP_DEADLINE = 1.0  # the fetch's own deadline; 2 s past it is a hang
+
+
+class _Hostile:
+    """The response the hostile server sends next (one drawn input at a time)."""
+
+    chunks: ClassVar[list[bytes]] = []
+    pause = 0.0
+    server = None
+
+
+def hostile_responses():
+    """Drawn hostile responses: a list of byte chunks sent with `pause` between them."""
+    import gzip
+    import zlib
+
+    from hypothesis import strategies as st
+
+    status = st.one_of(
+        st.sampled_from(
+            [
+                b"HTTP/1.1 200 OK",
+                b"HTTP/1.0 302 Found",
+                b"HTTP/1.1 301 X",
+                b"HTTP/1.1 304 Not Modified",
+                b"HTTP/1.1 429 Slow",
+                b"HTTP/1.1 503 Down",
+                b"HTTP/1.1 999 What",
+                b"HTTP/9.9 200 OK",
+                b"ICY 200 OK",
+                b"",
+                b"HTTP/1.1 200",
+                b"HTTP/1.1 -1 Neg",
+            ]
+        ),
+        st.binary(max_size=40),
+    )
+    header = st.one_of(
+        st.sampled_from(
+            [
+                b"Content-Length: 10",
+                b"Content-Length: -1",
+                b"Content-Length: 99999999999999",
+                b"Content-Length: abc",
+                b"Transfer-Encoding: chunked",
+                b"Content-Encoding: gzip",
+                b"Content-Encoding: deflate",
+                b"Content-Encoding: br",
+                b"Content-Encoding: gzip, gzip",
+                b"Location: /again",
+                b"Location: http://127.0.0.1:1/",
+                b"Location: file:///etc/passwd",
+                b"Location: http://[::1/x",
+                b"Location: //169.254.169.254/latest/",
+                b"Location:",
+                b"Retry-After: 99999999999",
+                b"Retry-After: Wed, 21 Oct 2015 07:28:00 GMT",
+                b"Retry-After: -5",
+                b"Content-Type: text/html; charset=x-unknown",
+                b"X-Long: " + b"a" * 70000,
+                b" folded continuation",
+            ]
+        ),
+        st.binary(max_size=60),
+    )
+    body = st.one_of(
+        st.binary(max_size=4000),
+        st.sampled_from(
+            [
+                gzip.compress(b"\0" * 8 * 2**20),
+                zlib.compress(b"\0" * 8 * 2**20),
+                b"5\r\nhello\r\nzz\r\n",
+                b"ffffffffffffffff\r\n",
+                b"0\r\n\r\n",
+            ]
+        ),
+        st.binary(max_size=2000).map(gzip.compress),
+    )
+    return st.tuples(
+        status,
+        st.lists(header, max_size=8),
+        body,
+        st.integers(1, 6),  # the body sent in this many pieces
+        st.sampled_from([0.0, 0.0, 0.0, 0.05, 0.3]),  # seconds between pieces
+    )
+
+
+def _serve_hostile() -> str:
+    """Start the hostile server once per worker; its base URL."""
+    import socketserver
+    import threading
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.settimeout(5)
+            try:
+                got = b""
+                while b"\r\n\r\n" not in got and len(got) < 65536:
+                    data = self.request.recv(4096)
+                    if not data:
+                        return
+                    got += data
+                for chunk in _Hostile.chunks:
+                    self.request.sendall(chunk)
+                    if _Hostile.pause:
+                        time.sleep(_Hostile.pause)
+            except OSError:
+                pass
+
+    class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    if _Hostile.server is None:
+        _Hostile.server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=_Hostile.server.serve_forever, daemon=True).start()
+    host, port = _Hostile.server.server_address[:2]
+    return f"http://{host}:{port}"
+
+
+def fetch_hostile(value) -> None:
+    from retrieval.fetch import FetchError, FetchLimits, fetch
+
+    status, headers, body, pieces, pause = value
+    head = b"\r\n".join([status, *headers]) + b"\r\n\r\n"
+    size = max(1, len(body) // pieces)
+    _Hostile.chunks = [head] + [body[i : i + size] for i in range(0, len(body), size)]
+    _Hostile.pause = pause
+    limits = FetchLimits(
+        connect_timeout=1.0,
+        read_timeout=1.0,
+        deadline=HTTP_DEADLINE,
+        max_bytes=256 * 2**10,
+        max_decoded=2**20,
+        max_redirects=3,
+    )
+    started = time.monotonic()
+    with contextlib.suppress(FetchError):  # a refusal is the right answer to most of these
+        fetch(_serve_hostile() + "/feed.xml", limits=limits, allow_private=True)
+    if time.monotonic() - started > HTTP_DEADLINE + 2:
+        raise Hang
 
 
 def run_kind(name: str, strategy, run, examples: int, timeout: float) -> dict:

@@ -21,14 +21,15 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
-from retrieval import BriefbotError, Corpus, InputError, wording
+from retrieval import BriefbotError, Corpus, wording
 from retrieval.atomic import write_atomic
 from retrieval.feeds import FeedPoller, FeedRegistry
 
 from . import commands, handlers
 from .digests import DigestPoster
-from .embeds import render
+from .embeds import inert, render
 from .interactions import NO_PINGS, report_error
+from .limits import AskLimits
 from .replies import Reply
 from .scheduler import DigestScheduler
 from .settings import BotSettings
@@ -80,8 +81,12 @@ class BriefBot(discord.Client):
         self.force_sync = force_sync
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = report_error
-        self._mention_cooldown = app_commands.Cooldown(1, settings.ask_cooldown_seconds)
-        self._mention_cooldowns: dict[int, app_commands.Cooldown] = {}
+        # One set of limits for /ask and mentions: asking both ways is not twice the rate.
+        self.limits = AskLimits(
+            settings.ask_cooldown_seconds,
+            settings.ask_channel_per_minute,
+            settings.max_question_chars,
+        )
         self._add_commands()
 
     def _add_commands(self) -> None:
@@ -91,7 +96,7 @@ class BriefBot(discord.Client):
             workers=self.workers,
             subscriptions=self.subscriptions,
             digests=self.digests,
-            cooldown=self.settings.ask_cooldown_seconds,
+            limits=self.limits,
         )
         commands.register_admin(
             self.tree, subscriptions=self.subscriptions, digests=self.digests, feeds=self.feeds
@@ -128,7 +133,7 @@ class BriefBot(discord.Client):
                 log.info("feed %s: %d new articles", result.feed.label, report.added)
             if result.alert or result.recovered:
                 notice = wording.text(
-                    "discord.admin.feed", label=result.feed.label, status=result.feed.status
+                    "discord.admin.feed", label=inert(result.feed.label), status=result.feed.status
                 )
                 await self.tell_admins(notice)
         await self.check_watches()
@@ -196,9 +201,10 @@ class BriefBot(discord.Client):
             if not question:
                 reply = handlers.help_reply()
             else:
-                self._check_mention_cooldown(message.author.id)
+                self.limits.check(question, message.author.id, message.channel.id)
+                job = self.workers.submit(handlers.ask, self.corpus, question, None)
                 async with message.channel.typing():
-                    reply = await self.workers.run(handlers.ask, self.corpus, question, None)
+                    reply = await job
         except BriefbotError as exc:
             reply = Reply(kind="error", title=str(exc))
         except Exception:
@@ -208,12 +214,6 @@ class BriefBot(discord.Client):
         await message.reply(embeds=messages[0], mention_author=False, allowed_mentions=NO_PINGS)
         for embeds in messages[1:]:
             await message.channel.send(embeds=embeds, allowed_mentions=NO_PINGS)
-
-    def _check_mention_cooldown(self, user_id: int) -> None:
-        bucket = self._mention_cooldowns.setdefault(user_id, self._mention_cooldown.copy())
-        retry = bucket.update_rate_limit()
-        if retry:
-            raise InputError(wording.text("discord.errors.too_fast", seconds=retry))
 
 
 __all__ = ["SYNC_STATE", "BriefBot"]

@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from .cli_parser import UsageError, build_parser
 
@@ -30,6 +31,8 @@ def _quiet_libraries() -> None:
 
 
 def _configure_logging(debug: bool) -> None:
+    """stderr shows warnings (everything with --debug); the data dir's log keeps INFO too
+    (`diagnostics.log_to_data_dir`), so the level is on the handler, not the root."""
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="briefbot: %(levelname)s %(name)s: %(message)s"
@@ -37,12 +40,21 @@ def _configure_logging(debug: bool) -> None:
         else "briefbot: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "stream", None) is sys.stderr:
+            handler.setLevel(logging.DEBUG if debug else logging.WARNING)
     for noisy in NOISY_LIBRARIES:
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The exit code of one command; a usage error raises SystemExit(2), as argparse does."""
+    """The exit code of one command; a usage error raises SystemExit(2), as argparse does.
+
+    Called as the process's entry point (no `argv`), it first turns on crash reports."""
+    if argv is None:
+        from .diagnostics import enable_crash_reports
+
+        enable_crash_reports()
     _quiet_libraries()
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -94,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:  # the disk or the system refused: explained, not a bug
-        message = wording.text("cli.os_error", error=exc.strerror or exc, path=exc.filename)
+        message = os_error_line(exc)
         return _failed(args, "os", wording.text("cli.error", error=message), message)
     except Exception as exc:
         if args.debug:
@@ -102,6 +114,22 @@ def _run(args: argparse.Namespace) -> int:
         line = wording.text("cli.unexpected", kind=type(exc).__name__, error=exc)
         return _failed(args, "internal", line, f"{type(exc).__name__}: {exc}")
     return EXIT_USAGE  # not reached: _usage_failed raises
+
+
+def os_error_line(exc: OSError) -> str:
+    """What the system refused, in one line: a full disk and a read-only file system are
+    named as such (the index or a sidecar failed to save; SQLite's own refusals are
+    translated in `retrieval.sqlite`)."""
+    import errno
+
+    from retrieval import wording
+
+    path = exc.filename
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return wording.text("errors.disk.full", path=path)
+    if exc.errno == errno.EROFS and path:
+        return wording.text("errors.lock.read_only", path=Path(path).parent)
+    return wording.text("cli.os_error", error=exc.strerror or exc, path=path)
 
 
 def _failed(args: argparse.Namespace, kind: str, line: str, message: str) -> int:

@@ -67,7 +67,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
     from retrieval.feeds import FeedRegistry
 
     added = 0
-    with open_corpus(args, bundled=False) as corpus:
+    # Only a poll adds articles; the feed list itself is shared with a running bot.
+    with open_corpus(args, bundled=False, writer=args.action == "poll") as corpus:
         registry = FeedRegistry(
             corpus.store.path, allow_private=corpus.settings.fetch.allow_private
         )
@@ -127,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not token:
         raise InputError(wording.text("errors.token.missing"))
     bot_settings = BotSettings.from_raw(load_cli_settings(args).raw)
-    with open_corpus(args) as corpus:
+    with open_corpus(args, writer=True) as corpus:  # it polls feeds: the data dir's writer
         from .startup import run_bot
 
         run_bot(corpus, bot_settings, token, force_sync=args.sync)
@@ -181,6 +182,8 @@ def effective_config(settings, bot_settings) -> list[tuple[str, str, object, str
     values["discord"] = bot_settings
     for name, section in values.items():
         for key, value in asdict(section).items():
+            if (name, key) == ("data", "dir"):
+                continue  # the first row: the data dir chosen, wherever it came from
             shown = list(value) if isinstance(value, tuple) else value
             rows.append((name, key, shown, origins.get((name, key), default)))
     return rows

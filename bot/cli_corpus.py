@@ -38,13 +38,29 @@ def load_cli_settings(args: argparse.Namespace):
     return settings
 
 
-def open_corpus(args: argparse.Namespace, bundled: bool = True):
-    """The corpus of `--data-dir`; on first use, with the bundled seed corpus ingested."""
+def open_corpus(args: argparse.Namespace, bundled: bool = True, *, writer: bool = False):
+    """The corpus of `--data-dir`; on first use, with the bundled seed corpus ingested.
+
+    `writer`: the command writes (ingest, retag, a feed poll, the bot), so it holds the
+    data dir's writer lock until the corpus closes (`retrieval.lock`)."""
     from retrieval import Corpus, wording
+    from retrieval.lock import WriterLock
+
+    from .diagnostics import log_to_data_dir
 
     settings = load_cli_settings(args)
     check_data_dir(settings.data_dir)
-    corpus = Corpus(settings)
+    log_to_data_dir(settings.data_dir)
+    lock = None
+    if writer:
+        lock = WriterLock(settings.data_dir)
+        lock.acquire(settings.data.writer_wait_seconds)
+    try:
+        corpus = Corpus(settings, writer=lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     corpus.notice = lambda line: print(line, file=sys.stderr, flush=True)
     if bundled:
         report = corpus.ensure_bundled()
@@ -101,7 +117,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     refused = refused_target(args.targets, settings.data_dir)
     if refused:
         args.parser.error(refused)  # exit 2, before anything is read
-    with open_corpus(args, bundled=False) as corpus:
+    with open_corpus(args, bundled=False, writer=True) as corpus:
         # A URL the SSRF guard refuses fails here, before anything is read or embedded.
         counted = TargetCounts(
             args.targets,
@@ -397,7 +413,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_retag(args: argparse.Namespace) -> int:
     from retrieval import wording
 
-    with open_corpus(args, bundled=False) as corpus:
+    with open_corpus(args, bundled=False, writer=True) as corpus:
         n = corpus.retag()
         topics = dict(corpus.store.topic_counts())
     if args.json:

@@ -50,7 +50,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
         args.parser.error(wording.text("cli.remove.what"))
     if not args.yes and not sys.stdin.isatty():
         args.parser.error(wording.text("cli.remove.not_a_terminal"))
-    with open_corpus(args, bundled=False) as corpus:
+    with open_corpus(args, bundled=False, writer=True) as corpus:  # it deletes: a writer
         articles = corpus.select(chosen)
         if not articles:
             raise InputError(wording.text("cli.remove.none"))

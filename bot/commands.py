@@ -20,7 +20,9 @@ from retrieval.feeds import FeedRegistry
 from retrieval.topics import topic_names
 
 from . import handlers
+from .embeds import inert
 from .interactions import answer
+from .limits import AskLimits
 from .scheduler import DigestScheduler
 from .subscriptions import SubscriptionStore, search_timezones
 from .workers import WorkerThreads
@@ -124,7 +126,7 @@ def register(
     workers: WorkerThreads,
     subscriptions: SubscriptionStore,
     digests: DigestScheduler,
-    cooldown: float,
+    limits: AskLimits,
 ) -> None:
     """The query commands: /ask, /headlines, /digest and /about, open to everyone."""
     countries = CountryCounts(corpus)
@@ -133,7 +135,6 @@ def register(
     @tree.command(name="ask")
     @app_commands.rename(with_="with")
     @app_commands.describe(question=wording.text("discord.options.question"), **filter_options)
-    @app_commands.checks.cooldown(1, cooldown, key=lambda i: i.user.id)
     async def ask(
         interaction: discord.Interaction,
         question: app_commands.Range[str, 1, 500],
@@ -144,6 +145,7 @@ def register(
         members: bool = False,
     ) -> None:
         """Answer a question with sentences quoted from the corpus, each cited."""
+        limits.check(question, interaction.user.id, interaction.channel_id)
         filters = handlers.parse_filters(country, topic, since, with_, members)
         await answer(interaction, workers, handlers.ask, corpus, question, filters)
 
@@ -347,7 +349,7 @@ def sources_group(feeds: FeedRegistry) -> app_commands.Group:
     ) -> None:
         """Follow an RSS/Atom feed: new articles are ingested as they appear."""
         feed = feeds.add(url, name)
-        reply = wording.text("discord.sources.following", label=feed.label, url=feed.url)
+        reply = wording.text("discord.sources.following", label=inert(feed.label), url=feed.url)
         await interaction.response.send_message(reply, ephemeral=True)
 
     @sources.command(name="remove")
@@ -356,7 +358,7 @@ def sources_group(feeds: FeedRegistry) -> app_commands.Group:
     async def sources_remove(interaction: discord.Interaction, source: str) -> None:
         """Stop following a feed (its articles stay in the corpus)."""
         feed = feeds.remove(source)
-        reply = wording.text("discord.sources.stopped", label=feed.label)
+        reply = wording.text("discord.sources.stopped", label=inert(feed.label))
         await interaction.response.send_message(reply, ephemeral=True)
 
     @sources.command(name="list")
@@ -365,8 +367,12 @@ def sources_group(feeds: FeedRegistry) -> app_commands.Group:
         """The feeds the corpus follows, and whether each is healthy."""
         followed = feeds.list()
         lines = [
-            wording.text(
-                "discord.sources.feed", id=f.id, label=f.label, status=f.status, added=f.added
+            wording.text(  # a label is the feed's own title: a stranger's text, drawn inert
+                "discord.sources.feed",
+                id=f.id,
+                label=inert(f.label),
+                status=f.status,
+                added=f.added,
             )
             for f in followed
         ] or [wording.text("discord.sources.none")]

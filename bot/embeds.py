@@ -4,12 +4,15 @@ Limits (Discord API docs): title 256, description 4,096, footer 2,048 characters
 6,000 characters across all embeds of a message; 10 embeds per message. Text is
 added a whole sentence (or source line) at a time, so trimming always happens at
 a sentence boundary; a single sentence too long for an embed is cut at a word.
+`tests/test_discord_limits.py` checks both promises on generated hostile replies.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import discord
 from discord.utils import escape_mentions
@@ -36,16 +39,49 @@ COLOURS = {
 
 _MARKDOWN = re.compile(r"([\\*_~|`\[\]()<>])")
 _LINE_START = re.compile(r"^(\s*)([#>-]|\d+\.)", re.MULTILINE)
+# Invite links (discord.gg/x, discord.com/invite/x, ...): a backslash before the dot
+# keeps them from being recognised as invites, and shows nothing.
+_INVITE = re.compile(r"\b(discord(?:app)?|dsc)(\.(?:gg|com|io|me|li|new)\b)", re.IGNORECASE)
+# A link target longer than this is shown as its title only (it would crowd the embed).
+MAX_URL = 512
+
+
+def visible(text: str) -> str:
+    """Without invisible format characters (zero-width spaces and joiners, bidi overrides,
+    soft hyphens: Unicode category Cf), which can disguise a mention, a link or a word."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 def inert(text: str) -> str:
     """Article text as plain text in Discord: no markdown, no masked links, no pings.
 
     Every markdown character gets a backslash (Discord shows it literally), line-start
-    markers (# > - 1.) too; `escape_mentions` breaks @everyone, @here and <@id>.
+    markers (# > - 1.) too, so `<@id>`, `<#id>`, `<@&id>` and `[x](url)` stay text;
+    `escape_mentions` breaks @everyone and @here; invite links are broken too.
     """
-    text = _LINE_START.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\1", text))
-    return escape_mentions(text)
+    text = _LINE_START.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\1", visible(text)))
+    return escape_mentions(_INVITE.sub(r"\1\\\2", text))
+
+
+# Mention-like markup (<@id>, <@&id>, <#id>, </cmd:id>, <:emoji:id>, <t:stamp>) in text
+# that draws no markdown, such as a title or footer: a zero-width space after `<` breaks it.
+_ANGLE_MARKUP = re.compile(r"<(?=[@#/:at])")
+
+
+def plain(text: str) -> str:
+    """Text for a title or footer (no markdown there, so no backslashes): no invisible
+    characters, and no mention or mention-like markup left whole."""
+    return escape_mentions(_ANGLE_MARKUP.sub("<\u200b", visible(text)))
+
+
+def link_target(url: str | None) -> str | None:
+    """An article's URL as a markdown link target, or None if it cannot be one: only
+    http(s), at most MAX_URL characters, and every character that could end or
+    reshape the link (brackets, parentheses, quotes, spaces, angle brackets) escaped."""
+    if not url or not url.startswith(("http://", "https://")):
+        return None
+    target = quote(visible(url), safe=":/?#@!$&*+,;=%~-._")
+    return target if len(target) <= MAX_URL else None
 
 
 def cut(text: str, limit: int) -> str:
@@ -60,8 +96,7 @@ def cut(text: str, limit: int) -> str:
 
 def source_line(source: Source) -> str:
     title = inert(source.title)
-    if source.url and source.url.startswith(("http://", "https://")):
-        url = source.url.replace(")", "%29").replace(" ", "%20")
+    if url := link_target(source.url):
         title = f"[{title}]({url})"
     bits = [f"`[{source.number}]` {title}"]
     meta = [inert(source.outlet)] if source.outlet else []
@@ -106,8 +141,9 @@ class _Message:
 def render(reply: Reply) -> list[list[discord.Embed]]:
     """Messages (each a list of embeds) that together show the whole reply."""
     colour = COLOURS.get(reply.kind, 0x4A5568)
-    title = cut(reply.title, TITLE_LIMIT)
-    footer = cut(reply.footer, FOOTER_LIMIT) if reply.footer else ""
+    # A title may echo a question: no markdown is drawn there, but no tricks either.
+    title = cut(plain(reply.title), TITLE_LIMIT)
+    footer = cut(plain(reply.footer), FOOTER_LIMIT) if reply.footer else ""
     messages: list[_Message] = [_Message()]
     parts: list[str] = []
     # Reserve room for the title and footer in every message's 6,000 budget.
@@ -129,7 +165,7 @@ def render(reply: Reply) -> list[list[discord.Embed]]:
         parts.clear()
 
     for block in blocks(reply):
-        block = cut(block, DESCRIPTION_LIMIT)
+        block = cut(block, min(DESCRIPTION_LIMIT, budget))  # alone in an embed, it still fits
         size = len("\n".join([*parts, block]))
         room = min(DESCRIPTION_LIMIT, budget - messages[-1].total)
         if parts and size > room:

@@ -29,9 +29,16 @@ async def answer(
     handler: Callable[..., Reply],
     *args: Any,
 ) -> None:
-    """Acknowledge at once (Discord allows 3 s), run the handler off the loop, reply."""
-    await interaction.response.defer(thinking=True)
-    reply = await workers.run(handler, *args)
+    """Acknowledge at once (Discord allows 3 s), run the handler off the loop, reply.
+
+    A full queue (`workers.Busy`) is said at once, as the first response, not deferred."""
+    job = workers.submit(handler, *args)
+    try:
+        await interaction.response.defer(thinking=True)
+    except BaseException:
+        job.cancel()
+        raise
+    reply = await job
     await send_reply(interaction, reply)
 
 

@@ -24,7 +24,10 @@ class BotSettings:
     gateway: str = "wss://gateway.discord.gg"
     dev_guild_id: int = 0
     max_concurrent_queries: int = 4
+    max_queued_queries: int = 32
     ask_cooldown_seconds: float = 5.0
+    ask_channel_per_minute: int = 20
+    max_question_chars: int = 500
     guild_ready_timeout: float = 2.0
     admin_channel_id: int = 0
     feed_interval_minutes: float = 15.0

@@ -41,7 +41,7 @@ def build_client(
 ) -> BriefBot:
     """The client with everything it uses; `client_class` lets tests use a subclass."""
     data_dir = Path(corpus.data_dir)
-    workers = WorkerThreads(settings.max_concurrent_queries)
+    workers = WorkerThreads(settings.max_concurrent_queries, settings.max_queued_queries)
     subscriptions = SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE)
     poster = DigestPoster(corpus, subscriptions, workers)
     grace = int(corpus.settings.digest.grace_hours * 3600)

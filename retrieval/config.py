@@ -114,6 +114,7 @@ class Settings:
     summary: SummarySettings = field(default_factory=SummarySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    data: DataSettings = field(default_factory=lambda: DataSettings())
     # Sections the library does not interpret (e.g. [discord]) are kept for the bot.
     raw: dict[str, Any] = field(default_factory=dict)
     # Where each (section, key) given in a file or the environment came from.
@@ -125,6 +126,8 @@ class DataSettings:
     """[data]: read by `load_settings` itself (the data dir), checked like the others."""
 
     dir: str = "."
+    # How long a writing command waits for another writer of the data dir (retrieval/lock.py).
+    writer_wait_seconds: float = 10.0
 
 
 _SECTIONS = {
@@ -483,4 +486,4 @@ def load_settings(extra: Path | None = None, data_dir: Path | None = None) -> Se
         name: build_section(cls, raw.get(name, {}), name, origins)
         for name, cls in _SECTIONS.items()
     }
-    return Settings(data_dir=chosen.expanduser(), raw=raw, origins=origins, **sections)
+    return Settings(data_dir=chosen.expanduser(), raw=raw, origins=origins, data=data, **sections)

@@ -22,13 +22,14 @@ from . import wording
 from .config import Settings
 from .digest import Digest, DigestBuilder
 from .embed import Encoder, is_prepared, load_encoder
-from .errors import InputError, StoreError
+from .errors import BriefbotError, InputError, StoreError
 from .filters import Filters
 from .index import SentenceIndex
 from .index import describe as describe_index
 from .ingest import IngestReport, ingest, rebuild_index
 from .lifecycle import Removal, remove_articles
 from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
+from .lock import WriterLock, writing_if_free
 from .question import analyse
 from .scope import question_countries, weigh
 from .search import Retrieval, retrieve
@@ -75,9 +76,19 @@ class Stats:
 
 
 class Corpus:
-    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: Encoder | None = None,
+        *,
+        writer: WriterLock | None = None,
+    ) -> None:
+        """`writer`: the data dir's writer lock, held by a command that writes (see
+        `retrieval.lock`); without it the corpus reads, and saves a repaired index only
+        while no writer runs."""
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
+        self.writer = writer
         self.store = Store(self.data_dir / DB_NAME)
         self._encoder = encoder
         # Told (one line) before a slow one-time step, such as preparing the model.
@@ -121,8 +132,12 @@ class Corpus:
             self.save_index()
 
     def close(self) -> None:
-        self.flush()
-        self.store.close()
+        try:
+            self.flush()
+            self.store.close()
+        finally:
+            if self.writer is not None:
+                self.writer.release()
 
     def __enter__(self) -> Corpus:
         return self
@@ -143,14 +158,14 @@ class Corpus:
             same_model = (meta.model, meta.dim) == (model, dim)
             if same_model and index.ntotal == count and meta.id_sum == id_sum:
                 if index.fit_size():
-                    index.save(self.index_path)
+                    self._save_if_free(index)
                 return index
             ids = index.ids()
             if same_model and index.ntotal < count and len(ids) and int(ids.sum()) == meta.id_sum:
                 added = rebuild_index(self.store, index, after_id=int(ids.max()))
                 if index.ntotal == count and int(index.ids().sum()) == id_sum:
                     log.warning("index was behind the store by %d vectors: repaired", added)
-                    index.save(self.index_path)
+                    self._save_if_free(index)
                     return index
             log.warning(
                 "index does not match the store (%d vectors vs %d): rebuilding from SQLite",
@@ -162,8 +177,16 @@ class Corpus:
         index = SentenceIndex(dim, model, backend, exact_max=exact_max)
         if count:
             rebuild_index(self.store, index)
-            index.save(self.index_path)
+            self._save_if_free(index)
         return index
+
+    def _save_if_free(self, index: SentenceIndex) -> None:
+        """Save an index repaired at open, unless another process is writing: that writer
+        saves its own (a reader's copy would miss what it adds), and a read-only data
+        dir keeps the repair in memory."""
+        with writing_if_free(self.data_dir, self.writer) as free:
+            if free:
+                index.save(self.index_path)
 
     # --- writing --------------------------------------------------------------------------
     def ingest(self, targets: list[str], progress: bool | None = None) -> IngestReport:
@@ -186,7 +209,26 @@ class Corpus:
         """
         encoder = self.encoder
         self._check_model(encoder)
-        report = ingest(
+        before = self.index.ntotal
+        try:
+            report = self._ingest(items, encoder, progress)
+        except BaseException:
+            if self.index.ntotal != before:  # the batches committed before the failure
+                self._save_after_failure()
+            raise
+        if report.added:
+            storying.assign_new(self.store)  # the new articles join stories or start them
+        if report.added or report.updated:
+            self._index_unsaved = True
+            large = self.index.ntotal > INDEX_ALWAYS_SAVE_BELOW
+            if save_index or not large or time.monotonic() - self._saved_at > INDEX_SAVE_INTERVAL:
+                self.save_index()
+        return report
+
+    def _ingest(
+        self, items: Iterable[Item], encoder: Encoder, progress: bool | None
+    ) -> IngestReport:
+        return ingest(
             items,
             self.store,
             self.index,
@@ -196,14 +238,15 @@ class Corpus:
             tagger=lambda article, vectors: self.tagger(article, vectors),
             progress=progress,
         )
-        if report.added:
-            storying.assign_new(self.store)  # the new articles join stories or start them
-        if report.added or report.updated:
-            self._index_unsaved = True
-            large = self.index.ntotal > INDEX_ALWAYS_SAVE_BELOW
-            if save_index or not large or time.monotonic() - self._saved_at > INDEX_SAVE_INTERVAL:
-                self.save_index()
-        return report
+
+    def _save_after_failure(self) -> None:
+        """Save the vectors of the batches an interrupted ingest committed, so no command
+        finds the index behind the store; if the disk refuses this too, the next writer
+        repairs it from SQLite."""
+        try:
+            self.save_index()
+        except (OSError, BriefbotError) as exc:
+            log.warning("could not save the index after a failed ingest: %s", exc)
 
     def select(self, selection: Selection) -> list[Article]:
         """The articles `remove` would delete for `selection`, in id order."""
@@ -287,9 +330,12 @@ class Corpus:
         paths = [str(p) for p in self.settings.corpus.bundled_paths() if p.exists()]
         if not paths:
             return None
-        log.info("first use: ingesting the bundled corpus (%s)", ", ".join(paths))
-        report = self.ingest(paths, progress=False)
-        self.store.set_meta("bundled_ingested", datetime.now(UTC).isoformat())
+        with writing_if_free(self.data_dir, self.writer) as free:
+            if not free:  # another process writes (or the dir is read-only): read what is there
+                return None
+            log.info("first use: ingesting the bundled corpus (%s)", ", ".join(paths))
+            report = self.ingest(paths, progress=False)
+            self.store.set_meta("bundled_ingested", datetime.now(UTC).isoformat())
         return report
 
     # --- reading --------------------------------------------------------------------------

@@ -138,7 +138,10 @@ def fetch(
             raise FetchError(_reason(exc)) from None
         if isinstance(result, Response):
             return replace(result, url=url)
-        url = urljoin(url, result)
+        try:
+            url = urljoin(url, result)
+        except ValueError:  # Location: http://[::1/x (found by bench/fuzz.py --kinds http)
+            raise FetchError(f"a redirect to an unreadable URL: {result[:200]}") from None
     raise FetchError(f"too many redirects (more than {limits.max_redirects})")
 
 

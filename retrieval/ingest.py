@@ -173,6 +173,8 @@ def ingest(
         articles, future = pending
         pending = None
         vectors = future.result()
+        # Named before SQLite and FAISS touch it: a native crash is traced to its batch.
+        log.info("storing batch %s", _describe(articles))
         if tagger is not None:
             row = 0
             for art in articles:
@@ -193,6 +195,7 @@ def ingest(
         if not batch.articles:
             return
         articles = batch.take()
+        log.info("embedding batch %s", _describe(articles))  # before the encoder's native code
         future = embedding.submit(_embed, encoder, articles, shown)
         store_pending()  # the previous batch, while this one is embedded
         pending = (articles, future)
@@ -244,6 +247,16 @@ def _embed(encoder: Encoder, articles: list[PreparedArticle], shown: IngestProgr
         finished = int(np.searchsorted(ends, start + len(parts[-1]), side="right"))
         shown.set_embedded(done + finished)
     return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
+
+
+def _describe(articles: list[PreparedArticle]) -> str:
+    """A batch as the log names it: its size and its first and last article's origin."""
+    first, last = articles[0], articles[-1]
+    sentences = sum(len(a.sentences) for a in articles)
+    return (
+        f"of {len(articles)} articles, {sentences} sentences:"
+        f" {first.origin or first.title[:60]!r} … {last.origin or last.title[:60]!r}"
+    )
 
 
 def encode_unique(encoder: Encoder, texts: list[str]) -> np.ndarray:

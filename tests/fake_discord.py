@@ -230,6 +230,7 @@ class Gateway:
         self.sockets: set[web.WebSocketResponse] = set()
         self.received: list[tuple[float, int, Any]] = []
         self.heartbeats: list[float] = []
+        self.heartbeat_acks: list[float] = []  # op 11 sent back, after each op 1
         self.identify_count = 0
         self.resume_count = 0
 
@@ -257,6 +258,7 @@ class Gateway:
         if op == 1:
             self.heartbeats.append(time.monotonic())
             await self._send(conn, {"op": 11})
+            self.heartbeat_acks.append(time.monotonic())
         elif op == 2:
             await self._identify(conn, d)
         elif op == 6:
@@ -592,6 +594,7 @@ class FakeDiscord:
         self.posted: list[PostedMessage] = self.rest.posted
         self.interactions: dict[str, InteractionRecord] = self.rest.interactions
         self.heartbeats: list[float] = self.gateway.heartbeats  # time.monotonic() of each op 1
+        self.heartbeat_acks: list[float] = self.gateway.heartbeat_acks
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -22,7 +22,9 @@ from tests.conftest import FakeEncoder
 def fake_cli(monkeypatch, tmp_path: Path) -> Path:
     """Commands open their corpus with the fake encoder; the data dir they use."""
     real = retrieval.Corpus
-    monkeypatch.setattr(retrieval, "Corpus", lambda settings: real(settings, encoder=FakeEncoder()))
+    monkeypatch.setattr(
+        retrieval, "Corpus", lambda settings, **kw: real(settings, encoder=FakeEncoder(), **kw)
+    )
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
 

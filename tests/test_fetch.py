@@ -249,3 +249,10 @@ def test_urls_given_to_ingest_are_fetched_within_the_default_bounds(hostile: Fee
     ]:
         url = hostile.url(path)
         assert list(load_url(url, allow_private=True)) == [Skipped(url, f"cannot fetch: {reason}")]
+
+
+def test_a_redirect_to_a_malformed_url_is_a_fetch_error(hostile: FeedServer):
+    # Found by bench/fuzz.py's hostile HTTP server: urljoin raised ValueError past fetch.
+    hostile.routes["/bad-redirect"] = Route(status=302, headers={"Location": "http://[::1/x"})
+    with pytest.raises(FetchError, match="redirect to an unreadable URL"):
+        fetch(hostile.url("/bad-redirect"), limits=LIMITS, allow_private=True)
