@@ -120,7 +120,9 @@ def test_selection_by_folder_file_source_and_date(fake_corpus, tmp_path: Path):
 @pytest.fixture
 def fake_cli(monkeypatch, tmp_path: Path) -> Path:
     real = retrieval.Corpus
-    monkeypatch.setattr(retrieval, "Corpus", lambda settings: real(settings, encoder=FakeEncoder()))
+    monkeypatch.setattr(
+        retrieval, "Corpus", lambda settings, **kw: real(settings, encoder=FakeEncoder(), **kw)
+    )
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
 

@@ -63,7 +63,7 @@ SLOW_CLI = textwrap.dedent(
             return super().encode(texts)
 
     real = retrieval.Corpus
-    retrieval.Corpus = lambda settings: real(settings, encoder=Slow())
+    retrieval.Corpus = lambda settings, **kw: real(settings, encoder=Slow(), **kw)
     from bot.cli import main
     sys.exit(main(sys.argv[1:]))
     """
