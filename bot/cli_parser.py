@@ -62,6 +62,13 @@ class BriefbotParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self)
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> object:
+        # argparse drops a "--" value (`--limit=--`) and then skips the option's type,
+        # handing the command an empty list: a one-value option given "--" has no value.
+        if action.nargs is None and action.option_strings and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one value")
+        return super()._get_values(action, arg_strings)
+
 
 def _count(most: int) -> Callable[[str], int]:
     """An argparse `type`: a whole number from 1 to `most` (argparse names the option)."""

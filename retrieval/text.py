@@ -166,6 +166,8 @@ def _rejoin_abbreviations(para: str, spans: list[tuple[int, int]]) -> list[tuple
 
 
 def _continues(para: str, previous: tuple[int, int], start: int) -> bool:
+    if "\n\n" in para[previous[1] : start]:  # a blank line ends a sentence whatever came
+        return False
     tail = para[previous[0] : previous[1]]
     token = _LAST_TOKEN.search(tail)
     following = para[start : start + 1]

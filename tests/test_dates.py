@@ -172,7 +172,7 @@ def test_since_leaves_undated_out_unless_asked_and_headlines_put_them_last(
     from tests.conftest import FakeEncoder
 
     real = retrieval.Corpus
-    monkeypatch.setattr(retrieval, "Corpus", lambda s: real(s, encoder=FakeEncoder()))
+    monkeypatch.setattr(retrieval, "Corpus", lambda s, **kw: real(s, encoder=FakeEncoder(), **kw))
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
     (tmp_path / "undated.txt").write_text("Undated tariff story\n\nJapan asked about tariffs.")
     old = {"title": "Old tariff story", "body": "Tariffs in 1987.", "date": "1987-02-26"}
