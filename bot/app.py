@@ -114,7 +114,7 @@ class BriefBot(discord.Client):
     def start_background_work(self) -> None:
         """Scheduled digests (jobs from the subscriptions, re-read every minute: the CLI may
         have changed them) and feed polls (the first one right away)."""
-        self.poster.deliver_via(self)
+        self.poster.deliver_via(self, notify=self.tell_admins)
         self.alerter.start(self, notify=self.tell_admins)
         self.digests.start(self.subscriptions.list())
         self.digests.every(

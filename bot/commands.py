@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Literal
 
 import discord
 from discord import app_commands
 
-from retrieval import Corpus, wording
+from retrieval import Corpus, InputError, wording
 from retrieval.feeds import FeedRegistry
 from retrieval.topics import topic_names
 
@@ -24,7 +25,7 @@ from .embeds import inert
 from .interactions import answer
 from .limits import AskLimits
 from .scheduler import DigestScheduler
-from .subscriptions import SubscriptionStore, search_timezones
+from .subscriptions import CHANNEL, FORUM, SubscriptionStore, search_timezones
 from .workers import WorkerThreads
 
 MAX_CHOICES = 25
@@ -221,6 +222,18 @@ def _autocomplete_filters(command: app_commands.Command, countries: CountryCount
         return topic_choices(current)
 
 
+def delivery_for(channel: object, delivery: str | None) -> str:
+    """The delivery asked for, checked against the channel: a forum takes only forum posts
+    (and is forum delivery when none is named); a text channel takes anything else."""
+    forum = isinstance(channel, discord.ForumChannel)
+    chosen = delivery or (FORUM if forum else CHANNEL)
+    if chosen == FORUM and not forum:
+        raise InputError(wording.text("errors.subscription.forum_channel"))
+    if chosen != FORUM and forum:
+        raise InputError(wording.text("errors.subscription.text_channel", delivery=chosen))
+    return chosen
+
+
 def register_admin(
     tree: app_commands.CommandTree,
     *,
@@ -239,6 +252,7 @@ def register_admin(
         topic=wording.text("discord.subscribe.options.topic"),
         channel=wording.text("discord.subscribe.options.channel"),
         members=wording.text("discord.subscribe.options.members"),
+        delivery=wording.text("discord.subscribe.options.delivery"),
     )
     @app_commands.guild_only()
     @admin
@@ -249,12 +263,14 @@ def register_admin(
         timezone: str,
         country: str | None = None,
         topic: str | None = None,
-        channel: discord.TextChannel | None = None,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
         members: bool = False,
+        delivery: Literal["channel", "threads", "forum"] | None = None,
     ) -> None:
         """Post a daily digest of trade and geopolitics stories to a channel."""
         filters = handlers.parse_filters(_split(country), _split(topic), None, None, members)
         channel_id = channel.id if channel else interaction.channel_id
+        delivery = delivery_for(channel or interaction.channel, delivery)
         sub = subscriptions.add(
             channel_id or 0,
             time,
@@ -264,6 +280,7 @@ def register_admin(
             interaction.guild_id,
             with_countries=filters.with_countries,
             members=filters.members,
+            delivery=delivery,
         )
         digests.sync(subscriptions.list())
         when = digests.next_run(sub.id)

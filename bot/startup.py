@@ -24,6 +24,7 @@ from .app import BriefBot
 from .digests import DigestPoster
 from .scheduler import DigestScheduler
 from .settings import BotSettings
+from .story_threads import STORY_THREADS_FILE, StoryThreadStore
 from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 from .watch_alerts import WatchAlerter
 from .watches import WATCHES_FILE, WatchStore
@@ -43,13 +44,20 @@ def build_client(
     data_dir = Path(corpus.data_dir)
     workers = WorkerThreads(settings.max_concurrent_queries, settings.max_queued_queries)
     subscriptions = SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE)
-    poster = DigestPoster(corpus, subscriptions, workers)
+    story_threads = StoryThreadStore(data_dir / STORY_THREADS_FILE)
+    poster = DigestPoster(corpus, subscriptions, workers, story_threads)
     grace = int(corpus.settings.digest.grace_hours * 3600)
     # Only the operator's config may let feeds reach internal addresses, never a command.
     allow_private = corpus.settings.fetch.allow_private
     feeds = FeedRegistry(corpus.store.path, allow_private=allow_private)
     watches = WatchStore(data_dir / WATCHES_FILE)
-    alerter = WatchAlerter(corpus, watches, workers, per_hour=settings.watch_alerts_per_hour)
+    alerter = WatchAlerter(
+        corpus,
+        watches,
+        workers,
+        per_hour=settings.watch_alerts_per_hour,
+        story_of=corpus.store.story_of,  # one alert per story: stories are stored at ingest
+    )
     return client_class(
         corpus,
         settings,

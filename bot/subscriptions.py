@@ -8,6 +8,10 @@ the previous one covered.
 The country filter is stored as people type it, in the one `countries` column (so
 old rows still read, and the UNIQUE constraint covers pairs too): "JP,KR" any of
 them, "JP+US" a pair, and a trailing "*" when groupings include their members.
+
+`delivery` says where a digest goes: `channel` (one message of sections, as always), `threads`
+(each story a message in the channel with a thread started from it) or `forum` (the channel
+is a forum: each story a post). Databases from before it gain the column on open.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     countries TEXT NOT NULL DEFAULT '',
     topics TEXT NOT NULL DEFAULT '',
     created TEXT NOT NULL,
+    delivery TEXT NOT NULL DEFAULT 'channel',
     UNIQUE (channel_id, time, timezone, countries, topics)
 );
 CREATE TABLE IF NOT EXISTS posted_digests (
@@ -44,6 +49,10 @@ CREATE TABLE IF NOT EXISTS posted_digests (
     PRIMARY KEY (subscription_id, period)
 );
 """
+# Added after the first release: older databases get it on open (`_migrate`).
+ADD_DELIVERY = "ALTER TABLE subscriptions ADD COLUMN delivery TEXT NOT NULL DEFAULT 'channel'"
+CHANNEL, THREADS, FORUM = "channel", "threads", "forum"
+DELIVERIES = (CHANNEL, THREADS, FORUM)
 SUBSCRIPTIONS_FILE = "subscriptions.sqlite3"  # in the data directory, beside the corpus
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -59,6 +68,7 @@ class Subscription:
     topics: tuple[str, ...]
     with_countries: tuple[str, ...] = ()  # required as well: a pair
     members: bool = False  # a grouping includes its members
+    delivery: str = CHANNEL  # one of DELIVERIES
 
     def filters(self, **window: Any) -> Filters:
         """The stored filter; `window` adds the digest period (since, after_id)."""
@@ -90,7 +100,7 @@ class Subscription:
         if where and self.members:
             where = wording.text("discord.subscription.members", countries=where)
         scope = ", ".join([where, *self.topics] if where else self.topics)
-        return wording.text(
+        text = wording.text(
             "discord.subscription.describe",
             id=self.id,
             channel=self.channel_id,
@@ -98,6 +108,11 @@ class Subscription:
             timezone=self.timezone,
             scope=scope or wording.text("discord.subscription.all_topics"),
         )
+        if self.delivery == THREADS:
+            return text + wording.text("discord.subscription.threads")
+        if self.delivery == FORUM:
+            return text + wording.text("discord.subscription.forum")
+        return text
 
 
 MEMBERS = "*"
@@ -124,6 +139,15 @@ def parse_time(text: str) -> str:
     if not match:
         raise InputError(wording.text("errors.time.unreadable", time=text))
     return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def parse_delivery(text: str | None) -> str:
+    name = (text or CHANNEL).strip().lower()
+    if name not in DELIVERIES:
+        raise InputError(
+            wording.text("errors.subscription.delivery", delivery=text, known=", ".join(DELIVERIES))
+        )
+    return name
 
 
 def parse_timezone(text: str) -> str:
@@ -154,6 +178,12 @@ class SubscriptionStore:
         self.path = path
         self._connections = ThreadConnections(path)
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(subscriptions)")}
+        if "delivery" not in columns:
+            self._db.execute(ADD_DELIVERY)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -170,12 +200,13 @@ class SubscriptionStore:
         *,
         with_countries: tuple[str, ...] = (),
         members: bool = False,
+        delivery: str | None = None,
     ) -> Subscription:
         time, timezone = parse_time(time), parse_timezone(timezone)
         try:
             cur = self._db.execute(
                 "INSERT INTO subscriptions (guild_id, channel_id, time, timezone, countries,"
-                " topics, created) VALUES (?,?,?,?,?,?,?)",
+                " topics, created, delivery) VALUES (?,?,?,?,?,?,?,?)",
                 (
                     guild_id,
                     channel_id,
@@ -184,6 +215,7 @@ class SubscriptionStore:
                     encode_countries(countries, with_countries, members),
                     ",".join(topics),
                     datetime.now(UTC).isoformat(),
+                    parse_delivery(delivery),
                 ),
             )
         except sqlite3.IntegrityError:
@@ -192,8 +224,7 @@ class SubscriptionStore:
 
     def get(self, sub_id: int) -> Subscription:
         row = self._db.execute(
-            "SELECT id, guild_id, channel_id, time, timezone, countries, topics"
-            " FROM subscriptions WHERE id=?",
+            f"SELECT {_COLUMNS} FROM subscriptions WHERE id=?",
             (sub_id,),
         ).fetchone()
         if row is None:
@@ -208,9 +239,7 @@ class SubscriptionStore:
         return sub
 
     def list(self, guild_id: int | None = None) -> list[Subscription]:
-        sql = (
-            "SELECT id, guild_id, channel_id, time, timezone, countries, topics FROM subscriptions"
-        )
+        sql = f"SELECT {_COLUMNS} FROM subscriptions"
         args: tuple = ()
         if guild_id is not None:
             sql += " WHERE guild_id=?"
@@ -253,6 +282,9 @@ class SubscriptionStore:
         ).fetchall()
 
 
+_COLUMNS = "id, guild_id, channel_id, time, timezone, countries, topics, delivery"
+
+
 def _row(row: tuple) -> Subscription:
     countries, with_countries, members = decode_countries(row[5])
     return Subscription(
@@ -265,4 +297,5 @@ def _row(row: tuple) -> Subscription:
         topics=tuple(t for t in row[6].split(",") if t),
         with_countries=with_countries,
         members=members,
+        delivery=row[7],
     )

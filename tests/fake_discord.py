@@ -146,7 +146,8 @@ class InteractionRecord:
 
 
 class World:
-    """The static Discord state: bot user, application, one guild, a text channel, a user."""
+    """The Discord state: bot user, application, one guild, a text channel, a forum channel
+    (type 15, with ``available_tags``), the threads started in either (type 11), a user."""
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -155,8 +156,16 @@ class World:
         self.app_id = self.bot_user["id"]
         self.guild_id = snowflake()
         self.channel_id = snowflake()
+        self.forum_id = snowflake()
         self.role_id = snowflake()
         self.users = {u["id"]: u for u in (self.bot_user, self.user)}
+        self.forum_tags: list[JSONDict] = [self.make_tag("trade")]
+        self.threads: dict[str, JSONDict] = {}  # thread id -> channel object (type 11)
+
+    @staticmethod
+    def make_tag(name: str) -> JSONDict:
+        return {"id": snowflake(), "name": name, "moderated": False, "emoji_id": None,
+                "emoji_name": None}
 
     @staticmethod
     def make_user(name: str, *, bot: bool = False) -> JSONDict:
@@ -181,22 +190,50 @@ class World:
                 "position": 0, "permission_overwrites": [], "topic": None, "nsfw": False,
                 "parent_id": None, "last_message_id": None, "rate_limit_per_user": 0}
 
+    def forum(self) -> JSONDict:
+        return {**self.channel(), "id": self.forum_id, "type": 15, "name": "stories",
+                "available_tags": self.forum_tags, "default_reaction_emoji": None,
+                "default_sort_order": None, "default_forum_layout": 0, "flags": 0,
+                "default_thread_rate_limit_per_user": 0, "default_auto_archive_duration": 1440}
+
+    def thread(self, thread_id: str, parent_id: str, body: Mapping[str, Any]) -> JSONDict:
+        """A new public thread (type 11) as Discord returns it."""
+        now = _now_iso()
+        return {"id": thread_id, "type": 11, "guild_id": self.guild_id, "parent_id": parent_id,
+                "owner_id": self.bot_user["id"], "name": body.get("name") or "",
+                "last_message_id": None, "rate_limit_per_user": 0, "message_count": 0,
+                "member_count": 1, "total_message_sent": 0, "flags": 0,
+                "applied_tags": [str(t) for t in body.get("applied_tags") or []],
+                "thread_metadata": {"archived": False, "locked": False, "archive_timestamp": now,
+                                    "auto_archive_duration": body.get("auto_archive_duration")
+                                    or 1440, "create_timestamp": now}}
+
+    def channel_by_id(self, cid: str) -> JSONDict | None:
+        if cid == self.channel_id:
+            return self.channel()
+        if cid == self.forum_id:
+            return self.forum()
+        return self.threads.get(cid)
+
     def guild(self) -> JSONDict:
         role = {"permissions": "0", "position": 0, "color": 0, "hoist": False, "managed": False,
                 "mentionable": False, "flags": 0, "icon": None, "unicode_emoji": None}
         roles = [{**role, "id": self.guild_id, "name": "@everyone", "permissions": ALL_PERMS},
                  {**role, "id": self.role_id, "name": "Analyst", "position": 1}]
         members = [self.member(self.bot_user), self.member(self.user)]
-        empty = ("threads", "presences", "voice_states", "stage_instances", "emojis", "stickers",
+        empty = ("presences", "voice_states", "stage_instances", "emojis", "stickers",
                  "guild_scheduled_events", "soundboard_sounds", "features")
         return {"id": self.guild_id, "name": "Trade Desk", "icon": None, "unavailable": False,
                 "owner_id": self.user["id"], "large": False, "member_count": len(members),
                 "joined_at": _now_iso(), "roles": roles, "members": members,
-                "channels": [self.channel()], "preferred_locale": "en-US", "afk_timeout": 300,
+                "channels": [self.channel(), self.forum()], "preferred_locale": "en-US",
+                "afk_timeout": 300,
                 "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0,
                 "explicit_content_filter": 0, "premium_tier": 0, "nsfw_level": 0,
                 "system_channel_flags": 0, "description": None, "banner": None, "splash": None,
-                **{key: [] for key in empty}}
+                **{key: [] for key in empty},
+                "threads": [t for t in self.threads.values()
+                            if not t["thread_metadata"]["archived"]]}
 
     def message(self, channel_id: str, author: JSONDict, body: Mapping[str, Any],
                 **extra: Any) -> JSONDict:
@@ -366,6 +403,8 @@ class RestApi:
         self.messages: dict[str, JSONDict] = {}
         self.posted: list[PostedMessage] = []
         self.interactions: dict[str, InteractionRecord] = {}
+        self.denied: list[tuple[str, str, int]] = []  # (method, path glob, Discord code): 403
+        self.dispatch: Callable[[str, JSONDict], None] = lambda name, data: None
         w = r"(?P<app>\d+)/(?P<token>[^/]+)"
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             (m, re.compile(f"^{p}$"), h) for m, p, h in [
@@ -375,6 +414,10 @@ class RestApi:
                 ("GET", r"/applications/\d+(?:/guilds/(?P<guild>\d+))?/commands", self.get_cmds),
                 ("PUT", r"/applications/\d+(?:/guilds/(?P<guild>\d+))?/commands", self.put_cmds),
                 ("GET", r"/channels/(?P<cid>\d+)", self.get_channel),
+                ("PATCH", r"/channels/(?P<cid>\d+)", self.edit_channel),
+                ("POST", r"/channels/(?P<cid>\d+)/threads", self.forum_post),
+                ("POST", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)/threads",
+                 self.start_thread),
                 ("POST", r"/channels/(?P<cid>\d+)/typing", self.no_content),
                 ("POST", r"/channels/(?P<cid>\d+)/messages", self.post_message),
                 ("*", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self.channel_message),
@@ -402,6 +445,10 @@ class RestApi:
         public = rec.path.startswith(("/interactions/", "/webhooks/")) or rec.path == "/gateway"
         if not public and request.headers.get("Authorization") != f"Bot {self.world.token}":
             return error_response(401, 0, "401: Unauthorized")
+        for method, glob, code in self.denied:
+            if method == rec.method and fnmatch.fnmatchcase(rec.path, glob):
+                message = "Missing Access" if code == 50001 else "Missing Permissions"
+                return error_response(403, code, message)
         for method, pattern, handler in self.routes:
             match = pattern.match(rec.path)
             if match and method in ("*", rec.method):
@@ -451,18 +498,101 @@ class RestApi:
         return web.Response(status=204)
 
     async def get_channel(self, rec: RecordedRequest, cid: str) -> web.Response:
-        if cid != self.world.channel_id:
+        channel = self.world.channel_by_id(cid)
+        if channel is None:
             return error_response(404, 10003, "Unknown Channel")
-        return json_response(self.world.channel())
+        return json_response(channel)
 
     async def post_message(self, rec: RecordedRequest, cid: str) -> web.Response:
-        if cid != self.world.channel_id:
+        """A message in the text channel or a thread. As on Discord, a message unarchives
+        an archived thread unless it is locked; a forum takes posts, not messages."""
+        thread = self.world.threads.get(cid)
+        if cid != self.world.channel_id and thread is None:
             return error_response(404, 10003, "Unknown Channel")
+        if thread is not None:
+            meta = thread["thread_metadata"]
+            if meta["archived"] and meta["locked"]:
+                return error_response(400, 50083, "Thread is archived")
+            if meta["archived"]:
+                meta["archived"] = False
+                self.dispatch("THREAD_UPDATE", thread)
         body = rec.json or {}
-        msg = self.world.message(cid, self.world.bot_user, body, attachments=self._files(rec))
+        return json_response(self._post(cid, body, self._files(rec)))
+
+    def _post(self, cid: str, body: JSONDict, files: list[JSONDict], **extra: Any) -> JSONDict:
+        msg = self.world.message(cid, self.world.bot_user, body, attachments=files, **extra)
         self.messages[msg["id"]] = msg
         self.posted.append(PostedMessage(cid, body, msg))
-        return json_response(msg)
+        if cid in self.world.threads:
+            thread = self.world.threads[cid]
+            thread["message_count"] += 1
+            thread["last_message_id"] = msg["id"]
+        return msg
+
+    # -- threads and forum posts ---------------------------------------------------------------
+
+    def _new_thread(self, thread_id: str, parent_id: str, body: JSONDict) -> JSONDict:
+        thread = self.world.thread(thread_id, parent_id, body)
+        self.world.threads[thread_id] = thread
+        self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
+
+    async def start_thread(self, rec: RecordedRequest, cid: str, mid: str) -> web.Response:
+        """``POST /channels/{cid}/messages/{mid}/threads``: the thread takes the message's id."""
+        msg = self.messages.get(mid)
+        if cid != self.world.channel_id or msg is None or msg["channel_id"] != cid:
+            return error_response(404, 10008, "Unknown Message")
+        if mid in self.world.threads:
+            return error_response(400, 160004, "A thread has already been created for this message")
+        body = rec.json or {}
+        if not body.get("name"):
+            return error_response(400, 50035, "Invalid Form Body: name")
+        thread = self._new_thread(mid, cid, body)
+        msg["thread"] = thread
+        return json_response(thread)
+
+    async def forum_post(self, rec: RecordedRequest, cid: str) -> web.Response:
+        """``POST /channels/{forum}/threads`` with a starter ``message``: a forum post."""
+        if cid != self.world.forum_id:
+            return error_response(404, 10003, "Unknown Channel")
+        body = rec.json or {}
+        starter = body.get("message") or {}
+        known = {t["id"] for t in self.world.forum_tags}
+        tags = [str(t) for t in body.get("applied_tags") or []]
+        if not body.get("name") or not (starter.get("content") or starter.get("embeds")):
+            return error_response(400, 50035, "Invalid Form Body: name and message")
+        if len(tags) > 5 or not set(tags) <= known:
+            return error_response(400, 50035, "Invalid Form Body: applied_tags")
+        thread = self._new_thread(snowflake(), cid, {**body, "applied_tags": tags})
+        msg = self._post(thread["id"], starter, self._files(rec), id=thread["id"])
+        return json_response({**thread, "message": msg})
+
+    async def edit_channel(self, rec: RecordedRequest, cid: str) -> web.Response:
+        """``PATCH /channels/{id}``: a thread's ``archived``/``locked``/``name``, a forum's
+        ``available_tags`` (a tag without an id is new and gets one)."""
+        body = rec.json or {}
+        thread = self.world.threads.get(cid)
+        if thread is not None:
+            meta = thread["thread_metadata"]
+            if meta["locked"] and body.get("archived") is False and "locked" not in body:
+                return error_response(403, 50013, "Missing Permissions")
+            for key in ("archived", "locked"):
+                if key in body:
+                    meta[key] = bool(body[key])
+            if "name" in body:
+                thread["name"] = body["name"]
+            self.dispatch("THREAD_UPDATE", thread)
+            return json_response(thread)
+        if cid == self.world.forum_id:
+            if "available_tags" in body:
+                tags = [{**self.world.make_tag(t["name"]), **t} for t in body["available_tags"]]
+                if len(tags) > 20 or len({t["name"].casefold() for t in tags}) < len(tags):
+                    return error_response(400, 50035, "Invalid Form Body: available_tags")
+                self.world.forum_tags = [{**t, "id": str(t["id"])} for t in tags]
+            forum = self.world.forum()
+            self.dispatch("CHANNEL_UPDATE", forum)
+            return json_response(forum)
+        return error_response(404, 10003, "Unknown Channel")
 
     async def channel_message(self, rec: RecordedRequest, cid: str, mid: str) -> web.Response:
         """GET/PATCH/DELETE ``/channels/{cid}/messages/{mid}``."""
@@ -586,6 +716,7 @@ class FakeDiscord:
         self.port = 0
         self.gateway = Gateway(self.world, heartbeat_interval_ms, lambda: self.gateway_url)
         self.rest = RestApi(self.world, lambda: self.gateway_url, ack_deadline)
+        self.rest.dispatch = self._dispatch_if_connected
         self.bot_user, self.user = self.world.bot_user, self.world.user
         self.guild_id, self.channel_id = self.world.guild_id, self.world.channel_id
         self.requests: list[RecordedRequest] = self.rest.requests
@@ -735,6 +866,43 @@ class FakeDiscord:
     def dispatch(self, name: str, data: JSONDict) -> None:
         """Send an arbitrary gateway dispatch event."""
         self._submit(self.gateway.dispatch(name, data))
+
+    def _dispatch_if_connected(self, name: str, data: JSONDict) -> None:
+        """The event Discord sends after a REST change (THREAD_CREATE, CHANNEL_UPDATE, ...),
+        when a session is there to get it."""
+        if self.gateway.current is not None:
+            self.dispatch(name, json.loads(json.dumps(data)))
+
+    # -- permissions, threads -----------------------------------------------------------------
+
+    def deny(self, method: str, pattern: str, code: int = 50013) -> None:
+        """Answer requests like ``("POST", "/channels/*/messages/*/threads")`` with 403 and
+        this Discord code (50013 Missing Permissions, 50001 Missing Access)."""
+        self.rest.denied.append((method, pattern, code))
+
+    def allow_all(self) -> None:
+        self.rest.denied.clear()
+
+    @property
+    def forum_id(self) -> str:
+        return self.world.forum_id
+
+    @property
+    def threads(self) -> dict[str, JSONDict]:
+        """Every thread and forum post, by id (channel objects of type 11)."""
+        return self.world.threads
+
+    def in_channel(self, channel_id: str) -> list[PostedMessage]:
+        """What the bot posted in one channel or thread, in order."""
+        return [p for p in self.posted if p.channel_id == channel_id]
+
+    def set_thread(self, thread_id: str, *, dispatch: bool = True, **metadata: bool) -> None:
+        """Change a thread as a moderator (or Discord's idle timer) would: archived, locked;
+        THREAD_UPDATE goes to a connected bot unless ``dispatch`` is false (a stale cache)."""
+        thread = self.world.threads[thread_id]
+        thread["thread_metadata"].update(metadata)
+        if dispatch:
+            self._dispatch_if_connected("THREAD_UPDATE", thread)
 
     def send_interaction(self, name: str, options: list[JSONDict] | Mapping[str, Any] | None = None,
                          *, type: int = 2, command_type: int = 1, user: JSONDict | None = None,
