@@ -35,6 +35,7 @@ def cmd_subs(args: argparse.Namespace) -> int:
                 args.guild,
                 with_countries=filters.with_countries,
                 members=filters.members,
+                delivery=args.delivery,
             )
         ]
     elif args.action == "remove":

@@ -121,6 +121,7 @@ def subscription_json(s) -> dict[str, Any]:
         "with": list(s.with_countries),
         "members": s.members,
         "topics": list(s.topics),
+        "delivery": s.delivery,
     }
 
 

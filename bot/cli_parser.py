@@ -343,6 +343,12 @@ def _add_subscriptions(add: AddCommand) -> None:
     s.add_argument("--with", dest="with_countries", action="append", default=[], metavar="C")
     s.add_argument("--members", action="store_true", help="groupings include their members")
     s.add_argument("--topic", action="append", default=[], help="repeatable; default: config")
+    s.add_argument(
+        "--delivery",
+        choices=("channel", "threads", "forum"),
+        default="channel",
+        help="one digest message, a thread per story, or a forum post per story (a forum channel)",
+    )
     s = subs.add_parser("remove", help="stop a subscription")
     _common(s, suppress=True)
     s.add_argument("id", type=identifier, help="the subscription id (see list)")

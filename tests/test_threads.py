@@ -7,6 +7,7 @@ and a missing permission told to the admins without stopping anything."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from retrieval import Corpus, Filters, InputError, Settings
 from retrieval.records import RawArticle
 from tests.fake_discord import FakeDiscord
 from tests.test_bot import running
+from tests.test_cli import run
 
 NOW = datetime.now(UTC)
 
@@ -250,3 +252,16 @@ def test_an_old_database_gains_the_delivery_column(tmp_path: Path):
     assert SubscriptionStore(path).get(new.id).delivery == "forum"  # opening again is fine
     with pytest.raises(InputError, match="unknown delivery 'posts'"):
         store.add(7, "10:00", "UTC", delivery="posts")
+
+
+def test_cli_subscriptions_add_takes_a_delivery(capsys, tmp_path: Path):
+    data = str(tmp_path / "d")
+    add = ["--data-dir", data, "subscriptions", "add", "--channel", "5", "--time", "7:05"]
+    code, out, _ = run(capsys, *add, "--timezone", "UTC", "--delivery", "forum", "--json")
+    (sub,) = json.loads(out)["subscriptions"]
+    assert code == 0 and sub["delivery"] == "forum"
+    code, out, _ = run(capsys, "--data-dir", data, "subscriptions", "list")
+    assert code == 0 and "a forum post per story" in out
+    with pytest.raises(SystemExit) as exit:
+        run(capsys, *add, "--timezone", "UTC", "--delivery", "posts")
+    assert exit.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Watches through the real discord.py client and the fake Discord server: /watch add with
 a role, an alert posted exactly once across a restart with only that role allowed to be
-mentioned and the article's text inert, a non-matching article silent, /watch list and
-/watch remove, and Manage Server enforced."""
+mentioned and the article's text inert, another outlet's article of the same story
+folded into that one alert, a non-matching article silent, /watch list and /watch
+remove, and Manage Server enforced."""
 
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ MATCHING = RawArticle(
     source="Example Wire",
     published=datetime.now(UTC),
 )
+# Another outlet's report of the same event: the same stored story, so no second alert.
+SAME_STORY = RawArticle(
+    title="Tokyo to raise tariffs on American cars and auto parts",
+    body=(
+        "Japan will raise tariffs on American cars and auto parts next month, officials"
+        " said, answering US duties on Japanese steel; carmakers braced for a trade war."
+    ),
+    origin="test",
+    url="https://other.example/tokyo-car-tariffs",
+    source="Other Times",
+    published=datetime.now(UTC),
+)
 UNRELATED = RawArticle(
     title="Japan's ruling party picks a new leader before the general election",
     body="The party chose a former foreign minister, who promised a snap election in spring.",
@@ -56,15 +69,19 @@ def test_watch_fires_once_across_a_restart(corpus: Corpus):
             role = next(r for r in server.world.guild()["roles"] if r["name"] == "Analyst")
             async with running(server, corpus) as bot:
                 await add_watch(server, role)
-                await asyncio.to_thread(corpus.ingest_items, [MATCHING, UNRELATED], False)
+                items = [MATCHING, SAME_STORY, UNRELATED]
+                await asyncio.to_thread(corpus.ingest_items, items, False)
                 await bot.check_watches()
                 await server.wait_for(lambda: alerts(server), timeout=10)
                 await bot.check_watches()
             (alert,) = alerts(server)  # the unrelated Japan story fired nothing
             check_alert(alert.body, role["id"])
+            # Both reports matched; the second is recorded as the same story, not posted.
+            store = WatchStore(Path(corpus.data_dir) / WATCHES_FILE)
+            assert sorted(status for _, status in store.alerts(1)) == ["posted", "same_story"]
             # As after a crash before the checked-through mark was saved: the record of
             # alerts alone must keep the restarted bot from posting the article again.
-            WatchStore(Path(corpus.data_dir) / WATCHES_FILE).set_cursor(0)
+            store.set_cursor(0)
             async with running(server, corpus) as bot:  # same data dir, a new client
                 await bot.check_watches()
                 await listed_and_removed(server, bot)
