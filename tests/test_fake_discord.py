@@ -358,3 +358,50 @@ def test_threaded_server_with_bot_on_another_loop() -> None:
             thread.join(5)
     assert not bot_failure, bot_failure
 
+
+
+def test_threads_forum_posts_tags_and_permissions() -> None:
+    """The thread and forum endpoints as discord.py's own models use them."""
+
+    async def scenario(server: FakeDiscord, bot: TinyBot) -> None:
+        channel = bot.get_channel(int(server.channel_id))
+        forum = bot.get_channel(int(server.forum_id))
+        assert isinstance(channel, discord.TextChannel) and isinstance(forum, discord.ForumChannel)
+        assert [t.name for t in forum.available_tags] == ["trade"]
+        tags = [*forum.available_tags, discord.ForumTag(name="JP")]
+        edited = await forum.edit(available_tags=tags)
+        assert edited is not None and [t.name for t in edited.available_tags] == ["trade", "JP"]
+        # CHANNEL_UPDATE reaches the client's cache, as from Discord.
+        await server.wait_for(lambda: len(forum.available_tags) == 2)
+        made = await forum.create_thread(
+            name="Japan tariffs", content="first", applied_tags=edited.available_tags
+        )
+        assert [t.name for t in made.thread.applied_tags] == ["trade", "JP"]
+        assert made.message.id == made.thread.id and made.message.content == "first"
+
+        message = await channel.send("a story")
+        thread = await message.create_thread(name="A story", auto_archive_duration=10080)
+        assert thread.id == message.id and thread.parent_id == channel.id
+        await server.wait_for(lambda: bot.get_channel(thread.id))  # THREAD_CREATE
+        archived = await thread.edit(archived=True)
+        assert archived.archived
+        fetched = await bot.fetch_channel(thread.id)
+        assert isinstance(fetched, discord.Thread) and fetched.archived
+        await fetched.send("reopens it")  # as on Discord: an unlocked thread reopens
+        assert not server.threads[str(thread.id)]["thread_metadata"]["archived"]
+        server.set_thread(str(thread.id), archived=True, locked=True)
+        with pytest.raises(discord.HTTPException) as archived_for_good:
+            await fetched.send("no")
+        assert archived_for_good.value.code == 50083
+
+        server.deny("POST", "/channels/*/messages/*/threads")
+        again = await channel.send("another")
+        with pytest.raises(discord.Forbidden) as refused:
+            await again.create_thread(name="denied")
+        assert refused.value.code == 50013
+        server.allow_all()
+        with pytest.raises(discord.HTTPException) as twice:  # one thread per message
+            await message.create_thread(name="twice")
+        assert twice.value.code == 160004
+
+    run(scenario)
