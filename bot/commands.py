@@ -188,7 +188,7 @@ def register(
         await answer(interaction, workers, handlers.about, corpus, upcoming)
 
     for command in (ask, headlines, digest):
-        _autocomplete_filters(command, countries)
+        autocomplete_country_topic(command, countries, "country", "with_")
 
 
 def _filter_descriptions() -> dict[str, str]:
@@ -202,24 +202,25 @@ def _filter_descriptions() -> dict[str, str]:
     }
 
 
-def _autocomplete_filters(command: app_commands.Command, countries: CountryCounts) -> None:
-    @command.autocomplete("country")
+def autocomplete_country_topic(
+    command: app_commands.Command, countries: CountryCounts, *country_options: str
+) -> None:
+    """Country choices (most reported first) for each of `country_options` ("country" by
+    default) and topic choices for "topic": /ask, /headlines, /digest and /watch add."""
+
     async def _country(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return country_choices(countries.get(), current)
 
-    @command.autocomplete("with_")
-    async def _with(
-        interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return country_choices(countries.get(), current)
-
-    @command.autocomplete("topic")
     async def _topic(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return topic_choices(current)
+
+    for name in country_options or ("country",):
+        command.autocomplete(name)(_country)
+    command.autocomplete("topic")(_topic)
 
 
 def delivery_for(channel: object, delivery: str | None) -> str:

@@ -10,14 +10,10 @@ threads.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from retrieval.sqlite import ThreadConnections
-
-from .subscriptions import SUBSCRIPTIONS_FILE
+from .subscriptions import SUBSCRIPTIONS_FILE, BotRecords
 
 STORY_THREADS_FILE = SUBSCRIPTIONS_FILE
 SCHEMA = """
@@ -44,18 +40,8 @@ class StoryThread:
     updated: datetime  # when the thread was last posted to
 
 
-class StoryThreadStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._connections = ThreadConnections(path)
-        self._db.executescript(SCHEMA)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self._connections.get()
-
-    def close(self) -> None:
-        self._connections.close()
+class StoryThreadStore(BotRecords):
+    SCHEMA = SCHEMA
 
     def get(self, subscription_id: int, channel_id: int, story_id: int) -> StoryThread | None:
         row = self._db.execute(

@@ -173,21 +173,42 @@ def search_timezones(text: str, limit: int = 25) -> list[str]:
     return sorted(hits, key=lambda n: (not n.lower().startswith(needle), len(n), n))[:limit]
 
 
-class SubscriptionStore:
+class BotRecords:
+    """One of the bot's record stores (subscriptions, watches, story threads): a SQLite
+    connection per thread, and its tables made on open (`SCHEMA`, then `_migrate`)."""
+
+    SCHEMA = ""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._connections = ThreadConnections(path)
-        self._db.executescript(SCHEMA)
+        self._db.executescript(self.SCHEMA)
         self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database from an older release up to `SCHEMA` (nothing by default)."""
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self._connections.get()
+
+    def close(self) -> None:
+        self._connections.close()
+
+
+def check_guild(owner: int | None, guild_id: int | None, message: str) -> None:
+    """A server may change only its own records (`guild_id` None: the CLI, any)."""
+    if guild_id is not None and owner not in (None, guild_id):
+        raise InputError(message)
+
+
+class SubscriptionStore(BotRecords):
+    SCHEMA = SCHEMA
 
     def _migrate(self) -> None:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(subscriptions)")}
         if "delivery" not in columns:
             self._db.execute(ADD_DELIVERY)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self._connections.get()
 
     def add(
         self,
@@ -233,8 +254,9 @@ class SubscriptionStore:
 
     def remove(self, sub_id: int, guild_id: int | None = None) -> Subscription:
         sub = self.get(sub_id)
-        if guild_id is not None and sub.guild_id not in (None, guild_id):
-            raise InputError(wording.text("errors.subscription.other_server", id=sub_id))
+        check_guild(
+            sub.guild_id, guild_id, wording.text("errors.subscription.other_server", id=sub_id)
+        )
         self._db.execute("DELETE FROM subscriptions WHERE id=?", (sub_id,))
         return sub
 

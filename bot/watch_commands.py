@@ -12,7 +12,7 @@ from discord import app_commands
 from retrieval import Corpus, InputError, wording
 
 from . import handlers
-from .commands import MAX_CHOICES, CountryCounts, country_choices, topic_choices
+from .commands import MAX_CHOICES, CountryCounts, autocomplete_country_topic
 from .interactions import NO_PINGS
 from .watches import WatchStore, new_watch
 from .workers import WorkerThreads
@@ -68,17 +68,7 @@ def watch_group(corpus: Corpus, workers: WorkerThreads, store: WatchStore) -> ap
             reply += " " + wording.text("watches.discord.role_not_mentionable", role=role.id)
         await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_PINGS)
 
-    @watch_add.autocomplete("country")
-    async def _country(
-        interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return country_choices(countries.get(), current)
-
-    @watch_add.autocomplete("topic")
-    async def _topic(
-        interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return topic_choices(current)
+    autocomplete_country_topic(watch_add, countries)
 
     @watch.command(name="list")
     @manage_server_only

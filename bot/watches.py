@@ -14,15 +14,13 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
 from retrieval import Corpus, Filters, InputError, wording
-from retrieval.sqlite import ThreadConnections
 from retrieval.watches import WatchQuery
 
-from .subscriptions import SUBSCRIPTIONS_FILE
+from .subscriptions import SUBSCRIPTIONS_FILE, BotRecords, check_guild
 
 WATCHES_FILE = SUBSCRIPTIONS_FILE  # one database of the bot's own records per data dir
 SCHEMA = """
@@ -105,18 +103,8 @@ class Held:
     sentence: str
 
 
-class WatchStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._connections = ThreadConnections(path)
-        self._db.executescript(SCHEMA)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        return self._connections.get()
-
-    def close(self) -> None:
-        self._connections.close()
+class WatchStore(BotRecords):
+    SCHEMA = SCHEMA
 
     # --- the watches ----------------------------------------------------------------------
     def add(
@@ -162,8 +150,9 @@ class WatchStore:
     def remove(self, watch_id: int, guild_id: int | None = None) -> Watch:
         """Remove a watch and its record (a server can remove only its own)."""
         watch = self.get(watch_id)
-        if guild_id is not None and watch.guild_id not in (None, guild_id):
-            raise InputError(wording.text("watches.errors.other_server", id=watch_id))
+        check_guild(
+            watch.guild_id, guild_id, wording.text("watches.errors.other_server", id=watch_id)
+        )
         with self._connections.transaction() as db:
             db.execute("DELETE FROM watches WHERE id=?", (watch_id,))
             db.execute("DELETE FROM watch_alerts WHERE watch_id=?", (watch_id,))
