@@ -15,6 +15,7 @@ the record. Everything here uses discord.py's own models; nothing is stored here
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -132,7 +133,12 @@ async def start_thread(channel: discord.TextChannel, reply: Reply, name: str) ->
     """The story's message in the channel, and a thread started from it for what follows."""
     first, *rest = render(reply)
     message = await channel.send(embeds=first, allowed_mentions=NO_PINGS)
-    thread = await message.create_thread(name=name, auto_archive_duration=ARCHIVE_MINUTES)
+    try:
+        thread = await message.create_thread(name=name, auto_archive_duration=ARCHIVE_MINUTES)
+    except discord.HTTPException:  # no thread (a permission, say): no orphan section either
+        with contextlib.suppress(discord.HTTPException):
+            await message.delete()
+        raise
     await send_all(thread, rest)
     return thread
 

@@ -186,6 +186,10 @@ def test_missing_permission_tells_the_admins_once_and_nothing_stops(corpus: Corp
                 told = [n for n in notes if "Create Public Threads" in n]
                 assert len(told) == 2  # the admin channel, and the channel itself
                 assert "Missing Permissions" in told[0] and "\n" not in told[0]
+                (section,) = [
+                    p for p in server.in_channel(server.channel_id) if p.body.get("embeds")
+                ]
+                assert section.message["id"] not in server.rest.messages  # no orphan left
                 assert bot.subscriptions.posted(sub.id) == []  # released: the next one covers it
                 server.allow_all()
                 assert await bot.poster(sub.id, NOW) is True
