@@ -124,7 +124,8 @@ def test_every_readme_example_parses() -> None:
     parser = build_parser()
     for block in rx.blocks(README.read_text(encoding="utf-8")):
         for command in block.commands:
-            argv = shlex.split(command.command.split("| ")[-1])[1:]
+            part = next(p for p in command.command.split("|") if "briefbot" in p)
+            argv = shlex.split(part)[1:]
             if "--help" in argv or "--version" in argv:
                 continue
             try:
