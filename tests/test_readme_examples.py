@@ -26,9 +26,11 @@ Normalised, on both sides, and only this (`tests/readme_examples.py`):
   the CPU and the model cache;
 - trailing blanks.
 
-To rewrite the README's outputs from a real run (after changing what commands print):
+The README's quoted `/ask` embed is Discord's real reply too (`test_the_readme_embed_…`,
+on the seed corpus). To rewrite the README's outputs and that quote from a real run
+(after changing what commands print):
 
-    BRIEFBOT_UPDATE_README=1 pytest -m slow tests/test_readme_examples.py
+    BRIEFBOT_UPDATE_README=1 pytest -m "" tests/test_readme_examples.py
 
 then read the diff: it is the documentation's change.
 """
@@ -43,7 +45,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import embeds, handlers
 from bot.cli_parser import UsageError, build_parser
+from retrieval import Corpus
 from tests import readme_examples as rx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,3 +212,32 @@ def test_readme_examples_print_what_the_readme_shows(tmp_path: Path) -> None:
         f"{len(failures)} README examples differ (BRIEFBOT_UPDATE_README=1 rewrites them):\n\n"
         + "\n\n".join(failures)
     )
+
+
+EMBED_INTRO = "An example `/ask question: Why is Japan objecting to US tariffs? country: Japan`"
+
+
+def _quoted_embed(lines: list[str]) -> tuple[int, int]:
+    """The README's quoted embed: (first, end) line numbers of its `>` lines."""
+    start = next(n for n, line in enumerate(lines) if line.startswith(EMBED_INTRO))
+    first = next(n for n in range(start, len(lines)) if lines[n].startswith(">"))
+    end = next(n for n in range(first, len(lines)) if not lines[n].startswith(">"))
+    return first, end
+
+
+def test_the_readme_embed_example_is_what_discord_gets(seed_corpus: Corpus) -> None:
+    """The quote is the embed drawn for that question: title in bold, the description's
+    lines, the footer in italics (the corpus date is the run's clock, as above)."""
+    text = README.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    first, end = _quoted_embed(lines)
+    question = "Why is Japan objecting to US tariffs?"
+    reply = handlers.ask(seed_corpus, question, handlers.parse_filters(["Japan"]))
+    ((embed,),) = embeds.render(reply)
+    drawn = [f"**{embed.title}**", *(embed.description or "").split("\n"), f"*{embed.footer.text}*"]
+    quoted = [f"> {line}".rstrip() for line in drawn]
+    if os.environ.get("BRIEFBOT_UPDATE_README") == "1" and not rx.matches(lines[first:end], quoted):
+        lines[first:end] = quoted
+        README.write_text("\n".join(lines), encoding="utf-8")
+        pytest.skip("rewrote the quoted /ask embed in README.md: review the diff")
+    assert rx.matches(lines[first:end], quoted), "\n".join(quoted)
