@@ -171,7 +171,7 @@ def test_show_reply_of_a_short_undated_article_is_whole(fake_corpus: Corpus, tmp
     assert "the whole text" not in (reply.footer or "")
 
 
-def test_show_slash_command(seed_corpus: Corpus) -> None:
+def test_show_and_undated_through_the_fake_discord(seed_corpus: Corpus) -> None:
     async def body(server: FakeDiscord, bot) -> None:
         inter = server.send_interaction("show", {"id": 5})
         (embed,) = await answered(server, inter)
@@ -185,6 +185,12 @@ def test_show_slash_command(seed_corpus: Corpus) -> None:
         assert "🇨🇦 CA" in description and "**Topics** trade" in description
         assert embed["footer"]["text"].startswith("article #5 · ingested ")
         assert inter.followups[0]["allowed_mentions"] == {"parse": []}
+        asked = server.send_interaction("ask", {"question": "Is the US selling arms to Taiwan?"})
+        (embed,) = await answered(server, asked)
+        assert "Taiwan Amid Rising China Tensions — undated · " in embed["description"]
+        digest = server.send_interaction("digest", {"since": "3650d"})
+        embed = (await answered(server, digest))[-1]
+        assert embed["footer"]["text"].endswith("undated ones by ingestion time")
         missing = server.send_interaction("show", {"id": 999})
         await server.wait_for(lambda: missing.followups or missing.contents, timeout=20)
         assert "999" in " ".join(missing.contents)  # the one-line error, not an apology
