@@ -403,8 +403,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 backend=st.backend,
                 data_dir=st.data_dir,
                 last_ingest=st.last_ingest,
-                first_published=st.first_published,
-                last_published=st.last_published,
+                published=wording.text(
+                    "cli.stats.published",
+                    first=st.first_published[:10],
+                    last=st.last_published[:10],
+                )
+                if st.first_published and st.last_published
+                else wording.text("cli.stats.no_dates"),
             )
         )
     return 0

@@ -56,6 +56,8 @@ def ask_json(result, question: str, qid: Any = None) -> dict[str, Any]:
         "id": qid,
         "question": question,
         "abstained": result.answer.abstained,
+        # How the question was read when it changed the search ("nothing from 2015"), or null.
+        "note": result.answer.note,
         "answer": [{"text": s.text, "article": s.article_id} for s in result.answer.sentences],
         "articles": [article_json(r.article, r.score) for r in result.articles],
     }

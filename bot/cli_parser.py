@@ -340,7 +340,10 @@ def _add_subscriptions(add: AddCommand) -> None:
     s.add_argument(
         "--country", action="append", default=[], help="repeatable; any of them; JP+US: a pair"
     )
-    s.add_argument("--with", dest="with_countries", action="append", default=[], metavar="C")
+    s.add_argument(
+        "--with", dest="with_countries", action="append", default=[], metavar="C",
+        help="and also about this country or grouping (a pair); repeatable",
+    )  # fmt: skip
     s.add_argument("--members", action="store_true", help="groupings include their members")
     s.add_argument("--topic", action="append", default=[], help="repeatable; default: config")
     s.add_argument(

@@ -189,6 +189,25 @@ def register(
 
     for command in (ask, headlines, digest):
         autocomplete_country_topic(command, countries, "country", "with_")
+    register_show(tree, corpus=corpus, workers=workers)
+
+
+# --- /show: one article in full (bot/show.py draws it) --------------------------------
+def register_show(
+    tree: app_commands.CommandTree, *, corpus: Corpus, workers: WorkerThreads
+) -> None:
+    """/show id: an article's title, outlet, date and where it came from, tags, text
+    (cut to fit Discord) and link; open to everyone, like /ask."""
+    from .show import show_reply
+
+    @tree.command(name="show")
+    @app_commands.describe(id=wording.text("replies.show.option"))
+    async def show(interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        """One article in full: outlet, date, tags, text and link."""
+        await answer(interaction, workers, show_reply, corpus, id)
+
+
+# --- end of /show ------------------------------------------------------------------------
 
 
 def _filter_descriptions() -> dict[str, str]:

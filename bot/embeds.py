@@ -33,6 +33,7 @@ COLOURS = {
     "digest": 0x6B46C1,
     "about": 0x4A5568,
     "help": 0x4A5568,
+    "article": 0x2C7A7B,
     "error": 0xC53030,
 }
 
@@ -100,8 +101,10 @@ def source_line(source: Source) -> str:
         title = f"[{title}]({url})"
     bits = [f"`[{source.number}]` {title}"]
     meta = [inert(source.outlet)] if source.outlet else []
-    if source.published:
-        meta.append(source.published[:10])
+    # When it was published, or honestly that nobody knows (never its ingestion time).
+    meta.append(
+        source.published[:10] if source.published else wording.text("replies.sources.undated")
+    )
     if source.countries:
         meta.append(" ".join(flag(c) or c for c in source.countries))  # groupings: no flag
     if meta:
@@ -113,6 +116,8 @@ def blocks(reply: Reply) -> list[str]:
     """The reply's text, in reading order, as the units that may not be split."""
     out = [inert(n) if reply.kind == "abstain" else n for n in reply.notes]
     numbers = {s.number: s for s in reply.sources}
+    if reply.kind == "article":  # its notes are our labels with the article's values in
+        return [*reply.notes, "", *(inert(line.text) for line in reply.lines)]
     if reply.kind == "headlines":
         out += [source_line(numbers[line.cites[0]]) for line in reply.lines]
         return out

@@ -190,14 +190,16 @@ def ask(corpus: Corpus, question: str, filters: Filters | None = None, limit: in
 def _ask(corpus: Corpus, question: str, filters: Filters | None, limit: int) -> Reply:
     result = corpus.ask(question, filters, limit)
     articles = [r.article for r in result.articles]
+    # How the question was read, when it changed what was searched ("nothing from 2015").
+    noted = [result.answer.note] if result.answer.note else []
     if result.answer.abstained:
         return Reply(
             kind="abstain",
             title=wording.text("replies.abstain.title"),
             lines=[Line(a.title) for a in articles[:3]],
-            notes=[wording.text("replies.abstain.closest")]
+            notes=[*noted, wording.text("replies.abstain.closest")]
             if articles
-            else [wording.text("replies.abstain.empty")],
+            else [*noted, wording.text("replies.abstain.empty")],
             footer=_footer(corpus),
         )
     cited = list(dict.fromkeys(s.article_id for s in result.answer.sentences))
@@ -211,6 +213,7 @@ def _ask(corpus: Corpus, question: str, filters: Filters | None, limit: int) -> 
         title=question.strip(),
         lines=[Line(s.text, [number[s.article_id]]) for s in result.answer.sentences],
         sources=[_source(number[aid], by_id[aid]) for aid in [*cited, *others]],
+        notes=noted,
         footer=_footer(corpus),
     )
 
@@ -258,9 +261,10 @@ def digest_reply(corpus: Corpus, result: Digest, title: str | None = None) -> Re
     """A digest as a reply; `title` defaults to the digest wording's title."""
     if title is None:
         title = wording.text("digest.title")
+    footer = _digest_footer(corpus, result)
     if not result.stories:
         notes = [wording.text("digest.empty")]
-        return Reply(kind="digest", title=title, notes=notes, footer=_footer(corpus))
+        return Reply(kind="digest", title=title, notes=notes, footer=footer)
     sources: list[Source] = []
     sections = []
     for story in result.stories:
@@ -284,6 +288,9 @@ def digest_reply(corpus: Corpus, result: Digest, title: str | None = None) -> Re
         stories=wording.text("digest.stories", count=len(result.stories)),
         articles=wording.text("digest.articles", count=len(sources)),
         since=wording.text("digest.since", since=result.since) if result.since else "",
+        counted=wording.text("digest.counted.window")
+        if result.since
+        else wording.text("digest.counted.last"),
     )
     return Reply(
         kind="digest",
@@ -291,8 +298,17 @@ def digest_reply(corpus: Corpus, result: Digest, title: str | None = None) -> Re
         notes=[overview],
         sections=sections,
         sources=sources,
-        footer=_footer(corpus),
+        footer=footer,
     )
+
+
+def _digest_footer(corpus: Corpus, result: Digest) -> str:
+    """The corpus footer, and what "new" meant: a digest with a start holds what was
+    published since then (undated articles by ingestion time); a subscription's next
+    digest, without one, what was ingested since its previous digest."""
+    if result.since:
+        return wording.text("digest.footer.window", footer=_footer(corpus))
+    return wording.text("digest.footer.last", footer=_footer(corpus))
 
 
 def _developing(story: Story) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Kind = Literal["answer", "abstain", "headlines", "digest", "about", "help", "error"]
+Kind = Literal["answer", "abstain", "headlines", "digest", "about", "help", "error", "article"]
 
 
 @dataclass

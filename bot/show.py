@@ -1,4 +1,5 @@
-"""One article drawn as text, in full: `briefbot show ID` and the console's `/show ID`.
+"""One article drawn in full: as text for `briefbot show ID` and the console's `/show ID`,
+and as a reply for Discord's `/show id:` (its text cut to fit one embed).
 
 Shows what a reader needs to judge it: where it came from, its tags, and where its
 date came from ("undated" when none was found: ingestion time is not a publication date).
@@ -8,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrieval import Article, wording
+from retrieval import Article, Corpus, wording
+
+from .replies import Line, Reply, flag
+
+# Discord's /show: everything in one embed (4,096 characters), the text cut to fit.
+SHOW_LIMIT = 4096
 
 
 def date_line(article: Article) -> str:
@@ -64,3 +70,70 @@ def show_json(article: Article) -> dict[str, Any]:
         "title_derived": article.title_derived,
         "body": article.body,
     }
+
+
+def show_reply(corpus: Corpus, article_id: int) -> Reply:
+    """Discord's `/show id:`: the article's metadata as labelled lines, then its text cut
+    at a word to fit one embed (saying so, and where the whole text is), and a link.
+
+    The reply is Discord's own (the console draws `show_lines`), so the article's values
+    are made inert here, where they are set between our markdown labels."""
+    from .embeds import inert, link_target
+
+    article = corpus.article(article_id)
+    none = wording.text("replies.show.none")
+    if article.published:
+        source = date_line(article).partition("(")[2].rstrip(")")
+        dated = wording.text("replies.show.published", date=article.published[:10], source=source)
+    else:
+        dated = wording.text("replies.show.undated")
+    countries = " ".join(f"{flag(c)} {c}".lstrip() for c in article.countries)
+    link = link_target(article.url)
+    notes = [
+        wording.text(
+            "replies.show.outlet", outlet=inert(article.source) if article.source else none
+        ),
+        dated,
+        wording.text("replies.show.countries", countries=countries or none),
+        wording.text("replies.show.topics", topics=inert(", ".join(article.topics) or none)),
+        wording.text("replies.show.link", link=f"<{link}>" if link else none),
+    ]
+    room = SHOW_LIMIT - sum(len(n) + 1 for n in notes) - 1
+    lines = _fitted(article.body, room)
+    added = f"{article.added[:16].replace('T', ' ')} UTC" if article.added else none
+    footer = wording.text("replies.show.footer", id=article.id, added=added)
+    shown = sum(len(line) + 1 for line in lines) - 1
+    if shown < len(article.body.strip()):
+        cut = wording.text(
+            "replies.show.cut", shown=max(shown, 0), total=len(article.body), id=article.id
+        )
+        footer = f"{footer} · {cut}"
+    return Reply(
+        kind="article",
+        title=article.title,
+        notes=notes,
+        lines=[Line(text) for text in lines],
+        footer=footer,
+    )
+
+
+def _fitted(body: str, room: int) -> list[str]:
+    """The body's lines, as many as fit in `room` characters once made inert (escaping
+    adds backslashes), the first one that does not fit cut at a word."""
+    from .embeds import cut, inert
+
+    kept: list[str] = []
+    used = 0
+    for line in body.strip().split("\n"):
+        size = len(inert(line)) + 1
+        if used + size <= room:
+            kept.append(line)
+            used += size
+            continue
+        left = room - used - 1
+        while left > 0 and len(inert(part := cut(line, left))) > room - used - 1:
+            left -= max(1, (len(inert(part)) - (room - used - 1)))  # escapes made it longer
+        if left > 1:
+            kept.append(part)
+        break
+    return kept

@@ -99,6 +99,7 @@ def test_commands_sync_with_descriptions(seed_corpus: Corpus):
             "headlines",
             "digest",
             "about",
+            "show",
             "subscribe",
             "unsubscribe",
             "subscriptions",

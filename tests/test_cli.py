@@ -64,7 +64,8 @@ def test_ask_json_shape(capsys, seed_dir: Path):
     )
     result = json.loads(out)
     assert code == 0
-    assert set(result) == {"id", "question", "abstained", "answer", "articles"}
+    assert set(result) == {"id", "question", "abstained", "note", "answer", "articles"}
+    assert result["note"] is None  # the question was searched as asked
     assert result["abstained"] is False and result["answer"]
     ids = [a["id"] for a in result["articles"]]
     assert all(s["article"] in ids for s in result["answer"])
