@@ -173,6 +173,8 @@ def test_admin_commands_are_refused_without_manage_server(seed_corpus: Corpus):
             ("sources list", None),
         ]
         member = server.world.make_user("member")
+        # The seed data dir is shared by the session: other tests may have left records.
+        before = (bot.subscriptions.list(), bot.feeds.list())
         for name, options in calls:
             inter = server.send_interaction(
                 name, options, user=member, permissions=NO_MANAGE_SERVER
@@ -180,7 +182,7 @@ def test_admin_commands_are_refused_without_manage_server(seed_corpus: Corpus):
             await server.wait_for(lambda inter=inter: inter.callbacks)
             assert inter.ephemeral, name
             assert "Manage Server" in inter.contents[0], (name, inter.contents)
-        assert bot.subscriptions.list() == [] and bot.feeds.list() == []
+        assert (bot.subscriptions.list(), bot.feeds.list()) == before  # nothing added or removed
         allowed = server.send_interaction("sources list", None, user=member)  # with it: fine
         await server.wait_for(lambda: allowed.callbacks)
         assert "Manage Server" not in allowed.contents[0]
