@@ -98,20 +98,36 @@ class PgVectorIndex:
         array of article ids) restricts the search to their sentences."""
         if k <= 0:
             return Hits.empty()
+        settings, sql, params = self._query(query, k, articles)
+        db = self.store._db
+        with db.transaction():
+            for setting in settings:
+                db.execute(setting)
+            return _hits(db.execute(sql, params).fetchall())
+
+    def explain(self, query: np.ndarray, k: int, articles: object = None) -> str:
+        """EXPLAIN (ANALYZE, BUFFERS) of the query `search` runs (bench/postgres.py)."""
+        settings, sql, params = self._query(query, k, articles)
+        db = self.store._db
+        with db.transaction():
+            for setting in settings:
+                db.execute(setting)
+            rows = db.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
+        return "\n".join(r[0] for r in rows)
+
+    def _query(
+        self, query: np.ndarray, k: int, articles: object
+    ) -> tuple[list[str], str, list[object]]:
+        """(SET LOCAL statements, the query, its parameters) for one search."""
         from .store import Admitted
 
-        db = self.store._db
         dim = int(np.asarray(query).size)
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
         half = f"vector::halfvec({dim}) <=> %s::halfvec({dim})"
+        breadth = f"SET LOCAL hnsw.ef_search = {_breadth(k)}"
         if articles is None:
-            with db.transaction():
-                db.execute(f"SET LOCAL hnsw.ef_search = {_breadth(k)}")
-                rows = db.execute(
-                    f"SELECT id, article_id, {half} AS d FROM sentences ORDER BY d LIMIT %s",
-                    (q, k),
-                ).fetchall()
-            return _hits(rows)
+            sql = f"SELECT id, article_id, {half} AS d FROM sentences ORDER BY d LIMIT %s"
+            return [breadth], sql, [q, k]
         if isinstance(articles, Admitted):
             admitted_sql, args = articles.sql, list(articles.args)
             share = len(articles) / max(1, self.store.count_articles())
@@ -119,25 +135,25 @@ class PgVectorIndex:
             ids = np.asarray(articles, dtype=np.int64)
             admitted_sql, args = "SELECT unnest(%s::bigint[])", [ids.tolist()]
             share = 0.0  # an explicit id list is searched exactly
-        if share == 0.0 or share < FILTER_EXACT_BELOW:
+        if share < FILTER_EXACT_BELOW:
             # Exact over the admitted articles' vectors: a join through sentences(article_id).
-            rows = db.execute(
-                f"SELECT s.id, s.article_id, s.vector <=> %s AS d FROM ({admitted_sql}) f(id)"
-                " JOIN sentences s ON s.article_id = f.id ORDER BY d LIMIT %s",
-                (q, *args, k),
-            ).fetchall()
-            return _hits(rows)
-        with db.transaction():
-            db.execute(f"SET LOCAL hnsw.ef_search = {_breadth(k)}")
-            db.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            db.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
-            rows = db.execute(
-                f"WITH near AS MATERIALIZED (SELECT id, article_id, {half} AS d FROM sentences"
-                f" WHERE article_id IN ({admitted_sql}) ORDER BY d LIMIT %s)"
-                " SELECT id, article_id, d FROM near ORDER BY d",
-                (q, *args, k),
-            ).fetchall()
-        return _hits(rows)
+            sql = (
+                "SELECT s.id, s.article_id, s.vector <=> %s AS d"
+                f" FROM ({admitted_sql}) f(id) JOIN sentences s ON s.article_id = f.id"
+                " ORDER BY d LIMIT %s"
+            )
+            return [], sql, [q, *args, k]
+        settings = [
+            breadth,
+            "SET LOCAL hnsw.iterative_scan = relaxed_order",
+            f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}",
+        ]
+        sql = (
+            f"WITH near AS MATERIALIZED (SELECT id, article_id, {half} AS d FROM sentences"
+            f" WHERE article_id IN ({admitted_sql}) ORDER BY d LIMIT %s)"
+            " SELECT id, article_id, d FROM near ORDER BY d"
+        )
+        return settings, sql, [q, *args, k]
 
 
 def _breadth(k: int) -> int:
