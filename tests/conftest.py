@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -135,14 +136,18 @@ INSERT INTO probe SELECT array_fill(i::real, ARRAY[64])::vector FROM generate_se
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_server():
+    """The server's data dir is its own temporary dir, not pytest's: pytest deletes the
+    oldest of its base dirs when newer runs start (several runs share a machine here),
+    which would pull the files from under a running server."""
     try:
         import pgserver
         import psycopg
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need the postgres extra: {exc}")
     try:
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+        home = Path(tempfile.mkdtemp(prefix="briefbot-pg-"))
+        server = pgserver.get_server(home / "data", cleanup_mode="delete")
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             conn.execute("CREATE DATABASE probe")
@@ -153,6 +158,7 @@ def pg_server(tmp_path_factory):
         pytest.skip(f"no PostgreSQL server with a working pgvector HNSW here: {exc}")
     yield server
     server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
