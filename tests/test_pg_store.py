@@ -314,3 +314,37 @@ def test_cli_ingests_into_postgres_and_answers(
     assert not result["abstained"] and "JP" in result["articles"][0]["countries"]
     assert "tariff" in " ".join(a["text"] for a in result["answer"]).lower()
     assert not (tmp_path / "d" / "sentences.faiss").exists()
+
+
+def test_two_writers_of_one_database_never_collide(pg_url, tmp_path):
+    """Two stores (as two processes would hold) adding at once, each from its own thread:
+    every batch commits whole, ids are never shared, and each sees the other's rows."""
+    import threading
+
+    from retrieval.postgres import PgStore
+
+    stores = [PgStore(pg_url, tmp_path / "a"), PgStore(pg_url, tmp_path / "b")]
+    owners: list[list[int]] = [[], []]
+
+    def write(n: int) -> None:
+        for b in range(10):
+            arts = [
+                prepared(1000 * n + 10 * b + i, f"Writer {n} batch {b} item {i}", [], {}, None, "W")
+                for i in range(3)
+            ]
+            _, got = stores[n].add_batch(arts, clustered(9, DIM, seed=b))
+            owners[n] += sorted(set(got.tolist()))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(owners[0]) == len(owners[1]) == 30
+        assert not set(owners[0]) & set(owners[1])
+        assert stores[0].count_articles() == stores[1].count_articles() == 60
+        assert stores[1].vector_summary()[0] == 180
+    finally:
+        for s in stores:
+            s.close()

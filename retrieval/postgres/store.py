@@ -54,20 +54,13 @@ class Admitted:
         self.store = store
         self.filters = filters
         self.sql, self.args = pgfilters.admitted_ids(filters)
-        self._count: tuple[int, int] | None = None  # (generation, count)
 
     def ids(self) -> np.ndarray:
         rows = self.store._db.execute(f"{self.sql} ORDER BY 1", self.args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def __len__(self) -> int:
-        generation = self.store.generation()
-        if self._count is None or self._count[0] != generation:
-            count = self.store._db.execute(
-                f"SELECT count(*) FROM ({self.sql}) q", self.args
-            ).fetchone()[0]
-            self._count = (generation, int(count))
-        return self._count[1]
+        return self.store._count(f"SELECT count(*) FROM ({self.sql}) q", tuple(self.args))
 
     def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
         ids = self.ids()
@@ -94,6 +87,7 @@ class PgStore:
         self.lexical = PgLexical(self)
         self.index = PgVectorIndex(self)
         self._admitted: dict[Filters, Admitted] = {}
+        self._counted: dict[str, tuple[int, int]] = {}  # see _count
 
     @property
     def _db(self) -> psycopg.Connection:
@@ -392,7 +386,20 @@ class PgStore:
 
     # --- articles -------------------------------------------------------------------------
     def count_articles(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
+        return self._count("SELECT count(*) FROM articles")
+
+    def _count(self, sql: str, args: Sequence[object] = ()) -> int:
+        """A count, kept until the next write: PostgreSQL counts by scanning (a vector
+        search under a filter asks for the number of articles every time)."""
+        generation = self.generation()
+        kept = self._counted.get(sql + repr(args))
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        count = int(self._db.execute(sql, args).fetchone()[0])
+        if len(self._counted) >= 64:
+            self._counted = {}  # a new dict: asks run on threads
+        self._counted[sql + repr(args)] = (generation, count)
+        return count
 
     def max_article_id(self) -> int:
         return int(self._db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])

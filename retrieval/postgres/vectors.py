@@ -60,7 +60,6 @@ class PgVectorIndex:
         self.store = store
         self.backend = store.get_meta("backend") or ""
         self.model = store.get_meta("model") or ""
-        self._count: tuple[int, int] | None = None  # (generation, count)
 
     # --- what the corpus calls; the store's transactions already did the work -------------
     def add(self, ids: np.ndarray, vectors: np.ndarray, articles: np.ndarray) -> None:
@@ -82,11 +81,7 @@ class PgVectorIndex:
 
     @property
     def ntotal(self) -> int:
-        generation = self.store.generation()
-        if self._count is None or self._count[0] != generation:
-            count = self.store._db.execute("SELECT count(*) FROM sentences").fetchone()[0]
-            self._count = (generation, int(count))
-        return self._count[1]
+        return self.store._count("SELECT count(*) FROM sentences")
 
     def ids(self) -> np.ndarray:
         rows = self.store._db.execute("SELECT id FROM sentences ORDER BY id").fetchall()
