@@ -9,10 +9,12 @@ the order matters.
 
 ts_rank reads every matching row's document, so its cost grows with the number of
 matches: one common word ("said", "market") would make a question rank a third of the
-corpus. As on SQLite, in a large corpus the words found in more than a tenth of the
-articles are left out of an unfiltered search when two or more others remain
-(`COMMON_TERM_SHARE`; each word's verdict is remembered until the corpus grows by 1 %).
-Under a filter every word is kept, and only the admitted matches are ranked.
+corpus (EXPLAIN ANALYZE in bench/postgres.py: the ranking is nearly all of the query).
+As on SQLite, in a large corpus (`COMMON_TERMS_FROM`) the words found in more than a
+tenth of the articles are left out when two or more others remain (`COMMON_TERM_SHARE`;
+each word's verdict is remembered until the corpus grows by 1 %). Unlike SQLite, whose
+in-memory postings make a filtered search cheap, this applies under a filter too: a
+broad filter (US) admits most of those matches, and ranking them is the cost.
 """
 
 from __future__ import annotations
@@ -59,9 +61,7 @@ class PgLexical:
         self, question: str, limit: int, filters: Filters, admitted: object = None
     ) -> list[tuple[int, float]]:
         """(article id, ts_rank) best first among the articles `filters` admits."""
-        terms = query_terms(question)
-        if not filters.active:
-            terms = self._informative(terms)
+        terms = self._informative(query_terms(question))
         if not terms:
             return []
         where, args = pgfilters.condition(filters)

@@ -34,7 +34,7 @@ from .admitted import Admitted, Reader
 
 KIND = "pgvector-hnsw"
 FILTER_EXACT_BELOW = 0.25  # share of articles a filter admits under which search is exact
-EF_SEARCH_MIN = 40  # pgvector's default breadth
+EF_SEARCH_MIN = 128  # the least breadth (FAISS's HNSW_EF_SEARCH); pgvector's default is 40
 EF_SEARCH_MAX = 1000  # pgvector's upper bound
 MAX_SCAN_TUPLES = 50_000  # how far an iterative scan may walk before it stops
 
