@@ -214,7 +214,8 @@ def run_size(args: argparse.Namespace, articles: int) -> dict:
     t = time.perf_counter()
     sqlite = Corpus(settings)
     info["faiss_open_seconds"] = time.perf_counter() - t  # a build when no index was saved
-    url, reused = pg_database(args.work, f"bench_{articles}", sqlite.store.count_articles())
+    name = args.database or f"bench_{articles}"
+    url, reused = pg_database(args.work, name, sqlite.store.count_articles())
     if reused:
         info["pg_copy"] = "reused from an earlier run"
     else:
@@ -303,6 +304,7 @@ def main() -> None:
     ap.add_argument("--ingest", type=int, default=400, help="new articles timed per engine")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--explain", action="store_true")
+    ap.add_argument("--database", help="the PostgreSQL database (default bench_ARTICLES)")
     ap.add_argument("--prepare-only", action="store_true", help="build both corpora, then stop")
     ap.add_argument("--out", type=Path, default=Path("bench/out/postgres.json"))
     args = ap.parse_args()
