@@ -14,9 +14,9 @@ FAISS returns):
 - filtered, when the filter admits under `FILTER_EXACT_BELOW` of the articles: an exact
   scan of only the admitted articles' vectors (through `sentences(article_id)`), as the
   FAISS index does: a graph walk would have to skip most of what it visits;
-- filtered and broad: the graph with pgvector's iterative scan (`relaxed_order`): the
-  walk goes on past `ef_search` until enough admitted vectors are found, then those are
-  re-sorted by exact distance.
+- filtered and broad: the graph with `ef_search` raised by 1/share (as FAISS does) and
+  pgvector's iterative scan (`relaxed_order`): the walk goes on past `ef_search` until
+  enough admitted vectors are found, then those are re-sorted by distance.
 
 The filter is SQL (`store.Admitted`), embedded in the query: the ids never leave the
 database.
@@ -134,7 +134,9 @@ class PgVectorIndex:
             )
             return [], sql, [q, *args, k]
         settings = [
-            breadth,
+            # As FAISS does: the breadth grows by 1/share, so the walk meets k admitted
+            # vectors among its candidates before it has to iterate.
+            f"SET LOCAL hnsw.ef_search = {_breadth(max(EF_SEARCH_MIN, k) / share)}",
             "SET LOCAL hnsw.iterative_scan = relaxed_order",
             f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}",
         ]
@@ -146,7 +148,7 @@ class PgVectorIndex:
         return settings, sql, [q, *args, k]
 
 
-def _breadth(k: int) -> int:
+def _breadth(k: float) -> int:
     return int(min(EF_SEARCH_MAX, max(EF_SEARCH_MIN, math.ceil(k))))
 
 
