@@ -105,6 +105,22 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """[store]: which storage engine holds the corpus (see `retrieval.engines`)."""
+
+    # "" is the embedded default (SQLite + FAISS in the data dir); a postgresql:// URL
+    # is the PostgreSQL engine. Overridden by BRIEFBOT_STORE_URL.
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "[store] url must be empty (the embedded SQLite store) or a"
+                f" postgresql:// URL, not {self.url.split('://')[0]!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
@@ -114,6 +130,7 @@ class Settings:
     summary: SummarySettings = field(default_factory=SummarySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     data: DataSettings = field(default_factory=lambda: DataSettings())
     # Sections the library does not interpret (e.g. [discord]) are kept for the bot.
     raw: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +155,7 @@ _SECTIONS = {
     "summary": SummarySettings,
     "digest": DigestSettings,
     "fetch": FetchSettings,
+    "store": StoreSettings,
 }
 
 
@@ -482,6 +500,9 @@ def load_settings(extra: Path | None = None, data_dir: Path | None = None) -> Se
     if os.environ.get("BRIEFBOT_MODEL_CACHE"):
         raw.setdefault("embedding", {})["cache_dir"] = os.environ["BRIEFBOT_MODEL_CACHE"]
         origins[("embedding", "cache_dir")] = "$BRIEFBOT_MODEL_CACHE"
+    if os.environ.get("BRIEFBOT_STORE_URL"):
+        raw.setdefault("store", {})["url"] = os.environ["BRIEFBOT_STORE_URL"]
+        origins[("store", "url")] = "$BRIEFBOT_STORE_URL"
     sections = {
         name: build_section(cls, raw.get(name, {}), name, origins)
         for name, cls in _SECTIONS.items()

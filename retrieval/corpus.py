@@ -22,6 +22,7 @@ from . import wording
 from .config import Settings
 from .digest import Digest, DigestBuilder
 from .embed import Encoder, is_prepared, load_encoder
+from .engines import open_store, own_index
 from .errors import BriefbotError, InputError, StoreError
 from .filters import Filters
 from .index import SentenceIndex
@@ -34,7 +35,6 @@ from .question import analyse
 from .scope import question_countries, weigh
 from .search import Retrieval, retrieve
 from .storage import Article, Selection
-from .store import Store
 from .tagging import ArticleTagger
 from .text import split_sentences
 from .timeframe import RERANKED, Timeframe, parse_published, rerank, timeframe, top_inside
@@ -89,13 +89,13 @@ class Corpus:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.writer = writer
-        self.store = Store(self.data_dir / DB_NAME)
+        self.store = open_store(settings, self.data_dir / DB_NAME)
         self._encoder = encoder
         # Told (one line) before a slow one-time step, such as preparing the model.
         self.notice: Callable[[str], None] | None = None
         self._tagger: ArticleTagger | None = None
         self.index_path = self.data_dir / INDEX_NAME
-        self.index = self._open_index()
+        self.index = own_index(self.store) or self._open_index()
         self.store.lexical.use_postings(self.data_dir / LEXICAL_NAME)
         self._index_unsaved, self._saved_at = False, time.monotonic()
 
@@ -297,7 +297,7 @@ class Corpus:
             self.store.set_meta("model", encoder.name)
             self.store.set_meta("backend", encoder.backend)
             self.store.set_meta("dim", str(encoder.dim))
-            self.index = SentenceIndex(
+            self.index = own_index(self.store) or SentenceIndex(
                 encoder.dim,
                 encoder.name,
                 encoder.backend,
@@ -475,7 +475,7 @@ class Corpus:
         return Stats(
             articles=self.store.count_articles(),
             vectors=self.index.ntotal,
-            index=describe_index(self.index.kind),
+            index=getattr(self.index, "description", None) or describe_index(self.index.kind),
             model=self.store.get_meta("model"),
             backend=self.store.get_meta("backend"),
             data_dir=str(self.data_dir),

