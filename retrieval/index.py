@@ -305,13 +305,12 @@ class SentenceIndex:
         if self.ntotal == 0 or k <= 0:
             return Hits.empty()
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        with self._lock:
+        with self._lock, _one_thread():
             n = self.ntotal
             subset = self._kept_subset(articles) if articles is not None else None
             if subset is not None:
                 positions, small = subset
-                with _one_thread():
-                    scores, local = small.search(q, min(k, len(positions)))
+                scores, local = small.search(q, min(k, len(positions)))
                 pos = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
             elif articles is None:
                 scores, pos = self._index.search(q, min(k, n), params=self._breadth(k, 1.0))
@@ -325,8 +324,7 @@ class SentenceIndex:
                     self._remember_filter(articles, admitted)
                     exact = self._exact()
                     params = faiss.SearchParameters(sel=selector)
-                    with _one_thread():
-                        scores, pos = exact.search(q, k, params=params)
+                    scores, pos = exact.search(q, k, params=params)
                 else:
                     params = self._breadth(k, admitted / n)
                     params.sel = selector
@@ -446,9 +444,10 @@ class SentenceIndex:
 
 @contextlib.contextmanager
 def _one_thread() -> Iterator[None]:
-    """FAISS's OpenMP threads off for one scan by one question: splitting a scan of tens
-    of thousands of vectors across the cores costs more in start-up and waiting than it
-    saves, many times more when other work holds the cores (bench/RESULTS.md). OpenMP's
+    """FAISS's OpenMP threads off for one question's search (every kind: a graph walk
+    for one query has nothing to split, and splitting a scan across the cores costs more
+    in start-up and spin-waiting than it saves once other work holds them: the encoder
+    and BM25 of the same ask, other asks, other processes; bench/RESULTS.md). OpenMP's
     thread count belongs to the calling thread, so it is restored for its next work."""
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
