@@ -18,6 +18,7 @@ under the first, a wider graph walk under the second).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sqlite3
 import statistics
@@ -30,7 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from retrieval.index import FILTER_EXACT_BELOW, SentenceIndex
+import faiss
+
+from retrieval import index as index_module
+from retrieval.index import FILTER_EXACT_BELOW, HNSW_EF_CONSTRUCTION, HNSW_M, SentenceIndex
 
 SENTENCES_PER_ARTICLE = 8
 NOISE = 0.025  # per dimension: mean cosine ~0.9 between a vector and its noisy copy
@@ -64,14 +68,45 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, rows=None) -> li
     return out
 
 
-def timed(index: SentenceIndex, queries: np.ndarray, k: int, articles=None):
-    times, found = [], []
+def timed(indexes: dict[str, SentenceIndex], queries: np.ndarray, k: int, articles=None):
+    """Per index: p50 ms and the hits of each query; the indexes interleaved per query, so
+    a burst of load from the machine's other jobs falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in indexes}
+    found: dict[str, list[np.ndarray]] = {name: [] for name in indexes}
     for q in queries:
-        t = time.perf_counter()
-        hits = index.search(q, k, articles)
-        times.append(time.perf_counter() - t)
-        found.append(hits.ids)
-    return 1000 * statistics.median(times), found
+        for name, index in indexes.items():
+            t = time.perf_counter()
+            hits = index.search(q, k, articles)
+            times[name].append(time.perf_counter() - t)
+            found[name].append(hits.ids)
+    return {name: (1000 * statistics.median(times[name]), found[name]) for name in indexes}
+
+
+def threads_compared(indexes: dict[str, SentenceIndex], queries: np.ndarray) -> dict:
+    """k=400 search p50 per index, on one thread (as shipped) and on FAISS's OpenMP
+    threads (as unfiltered searches ran before), interleaved per query."""
+    shipped = index_module._one_thread
+    times: dict[str, list[float]] = {}
+    for q in queries:
+        for name, index in indexes.items():
+            for mode in ("one_thread", "openmp"):
+                if mode == "openmp":
+                    index_module._one_thread = contextlib.nullcontext
+                t = time.perf_counter()
+                try:
+                    index.search(q, 400)
+                finally:
+                    index_module._one_thread = shipped
+                times.setdefault(f"{name}_{mode}", []).append(1000 * (time.perf_counter() - t))
+    return {key: statistics.median(v) for key, v in times.items()}
+
+
+def fp16_hnsw(dim: int) -> faiss.Index:
+    """The HNSW index of earlier versions (fp16 codes): the baseline of the 8-bit one."""
+    qt, ip = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    index = faiss.IndexHNSWSQ(dim, qt, HNSW_M, ip)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    return index
 
 
 def recall(found: list[np.ndarray], truth: list[set[int]]) -> float:
@@ -80,13 +115,19 @@ def recall(found: list[np.ndarray], truth: list[set[int]]) -> float:
     )
 
 
-def build(vectors: np.ndarray, exact_max: int) -> tuple[SentenceIndex, float]:
+def build(vectors: np.ndarray, exact_max: int, fp16: bool = False) -> tuple[SentenceIndex, float]:
     index = SentenceIndex(vectors.shape[1], exact_max=exact_max)
     ids = np.arange(len(vectors))
+    shipped = index_module._hnsw
+    if fp16:
+        index_module._hnsw = fp16_hnsw
     t = time.perf_counter()
-    for start in range(0, len(vectors), 20_000):
-        part = slice(start, start + 20_000)
-        index.add(ids[part], vectors[part], ids[part] // SENTENCES_PER_ARTICLE)
+    try:
+        for start in range(0, len(vectors), 20_000):
+            part = slice(start, start + 20_000)
+            index.add(ids[part], vectors[part], ids[part] // SENTENCES_PER_ARTICLE)
+    finally:
+        index_module._hnsw = shipped
     return index, time.perf_counter() - t
 
 
@@ -97,7 +138,9 @@ def size_on_disk(index: SentenceIndex) -> int:
         return sum(p.stat().st_size for p in Path(tmp).iterdir())
 
 
-def measure(vectors: np.ndarray, queries: np.ndarray) -> dict:
+def measure(
+    vectors: np.ndarray, queries: np.ndarray, fp16_baseline: bool, threads: bool = False
+) -> dict:
     n = len(vectors)
     articles = n // SENTENCES_PER_ARTICLE
     rng = np.random.default_rng(1)
@@ -112,24 +155,31 @@ def measure(vectors: np.ndarray, queries: np.ndarray) -> dict:
         for name, subset in subsets.items()
     }
     row: dict = {"vectors": n}
-    for kind, exact_max in (("exact", n + 1), ("hnsw", 0)):
-        index, build_s = build(vectors, exact_max)
-        assert index.kind == ("flat-fp16" if kind == "exact" else "hnsw-fp16")
-        p50_400, found = timed(index, queries, 400)
-        p50_10, found10 = timed(index, queries, 10)
-        row[kind] = {
-            "build_s": build_s,
-            "bytes": size_on_disk(index),
-            "p50_ms_k400": p50_400,
-            "p50_ms_k10": p50_10,
-            "recall@10_k400": recall(found, truth),
-            "recall@10_k10": recall(found10, truth),
+    kinds = [("exact", n + 1, False), ("hnsw", 0, False)]
+    if fp16_baseline:
+        kinds.append(("hnsw_fp16", 0, True))
+    indexes = {}
+    for kind, exact_max, fp16 in kinds:
+        index, build_s = build(vectors, exact_max, fp16)
+        assert index.kind == ("flat-fp16" if kind == "exact" else "hnsw-sq8")
+        indexes[kind] = index
+        row[kind] = {"build_s": build_s, "bytes": size_on_disk(index)}
+    if threads:
+        row["threads_p50_ms_k400"] = threads_compared(indexes, queries)
+    k400, k10 = timed(indexes, queries, 400), timed(indexes, queries, 10)
+    for kind in indexes:
+        row[kind] |= {
+            "p50_ms_k400": k400[kind][0],
+            "p50_ms_k10": k10[kind][0],
+            "recall@10_k400": recall(k400[kind][1], truth),
+            "recall@10_k10": recall(k10[kind][1], truth),
         }
-        for name, subset in subsets.items():
-            p50, found = timed(index, queries, 400, subset)
-            row[kind][f"filter{name}_p50_ms"] = p50
-            row[kind][f"filter{name}_recall@10"] = recall(found, sub_truth[name])
-        del index
+    for name, subset in subsets.items():
+        subset.flags.writeable = False  # as Store.admitted hands them out (kept bitmaps)
+        filtered = timed(indexes, queries, 400, subset)
+        for kind in indexes:
+            row[kind][f"filter{name}_p50_ms"] = filtered[kind][0]
+            row[kind][f"filter{name}_recall@10"] = recall(filtered[kind][1], sub_truth[name])
     return row
 
 
@@ -139,6 +189,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--out", type=Path, default=Path("bench/out/index.json"))
+    ap.add_argument("--threads", action="store_true", help="also: one thread per search vs OpenMP")
+    ap.add_argument(
+        "--fp16-baseline", action="store_true", help="also HNSW over fp16 codes (earlier versions)"
+    )
     args = ap.parse_args()
     base = real_vectors(args.source, 200_000)
     queries = noisy(base[np.random.default_rng(2).choice(len(base), args.queries)], args.queries, 9)
@@ -147,7 +201,7 @@ def main() -> None:
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         vectors = noisy(base, n, 0) if n > len(base) else base[:n].copy()
-        row = measure(vectors, queries)
+        row = measure(vectors, queries, args.fp16_baseline, args.threads)
         rows.append(row)
         e, h = row["exact"], row["hnsw"]
         print(
@@ -158,6 +212,20 @@ def main() -> None:
             f" {h['recall@10_k400']:.3f}; k10 {h['p50_ms_k10']:.2f} ms, recall@10"
             f" {h['recall@10_k10']:.3f}; build {h['build_s']:.1f}s, {h['bytes'] / 1e6:.0f} MB"
         )
+        if "threads_p50_ms_k400" in row:
+            th = row["threads_p50_ms_k400"]
+            print(
+                f"{'':>19}k400 p50, one thread vs OpenMP threads: "
+                + ", ".join(f"{key} {value:.2f} ms" for key, value in th.items())
+            )
+        if "hnsw_fp16" in row:
+            b = row["hnsw_fp16"]
+            print(
+                f"{'':>14}hnsw fp16: k400 {b['p50_ms_k400']:.2f} ms, recall@10"
+                f" {b['recall@10_k400']:.3f}, {b['bytes'] / 1e6:.0f} MB; 8-bit/fp16 bytes"
+                f" {h['bytes'] / b['bytes']:.2f},"
+                f" k400 time {h['p50_ms_k400'] / b['p50_ms_k400']:.2f}x"
+            )
         for name in ("5%", "40%"):
             how = "exhaustive" if float(name[:-1]) / 100 < FILTER_EXACT_BELOW else "graph, wider"
             print(

@@ -39,7 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# BRIEFBOT_CODE: measure another checkout's library (main's, as the baseline) with this
+# same script.
+sys.path.insert(0, os.environ.get("BRIEFBOT_CODE") or str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from data import DEFAULT_DATA, bbc_headline, bbc_pairs, reuters_stories, sentence_case
@@ -355,19 +357,22 @@ def measure(args: argparse.Namespace) -> dict:
     def timed() -> tuple[dict, dict]:
         """Per filter: ask latencies (ms) and each question's top-5 article ids; the mean
         CPU time of an ask goes to `cpu_ms`."""
-        times: dict[str, list[float]] = {}
-        tops: dict[str, list[list[int]]] = {}
-        for name, f in filters.items():
-            times[name], tops[name] = [], []
-            c = time.process_time()
-            for q in qs:
-                t = time.perf_counter()
+        times: dict[str, list[float]] = {name: [] for name in filters}
+        tops: dict[str, list[list[int]]] = {name: [] for name in filters}
+        cpu: dict[str, float] = dict.fromkeys(filters, 0.0)
+        # Interleaved: each question under every filter in turn, so a burst of load from
+        # the machine's other jobs falls on all of them alike.
+        for q in qs:
+            for name, f in filters.items():
+                c, t = time.process_time(), time.perf_counter()
                 result = corpus.ask(q, f)
                 times[name].append(1000 * (time.perf_counter() - t))
+                # CPU time of every thread of this process: what the other jobs on a
+                # shared machine do not inflate (wall time waits for the cores they hold).
+                cpu[name] += time.process_time() - c
                 tops[name].append([r.article.id for r in result.articles])
-            # CPU time of every thread of this process: what the other jobs on a shared
-            # machine do not inflate (wall time waits for the cores they hold).
-            cpu_ms[name] = 1000 * (time.process_time() - c) / len(qs)
+        for name in filters:
+            cpu_ms[name] = 1000 * cpu[name] / len(qs)
         return times, tops
 
     load_before = load_avg()
@@ -476,6 +481,71 @@ def measure(args: argparse.Namespace) -> dict:
     return result
 
 
+def memory(args: argparse.Namespace) -> dict:
+    """Resident memory after each load step of a process that only serves, then after
+    warm asks under each filter; what the large parts hold; and, with `--profile`, where
+    a warm ask's main-thread time goes (cProfile; BM25 runs on its own thread)."""
+    import cProfile
+    import pstats
+
+    qs = questions(args.data, args.queries)
+    filters = [None, Filters(countries=("JP",)), Filters(countries=("US",))]
+    steps = [{"step": "imports", **rss_mb()}]
+    t = time.perf_counter()
+    corpus = Corpus(load_settings(data_dir=args.data_dir))
+    open_s = time.perf_counter() - t
+    steps.append({"step": "store, index and postings opened", **rss_mb()})
+    corpus.encoder.encode(["warm up"])
+    steps.append({"step": "encoder loaded", **rss_mb()})
+    for q in qs:
+        for f in filters:
+            corpus.ask(q, f)
+    steps.append({"step": f"after {len(qs)} questions x 3 filters", **rss_mb()})
+    postings = corpus.store.lexical.postings
+    s = postings._state if postings is not None else None
+    arrays = (
+        [s.articles, s.lengths, s.alive, s.large.offsets, s.large.rows, s.large.freqs]
+        if s is not None
+        else []
+    )
+    out = {
+        "code": os.environ.get("BRIEFBOT_CODE") or str(ROOT),
+        "index_kind": corpus.index.kind,
+        "vectors": corpus.index.ntotal,
+        "open_seconds": open_s,
+        "steps": steps,
+        "peak_rss_mb": peak_rss_mb(),
+        "index_file_mb": (args.data_dir / INDEX_NAME).stat().st_size / 2**20,
+        "postings_arrays_mb": sum(a.nbytes for a in arrays) / 2**20,
+        "load_avg": load_avg(),
+    }
+    if args.profile:
+        prof = cProfile.Profile()
+        cpu = {}
+        for f in filters:
+            name = "unfiltered" if f is None else f.countries[0]
+            c = time.thread_time()
+            prof.enable()
+            for q in qs:
+                corpus.ask(q, f)
+            prof.disable()
+            cpu[name] = 1000 * (time.thread_time() - c) / len(qs)
+        out["main_thread_cpu_ms_per_ask"] = cpu
+        stats = pstats.Stats(prof)
+        stats.sort_stats("tottime")
+        rows = []
+        for (file, line, fn), (_, calls, tottime, cumtime, _) in stats.stats.items():
+            rows.append((tottime, cumtime, calls, f"{Path(file).name}:{line}:{fn}"))
+        rows.sort(reverse=True)
+        asks = 3 * len(qs)
+        out["profile_ms_per_ask_tottime"] = [
+            {"fn": r[3], "tottime": 1000 * r[0] / asks, "cumtime": 1000 * r[1] / asks}
+            for r in rows[:25]
+        ]
+    corpus.store.close()
+    return out
+
+
 def table(r: dict) -> str:
     kind = r["index_kind"]
     lines = [
@@ -538,6 +608,13 @@ def main() -> None:
     ap.add_argument(
         "--measure-only", action="store_true", help="measure DATA_DIR as it is (the child run)"
     )
+    ap.add_argument("--build-only", action="store_true", help="build DATA_DIR, measure nothing")
+    ap.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="resident memory by load step in this process (run it in a fresh one)",
+    )
+    ap.add_argument("--profile", action="store_true", help="with --memory-only: cProfile asks")
     args = ap.parse_args()
     if args.source is not None:
         # The source's ONNX export and fidelity verdict: no export needed.
@@ -545,7 +622,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("retrieval.index").setLevel(logging.INFO)
 
-    if not args.measure_only:
+    if not (args.measure_only or args.memory_only):
         info_path = args.data_dir / BUILD_INFO
         built = not (args.data_dir / DB_NAME).exists()
         if built:
@@ -568,10 +645,16 @@ def main() -> None:
             )
             info = json.loads(info_path.read_text()) if info_path.exists() else {}
             info_path.write_text(json.dumps(info | {"index_rebuild": ix}, indent=1))
+        if args.build_only:
+            return
         # Measure in a fresh process: its peak RSS is serving memory, not the build's.
         child = [sys.executable, __file__, *sys.argv[1:], "--measure-only"]
         sys.exit(subprocess.run(child, check=False).returncode)
 
+    if args.memory_only:
+        result = memory(args)
+        print(json.dumps(result, indent=1))
+        return
     result = measure(args)
     print(json.dumps(result, indent=1))
     print(table(result))

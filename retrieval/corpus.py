@@ -176,7 +176,8 @@ class Corpus:
             log.warning("index missing or unreadable: rebuilding %d vectors from SQLite", count)
         index = SentenceIndex(dim, model, backend, exact_max=exact_max)
         if count:
-            rebuild_index(self.store, index)
+            with index.filling(count):
+                rebuild_index(self.store, index)
             self._save_if_free(index)
         return index
 

@@ -1,17 +1,21 @@
 """The FAISS index of sentence vectors: vectors, their sentence ids and owning articles.
 
-Vectors are L2-normalised, so inner product is cosine similarity. They are held
-as fp16 (scalar quantizer): half the memory of fp32 and the same top-10.
+Vectors are L2-normalised, so inner product is cosine similarity. Which index depends
+on size (`bench/index.py` measures both):
 
-Which index depends on size (`bench/index.py` measures both):
-
-- up to `exact_max` vectors, exhaustive search (`IndexScalarQuantizer`): exact, and
-  a few milliseconds at that size;
-- past it, HNSW over the same fp16 vectors (`IndexHNSWSQ`), built once when the
-  corpus crosses the line (logged) and grown incrementally after. Search breadth
-  (efSearch) is never below the number of candidates asked for; for the 400 that
-  `ask` asks for, HNSW keeps nearly all of exact search's top ten at a fraction of
-  its cost, and the gap grows with size (figures in bench/RESULTS.md).
+- up to `exact_max` vectors, exhaustive search over fp16 codes (`IndexScalarQuantizer`):
+  half the memory of fp32, the same top-10, and a few milliseconds at that size;
+- past it, HNSW over 8-bit codes (`IndexHNSWSQ`, QT_8bit: per dimension, the range
+  trained on the vectors held when the corpus crosses the line), built once then
+  (logged, with a progress line) and grown incrementally after. A quarter of fp32:
+  at 100k articles (~840k vectors) it is what keeps a serving process under 1 GB.
+  Search breadth (efSearch) is never below the number of candidates asked for; for
+  the 400 that `ask` asks for, HNSW keeps nearly all of exact search's top ten at a
+  fraction of its cost, and the gap grows with size (figures in bench/RESULTS.md).
+  The codes only choose candidates: `search.retrieve` scores every candidate
+  article's sentences again from the float32 vectors in the store, so the 8-bit
+  rounding never reaches a ranking score. An fp16 HNSW index saved by an earlier
+  version is moved to 8-bit codes when loaded, keeping its graph (no rebuild).
 
 A filter (a country, a date range) restricts the search inside FAISS with a
 bitmap of admitted positions, built from the article of each vector held here
@@ -34,14 +38,16 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from . import wording
 from .atomic import replacing
+from .progress import StepProgress
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +59,9 @@ FILTER_EXACT_BELOW = 0.25  # share of vectors a filter admits under which HNSW s
 SUBSET_MAX_SHARE = 0.10  # a filter admitting at most this share may get its own index
 SUBSETS_KEPT = 2  # such indexes kept (each at most SUBSET_MAX_SHARE of the vectors' memory)
 BITMAPS_KEPT = 4  # filters whose bitmaps are kept (an eighth of a byte per vector each)
-FLAT, HNSW = "flat-fp16", "hnsw-fp16"
-KINDS = (FLAT, HNSW)
+TRAIN_SAMPLE = 100_000  # vectors the 8-bit ranges are trained on (evenly spaced)
+FLAT, HNSW, HNSW_FP16 = "flat-fp16", "hnsw-sq8", "hnsw-fp16"  # the last: earlier versions
+KINDS = (FLAT, HNSW, HNSW_FP16)
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,9 @@ class _Column:
 
 
 def describe(kind: str) -> str:
-    if kind == HNSW:
-        return f"faiss HNSW (M={HNSW_M}) over fp16 vectors (approximate; exact under filters)"
+    if kind in (HNSW, HNSW_FP16):
+        codes = "8-bit" if kind == HNSW else "fp16"
+        return f"faiss HNSW (M={HNSW_M}) over {codes} vectors (approximate; exact under filters)"
     return "faiss IndexScalarQuantizer fp16 (exhaustive inner product)"
 
 
@@ -129,6 +137,7 @@ class SentenceIndex:
         self._bitmaps: list[tuple[np.ndarray, int, np.ndarray, int]] = []  # see _bitmap
         self._subsets: list[tuple[np.ndarray, int, np.ndarray, faiss.Index]] = []  # _kept_subset
         self._seen_filter: np.ndarray | None = None
+        self._filling: StepProgress | None = None  # see filling
 
     @property
     def ntotal(self) -> int:
@@ -141,13 +150,31 @@ class SentenceIndex:
         """Add vectors with their sentence ids and the id of the article each belongs to."""
         if not len(ids):
             return
-        if self.kind == FLAT and self.ntotal + len(ids) > self.exact_max:
-            self._to_hnsw()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.kind == FLAT and self.ntotal + len(ids) > self.exact_max:
+            self._to_hnsw(vectors)
         with self._lock:
             self._index.add(vectors)
             self._ids.extend(np.asarray(ids, dtype=np.int64))
             self._articles.extend(np.asarray(articles, dtype=np.int64))
+        if self._filling is not None:
+            self._filling.update(self.ntotal)
+
+    @contextlib.contextmanager
+    def filling(self, total: int) -> Iterator[None]:
+        """A progress line while `total` vectors are added in one go (the whole index
+        rebuilt from the store: minutes at 100k articles)."""
+        self._filling = StepProgress(
+            lambda done, total, seconds: wording.text(
+                "cli.progress.vectors", done=done, total=total, seconds=seconds
+            ),
+            total,
+        )
+        try:
+            yield
+        finally:
+            self._filling.close()
+            self._filling = None
 
     def remove(self, ids: np.ndarray) -> int:
         """Drop the vectors of these sentence ids (an article removed or replaced); returns
@@ -165,10 +192,11 @@ class SentenceIndex:
                 self._index.remove_ids(np.flatnonzero(gone).astype(np.int64))
             else:
                 kept = self._index.reconstruct_n(0, self.ntotal)[keep]
-                self._index = _hnsw(self.dim)
+                self._index = _emptied(self._index)  # the same trained 8-bit ranges
                 self._index.add(kept)
             self._ids = _Column(held[keep])
             self._articles = _Column(self._articles.values[keep])
+            self._drop_kept()  # positions moved: a later add could bring the count back
         return count
 
     def fit_size(self) -> bool:
@@ -177,13 +205,16 @@ class SentenceIndex:
         if self.kind == FLAT and self.ntotal > self.exact_max:
             self._to_hnsw()
             return True
-        if self.kind == HNSW and self.ntotal <= self.exact_max:
+        if self.kind != FLAT and self.ntotal <= self.exact_max:
             log.info("index: %d vectors fit exact search: leaving HNSW", self.ntotal)
             self._rebuild(_flat(self.dim), FLAT)
             return True
+        if self.kind == HNSW_FP16:
+            self._to_sq8()
+            return True
         return False
 
-    def _to_hnsw(self) -> None:
+    def _to_hnsw(self, incoming: np.ndarray | None = None) -> None:
         """Move every vector so far into an HNSW graph (once, when the corpus outgrows exact)."""
         log.info(
             "index: past %d vectors, switching from exact search to HNSW (M=%d); building",
@@ -191,38 +222,95 @@ class SentenceIndex:
             HNSW_M,
         )
         t = time.perf_counter()
-        self._rebuild(_hnsw(self.dim), HNSW)
+        target = _hnsw(self.dim)
+        sample = self._sample()
+        if incoming is not None and len(sample) < TRAIN_SAMPLE:  # about to be added
+            sample = np.concatenate([sample, incoming[: TRAIN_SAMPLE - len(sample)]])
+        target.train(sample)
+        self._rebuild(
+            target,
+            HNSW,
+            lambda done, total, seconds: wording.text(
+                "cli.progress.hnsw", done=done, total=total, seconds=seconds
+            ),
+        )
         log.info("index: HNSW over %d vectors built in %.1fs", self.ntotal, time.perf_counter() - t)
 
-    def _rebuild(self, target: faiss.Index, kind: str) -> None:
+    def _to_sq8(self) -> None:
+        """An fp16 HNSW index (earlier versions) onto 8-bit codes, keeping its graph: the
+        codes are re-encoded (seconds), the graph is not rebuilt (minutes)."""
+        t = time.perf_counter()
+        with self._lock:
+            old = self._index
+            target = _hnsw(self.dim)
+            target.storage.train(self._sample())
+            for start in range(0, self.ntotal, 50_000):
+                target.storage.add(old.reconstruct_n(start, min(50_000, self.ntotal - start)))
+            target.hnsw = old.hnsw  # copies the graph (a C++ value)
+            target.ntotal, target.is_trained = old.ntotal, True
+            self._index, self.kind = target, HNSW
+            self._drop_kept()
+        log.info(
+            "index: %d vectors moved from fp16 to 8-bit codes in %.1fs (graph kept)",
+            self.ntotal,
+            time.perf_counter() - t,
+        )
+
+    def _sample(self) -> np.ndarray:
+        """Up to TRAIN_SAMPLE vectors held, evenly spaced: what the 8-bit ranges are
+        trained on (a per-dimension min and max, which a sample of this size pins)."""
+        n = self.ntotal
+        if n <= TRAIN_SAMPLE:
+            return self._index.reconstruct_n(0, n)
+        picks = np.linspace(0, n - 1, TRAIN_SAMPLE).astype(np.int64)
+        return self._exact().reconstruct_batch(picks)
+
+    def _rebuild(
+        self,
+        target: faiss.Index,
+        kind: str,
+        line: Callable[[int, int, float], str] | None = None,
+    ) -> None:
         """Copy every vector into `target`, then serve from it.
 
         The copy runs without the lock, chunk by chunk, so questions are answered by the
-        old index meanwhile (an HNSW build over a large corpus takes tens of seconds).
+        old index meanwhile (an HNSW build over a large corpus takes tens of seconds,
+        shown with a progress line worded by `line`).
         """
         done = 0
-        while True:
-            with self._lock:
-                n = self.ntotal
-                if done == n:
-                    self._index, self.kind = target, kind
-                    return
-                chunk = self._index.reconstruct_n(done, min(50_000, n - done))
-            target.add(chunk)
-            done += len(chunk)
+        shown = StepProgress(line, self.ntotal) if line is not None else None
+        try:
+            while True:
+                with self._lock:
+                    n = self.ntotal
+                    if done == n:
+                        self._index, self.kind = target, kind
+                        self._drop_kept()
+                        return
+                    chunk = self._index.reconstruct_n(done, min(50_000, n - done))
+                target.add(chunk)
+                done += len(chunk)
+                if shown is not None:
+                    shown.update(done, n)
+        finally:
+            if shown is not None:
+                shown.close()
+
+    def _drop_kept(self) -> None:
+        """Forget the bitmaps and per-filter indexes of the index being replaced."""
+        self._bitmaps, self._subsets, self._seen_filter = [], [], None
 
     def search(self, query: np.ndarray, k: int, articles: np.ndarray | None = None) -> Hits:
         """The k most similar vectors; `articles` (ids) restricts the search to their vectors."""
         if self.ntotal == 0 or k <= 0:
             return Hits.empty()
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        with self._lock:
+        with self._lock, _one_thread():
             n = self.ntotal
             subset = self._kept_subset(articles) if articles is not None else None
             if subset is not None:
                 positions, small = subset
-                with _one_thread():
-                    scores, local = small.search(q, min(k, len(positions)))
+                scores, local = small.search(q, min(k, len(positions)))
                 pos = np.where(local >= 0, positions[np.maximum(local, 0)], -1)
             elif articles is None:
                 scores, pos = self._index.search(q, min(k, n), params=self._breadth(k, 1.0))
@@ -236,8 +324,7 @@ class SentenceIndex:
                     self._remember_filter(articles, admitted)
                     exact = self._exact()
                     params = faiss.SearchParameters(sel=selector)
-                    with _one_thread():
-                        scores, pos = exact.search(q, k, params=params)
+                    scores, pos = exact.search(q, k, params=params)
                 else:
                     params = self._breadth(k, admitted / n)
                     params.sel = selector
@@ -279,8 +366,8 @@ class SentenceIndex:
             self._seen_filter = articles
             return
         positions = np.flatnonzero(self._admits(articles)).astype(np.int64)
-        small = _flat(self.dim)
         exact = self._exact()
+        small = _emptied(exact)  # the same codes: no more memory a vector than the index
         for start in range(0, len(positions), 50_000):
             small.add(exact.reconstruct_batch(positions[start : start + 50_000]))
         kept = (articles, self.ntotal, positions, small)
@@ -357,9 +444,10 @@ class SentenceIndex:
 
 @contextlib.contextmanager
 def _one_thread() -> Iterator[None]:
-    """FAISS's OpenMP threads off for one scan by one question: splitting a scan of tens
-    of thousands of vectors across the cores costs more in start-up and waiting than it
-    saves, many times more when other work holds the cores (bench/RESULTS.md). OpenMP's
+    """FAISS's OpenMP threads off for one question's search (every kind: a graph walk
+    for one query has nothing to split, and splitting a scan across the cores costs more
+    in start-up and spin-waiting than it saves once other work holds them: the encoder
+    and BM25 of the same ask, other asks, other processes; bench/RESULTS.md). OpenMP's
     thread count belongs to the calling thread, so it is restored for its next work."""
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
@@ -376,12 +464,21 @@ def _flat(dim: int) -> faiss.Index:
 
 
 def _hnsw(dim: int) -> faiss.Index:
+    """An empty HNSW index over 8-bit codes (to be trained before adding)."""
     index = faiss.IndexHNSWSQ(
-        dim, faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT
+        dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT
     )
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index.hnsw.efSearch = HNSW_EF_SEARCH
     return index
+
+
+def _emptied(index: faiss.Index) -> faiss.Index:
+    """An empty index of the same type and trained quantizer as `index`: its vectors
+    re-added are encoded to the same codes (decoding then encoding a code is exact)."""
+    empty = faiss.clone_index(faiss.downcast_index(index))
+    empty.reset()
+    return empty
 
 
 def meta_path(path: Path) -> Path:

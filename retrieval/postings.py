@@ -37,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import wording
 from .atomic import replacing
+from .progress import StepProgress
 
 log = logging.getLogger(__name__)
 
@@ -207,19 +209,32 @@ class Postings:
         if newest <= self._state.newest:
             return 0
         with self._write:
-            added = 0
-            while True:
-                rows = db.execute(
-                    "SELECT rowid, title, lead, body FROM articles_fts WHERE rowid > ?"
-                    " ORDER BY rowid LIMIT ?",
-                    (self._state.newest, CHUNK),
-                ).fetchall()
-                if not rows:
-                    return added
-                self._add(rows)
-                added += len(rows)
-                if rows[-1][0] >= newest:
-                    return added
+            added, shown = 0, None
+            try:
+                while True:
+                    rows = db.execute(
+                        "SELECT rowid, title, lead, body FROM articles_fts WHERE rowid > ?"
+                        " ORDER BY rowid LIMIT ?",
+                        (self._state.newest, CHUNK),
+                    ).fetchall()
+                    if not rows:
+                        return added
+                    if shown is None and len(rows) == CHUNK:  # more than one chunk: a build
+                        shown = StepProgress(_postings_line, self._pending(db, added))
+                    self._add(rows)
+                    added += len(rows)
+                    if shown is not None:
+                        shown.update(added)
+                    if rows[-1][0] >= newest:
+                        return added
+            finally:
+                if shown is not None:
+                    shown.close()
+
+    def _pending(self, db: sqlite3.Connection, read: int) -> int:
+        """Articles to read in this catch-up (`read` so far): a progress line's total."""
+        q = "SELECT count(*) FROM articles WHERE id > ?"
+        return read + db.execute(q, (self._state.newest,)).fetchone()[0]
 
     def refresh(self, article_ids: Iterable[int]) -> None:
         """Drop these articles and read again those still in the store: what the store's
@@ -388,6 +403,10 @@ class Postings:
             self._state = state
             self.dirty = False
         return True
+
+
+def _postings_line(done: int, total: int, seconds: float) -> str:
+    return wording.text("cli.progress.postings", done=done, total=total, seconds=seconds)
 
 
 def _summary(s: _State) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from tqdm import tqdm
@@ -85,4 +86,53 @@ class IngestProgress:
             rate=self.stored / elapsed if elapsed > 0 else 0.0,
         )
         print(line, file=self.stream, flush=True)
+        self._printed = True
+
+
+class StepProgress:
+    """A long one-time step (building postings, an HNSW graph): a bar on a terminal that
+    appears only once the step has run `delay` seconds, else plain lines every
+    `PLAIN_INTERVAL` seconds (and a last one if any was written), so a step of a second
+    stays silent and one of minutes is never so. `line(done, total, seconds)` words a
+    plain line (from `prompts/cli.toml`); on a terminal, its text before the colon
+    labels the bar."""
+
+    def __init__(
+        self,
+        line: Callable[[int, int, float], str],
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        interval: float | None = None,
+        delay: float = 2.0,
+    ) -> None:
+        self.line, self.total, self.done = line, total, 0
+        self.stream = stream or sys.stderr
+        self.interval = PLAIN_INTERVAL if interval is None else interval
+        self._start = self._last = time.monotonic()
+        self._printed = False
+        self._bar = None
+        if getattr(self.stream, "isatty", lambda: False)():
+            label = line(0, total, 0.0).partition(":")[0]
+            self._bar = tqdm(total=total, desc=label, file=self.stream, delay=delay)
+
+    def update(self, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.update(done - self.done)
+        elif time.monotonic() - self._last >= self.interval:
+            self._line(done)
+        self.done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self._printed:
+            self._line(self.done)
+
+    def _line(self, done: int) -> None:
+        self._last = now = time.monotonic()
+        print(self.line(done, self.total, now - self._start), file=self.stream, flush=True)
         self._printed = True

@@ -420,12 +420,17 @@ def test_index_switches_to_hnsw_past_its_size_and_keeps_recall(tmp_path, caplog)
         recall.append(len(set(got) & {i + 10 for i in exact_top(vecs, vecs[q], 10, everything)}))
     assert np.mean(recall) / 10 >= 0.95
 
-    # A selective filter (1% of vectors) is answered exactly, inside the index.
+    # A selective filter (1% of vectors) is answered exactly, inside the index: the
+    # exhaustive order over the vectors it holds (8-bit codes), and all but a near tie
+    # of exact float32 search's top ten.
     articles = np.arange(100, 120)
     allowed = np.flatnonzero(np.isin(ids // 3, articles))
+    held = index._exact().reconstruct_n(0, index.ntotal)
     for q in (0, 1, 2):
         got = index.search(vecs[q], 10, articles)
-        assert list(got.ids) == [i + 10 for i in exact_top(vecs, vecs[q], 10, allowed)]
+        assert list(got.ids) == [i + 10 for i in exact_top(held, vecs[q], 10, allowed)]
+        want = {i + 10 for i in exact_top(vecs, vecs[q], 10, allowed)}
+        assert len(set(got.ids) & want) >= 9
         assert set(got.articles) <= set(articles)
     # A broad one (half the vectors) walks the graph wider and still keeps recall.
     half = np.arange(0, 2010, 2)
@@ -549,7 +554,10 @@ def test_saved_index_follows_a_changed_size_limit(tmp_path, caplog):
     raised = lowered
     raised.exact_max = 10_000
     assert raised.fit_size() and raised.kind == FLAT
-    assert list(raised.search(vecs[3], 10).ids) == list(index.search(vecs[3], 10).ids)
+    # Back to exact search over what the graph held (8-bit codes): the same best hit
+    # and all but a near tie of the top ten.
+    back, before = raised.search(vecs[3], 10).ids, index.search(vecs[3], 10).ids
+    assert back[0] == before[0] and len(set(back) & set(before)) >= 9
     assert not raised.fit_size()
 
 
