@@ -433,6 +433,7 @@ def test_openvino_reads_the_onnx_file_when_the_ir_cannot_be_saved(tmp_path, monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(ir, "save_ir", refuse)
+
     class FakeOpenVino:
         class Core:
             def read_model(self, path):
