@@ -12,6 +12,13 @@ as questions, bodies ingested) for the configured backend and for an ingest with
 the fp32 backend.
 
     python bench/ingest.py --stories 3000 --repeats 3
+
+`--append N` also measures the team-sized case from outside: the next N stories
+(wire copy: title and body) ingested by a separate `briefbot ingest` process into a
+copy of a data dir already holding the first `--stories`, against raw
+`SentenceTransformer.encode` fp32 on the texts that process embedded, interleaved
+with the other measurements. Here the fixed costs (start-up imports, model load,
+opening and saving the index) weigh most.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -57,9 +65,19 @@ def run_ingest(export: Path, data_dir: Path, env: dict[str, str], config: Path |
     return time.perf_counter() - t
 
 
-def stored(data_dir: Path) -> tuple[list[str], np.ndarray]:
+def write_wire(stories: list[dict], path: Path) -> Path:
+    """Wire copy as a feed delivers it: title, body, date and dateline."""
+    with path.open("w") as fh:
+        for s in stories:
+            record = {k: s.get(k) for k in ("title", "body", "date", "dateline")}
+            fh.write(json.dumps(record | {"id": s["attrs"]["newid"]}) + "\n")
+    return path
+
+
+def stored(data_dir: Path, after_id: int = 0) -> tuple[list[str], np.ndarray]:
     db = sqlite3.connect(data_dir / "briefbot.sqlite3")
-    rows = db.execute("SELECT text, vector FROM sentences ORDER BY id").fetchall()
+    query = "SELECT text, vector FROM sentences WHERE id > ? ORDER BY id"
+    rows = db.execute(query, (after_id,)).fetchall()
     db.close()
     return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
@@ -86,18 +104,21 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--stories", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--append", type=int, default=0, help="team-sized case: N more stories")
     ap.add_argument("--no-mrr", action="store_true", help="skip the fp32-backend ingest and MRR")
     ap.add_argument("--out", type=Path, default=Path("bench/out/ingest.json"))
     args = ap.parse_args()
 
-    stories = [
+    every = [
         s for s in reuters_stories(args.data / "reuters21578-dev") if (s.get("body") or "").strip()
-    ][: args.stories]
+    ]
+    stories, extra = every[: args.stories], every[args.stories : args.stories + args.append]
     tmp = Path(tempfile.mkdtemp(prefix="briefbot-ingest-"))
     export = write_export(stories, tmp / "reuters.jsonl")
     env = os.environ | {"BRIEFBOT_MODEL_CACHE": str(tmp / "models")}
     # First run: makes the ONNX export and the fidelity verdict, as any first start would.
     warm = run_ingest(export, tmp / "warm", env, None)
+    print(f"load average {os.getloadavg()}", file=sys.stderr)
     print(f"{len(stories)} stories; first ingest (export + check) {warm:.1f}s", file=sys.stderr)
 
     from sentence_transformers import SentenceTransformer
@@ -107,6 +128,16 @@ def main() -> None:
     model = SentenceTransformer(model_path(), device="cpu")
     texts, vectors = stored(tmp / "warm")
     model.encode(texts[:64], batch_size=32)
+    if extra:
+        wire = write_wire(extra, tmp / "wire.jsonl")
+        db = sqlite3.connect(tmp / "warm" / "briefbot.sqlite3")
+        last_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM sentences").fetchone()[0]
+        db.close()
+        # One untimed append gives the texts such a process embeds.
+        shutil.copytree(tmp / "warm", tmp / "append-probe")
+        run_ingest(wire, tmp / "append-probe", env, None)
+        extra_texts, _ = stored(tmp / "append-probe", last_id)
+    append_s, append_st_s = [], []
     # The ceiling: the configured encoder alone on the same texts, in this process.
     encoder = load_encoder(cache_dir=tmp / "models")
     encoder.encode(texts[:64])
@@ -119,6 +150,18 @@ def main() -> None:
         t = time.perf_counter()
         encoder.encode(texts)
         encoder_s.append(time.perf_counter() - t)
+        if extra:
+            target = tmp / f"append{r}"
+            shutil.copytree(tmp / "warm", target)
+            append_s.append(run_ingest(wire, target, env, None))
+            t = time.perf_counter()
+            model.encode(extra_texts, batch_size=32, normalize_embeddings=True)
+            append_st_s.append(time.perf_counter() - t)
+            print(
+                f"  repeat {r}: append {len(extra)} stories {append_s[-1]:.1f}s,"
+                f" ST fp32 on its {len(extra_texts)} texts {append_st_s[-1]:.1f}s",
+                file=sys.stderr,
+            )
         print(
             f"  repeat {r}: ingest {ingest_s[-1]:.1f}s, ST fp32 {st_s[-1]:.1f}s,"
             f" {encoder.backend} encoder alone {encoder_s[-1]:.1f}s",
@@ -144,6 +187,16 @@ def main() -> None:
         "mean_cosine_to_fp32": float(cosine.mean()),
         "min_cosine_to_fp32": float(cosine.min()),
     }
+    if extra:
+        result |= {
+            "append_stories": len(extra),
+            "append_texts": len(extra_texts),
+            "append_ingest_seconds": append_s,
+            "append_st_fp32_encode_seconds": append_st_s,
+            "append_speedup": statistics.median(
+                b / o for b, o in zip(append_st_s, append_s, strict=True)
+            ),
+        }
     if not args.no_mrr:
         questions = [sentence_case(s["title"]) for s in stories]
         gold = [s["attrs"]["newid"] for s in stories]
@@ -168,6 +221,13 @@ def main() -> None:
         f"mean cosine to fp32 {result['mean_cosine_to_fp32']:.6f}"
         f" (min {result['min_cosine_to_fp32']:.5f})"
     )
+    if extra:
+        print(
+            f"append {len(extra)} stories ({len(extra_texts)} texts) into the"
+            f" {len(stories)}-story dir as a new process: {statistics.median(append_s):.1f}s vs"
+            f" raw ST fp32 encode {statistics.median(append_st_s):.1f}s"
+            f" -> {result['append_speedup']:.2f}x (median of per-repeat ratios)"
+        )
     if "mrr_at_10" in result:
         print(
             f"known-item MRR@10 {result['mrr_at_10']:.4f} vs fp32 backend"

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval import ConfigError, embed
-from retrieval.backends import fidelity, int8, onnx_export, runtimes
+from retrieval.backends import fidelity, int8, ir, onnx_export, runtimes
 from retrieval.backends.registry import REGISTRY
 from retrieval.backends.wordpiece import WordPiece, token_batches
 from retrieval.embed import (
@@ -403,6 +403,45 @@ def test_int8_weights_land_before_the_xml_and_a_killed_save_leaves_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(final)
     assert want.with_suffix(".bin").read_bytes() == b"weights"
     assert want.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.slow
+def test_openvino_ir_gives_the_onnx_files_vectors_and_is_made_once(model_cache, tmp_path):
+    """The IR is the ONNX graph saved in OpenVINO's format: same vectors, one .xml + .bin."""
+    if unavailable("openvino"):
+        pytest.skip(f"openvino: {unavailable('openvino')}")
+    cache = _fresh_cache(model_cache, tmp_path)
+    folder = Path(model_path())
+    onnx_file = onnx_export.onnx_path(cache, folder)
+    made = ir.ensure_ir(cache, folder)
+    assert made == ir.ir_path(onnx_file) and made.suffix == ".xml"
+    stamp = made.stat().st_mtime_ns
+    assert ir.ensure_ir(cache, folder) == made and made.stat().st_mtime_ns == stamp
+    names = {p.name for p in cache.iterdir()} - {p.name for p in model_cache.iterdir()}
+    assert names == {made.name, made.stem + ".bin"}  # no temporary or lock file
+    from_ir = runtimes.OpenVinoEncoder(made, folder).encode(SENTENCES)
+    from_onnx = runtimes.OpenVinoEncoder(onnx_file, folder).encode(SENTENCES)
+    np.testing.assert_allclose(from_ir, from_onnx, atol=1e-6)
+
+
+def test_openvino_reads_the_onnx_file_when_the_ir_cannot_be_saved(tmp_path, monkeypatch):
+    """No model needed: a cache that refuses the IR (read-only, full) still serves."""
+    onnx_file = tmp_path / "export.onnx"
+    monkeypatch.setattr(ir, "ensure_onnx", lambda cache, folder: onnx_file)
+
+    def refuse(model, path, cache_dir):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ir, "save_ir", refuse)
+
+    class FakeOpenVino:
+        class Core:
+            def read_model(self, path):
+                return "model"
+
+    monkeypatch.setattr(runtimes, "_import_openvino", lambda: FakeOpenVino)
+    assert ir.ensure_ir(tmp_path, Path(model_path())) == onnx_file
+    assert not ir.made(ir.ir_path(onnx_file))
 
 
 @pytest.mark.slow

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from ..atomic import replacing
 from .common import exclusive
+from .ir import save_ir
 from .onnx_export import PREFIX, _remove_stale, ensure_onnx, model_fingerprint, remove_others
 
 log = logging.getLogger(__name__)
@@ -73,19 +71,7 @@ def _make(path: Path, onnx_file: Path, cache_dir: Path) -> None:
     ov = _import_openvino()
     log.info("compressing the feed-forward weights to int8 (once; needs nncf): %s", path)
     started = time.perf_counter()
-    model = _compress(ov.Core().read_model(str(onnx_file)))
-    weights = path.with_suffix(".bin")
-    # OpenVINO names the .bin after the .xml, so it saves into a working folder first.
-    # The .xml is entered first so it is renamed last: a reader that sees it finds its
-    # weights complete.
-    with (
-        tempfile.TemporaryDirectory(prefix=path.stem + ".", suffix=".tmp", dir=cache_dir) as work,
-        replacing(path) as xml_tmp,
-        replacing(weights) as bin_tmp,
-    ):
-        ov.save_model(model, str(Path(work) / path.name), compress_to_fp16=False)
-        os.replace(Path(work) / weights.name, bin_tmp)
-        os.replace(Path(work) / path.name, xml_tmp)
+    save_ir(_compress(ov.Core().read_model(str(onnx_file))), path, cache_dir)
     log.info("int8 model done in %.1f s", time.perf_counter() - started)
 
 

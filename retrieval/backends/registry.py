@@ -85,10 +85,10 @@ def _load_onnxruntime(folder: Path, cache_dir: Path, batch_size: int, threads: i
 
 def _load_openvino(folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encoder:
     _runtime_first("openvino")
-    from .onnx_export import ensure_onnx
+    from .ir import ensure_ir
     from .runtimes import OpenVinoEncoder
 
-    return OpenVinoEncoder(ensure_onnx(cache_dir, folder), folder, batch_size, threads)
+    return OpenVinoEncoder(ensure_ir(cache_dir, folder), folder, batch_size, threads)
 
 
 def _load_openvino_int8(folder: Path, cache_dir: Path, batch_size: int, threads: int) -> Encoder:
