@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -28,10 +27,8 @@ from ..analysis import query_terms
 from ..filters import Filters
 from ..lexical import COMMON_TERM_SHARE, COMMON_TERMS_FROM, COMMON_TERMS_MAX, COMMON_TERMS_STALE
 from . import filters as pgfilters
+from .admitted import Reader
 from .schema import TEXT_CONFIG
-
-if TYPE_CHECKING:
-    from .store import PgStore
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,7 @@ RANK_NORMALISATION = 1  # divide by 1 + log(document length)
 class PgLexical:
     """Full-text search over the store's articles (the SQLite store's `BM25Search` seam)."""
 
-    def __init__(self, store: PgStore) -> None:
+    def __init__(self, store: Reader) -> None:
         self.store = store
         self._common: dict[str, bool] = {}
         self._common_at = 0
@@ -69,7 +66,7 @@ class PgLexical:
             return []
         where, args = pgfilters.condition(filters)
         try:
-            rows = self.store._db.execute(
+            rows = self.store.db.execute(
                 "SELECT a.id, ts_rank(%s::float4[], a.search, q, %s) AS r"
                 f" FROM articles a, to_tsquery('{TEXT_CONFIG}', %s) q"
                 f" WHERE a.search @@ q AND {where} ORDER BY r DESC, a.id LIMIT %s",
@@ -85,7 +82,7 @@ class PgLexical:
         (as `lexical.BM25Search._informative`, and for the same reason)."""
         if len(terms) < 3:
             return terms
-        db = self.store._db
+        db = self.store.db
         articles = db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
         if articles < COMMON_TERMS_FROM:
             return terms
@@ -102,7 +99,7 @@ class PgLexical:
 
     def _in_more_than(self, term: str, cutoff: int) -> bool:
         """Whether over `cutoff` articles contain `term` (counting stops there)."""
-        count = self.store._db.execute(
+        count = self.store.db.execute(
             "SELECT count(*) FROM (SELECT 1 FROM articles"
             f" WHERE search @@ to_tsquery('{TEXT_CONFIG}', %s) LIMIT %s) m",
             (_or_query([term]), cutoff + 1),

@@ -25,6 +25,7 @@ from ..errors import StoreError
 from ..filters import Filters
 from ..storage import Article, PreparedArticle, Selection, SentenceRows, StoryRow, TaggingRow
 from . import filters as pgfilters
+from .admitted import Admitted
 from .connections import PgConnections, redacted
 from .lexical import PgLexical
 from .schema import SEARCH_VECTOR, ensure_vector_index, vector_dim
@@ -42,37 +43,6 @@ _WRITTEN = (
 _STORY_DATE = "CASE WHEN a.dated = '' THEN a.added ELSE a.dated END"
 
 
-class Admitted:
-    """The articles a filter admits, as the SQL that selects them (`filters.admitted_ids`).
-
-    What `PgStore.admitted` returns: the vector and lexical searches embed its query in
-    their own, so the ids stay in PostgreSQL. Reading it as an array (`np.asarray`,
-    `list`, `tolist`) or taking `len` runs the query (`len` counts in SQL).
-    """
-
-    def __init__(self, store: PgStore, filters: Filters) -> None:
-        self.store = store
-        self.filters = filters
-        self.sql, self.args = pgfilters.admitted_ids(filters)
-
-    def ids(self) -> np.ndarray:
-        rows = self.store._db.execute(f"{self.sql} ORDER BY 1", self.args).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-    def __len__(self) -> int:
-        return self.store._count(f"SELECT count(*) FROM ({self.sql}) q", tuple(self.args))
-
-    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
-        ids = self.ids()
-        return ids if dtype is None else ids.astype(dtype)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.ids().tolist())
-
-    def tolist(self) -> list[int]:
-        return self.ids().tolist()
-
-
 class PgStore:
     """Articles, sentences with vectors, tags and stories in PostgreSQL."""
 
@@ -87,10 +57,11 @@ class PgStore:
         self.lexical = PgLexical(self)
         self.index = PgVectorIndex(self)
         self._admitted: dict[Filters, Admitted] = {}
-        self._counted: dict[str, tuple[int, int]] = {}  # see _count
+        self._counted: dict[str, tuple[int, int]] = {}  # see cached_count
 
     @property
-    def _db(self) -> psycopg.Connection:
+    def db(self) -> psycopg.Connection:
+        """This thread's connection (see `connections`)."""
         return self._connections.get()
 
     def __repr__(self) -> str:
@@ -104,7 +75,7 @@ class PgStore:
 
     def generation(self) -> int:
         """A number every write transaction moves on: what readers' caches key on."""
-        row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
 
     def vector_index(self) -> PgVectorIndex:
@@ -113,11 +84,11 @@ class PgStore:
 
     # --- metadata -------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key=%s", (key,)).fetchone()
+        row = self.db.execute("SELECT value FROM meta WHERE key=%s", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._db.execute(
+        self.db.execute(
             "INSERT INTO meta VALUES (%s, %s)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
@@ -125,7 +96,7 @@ class PgStore:
 
     # --- writing --------------------------------------------------------------------------
     def is_duplicate(self, article: PreparedArticle) -> bool:
-        row = self._db.execute(
+        row = self.db.execute(
             "SELECT 1 FROM articles WHERE content_key=%s OR url=%s OR ext_key=%s LIMIT 1",
             (article.content_key, article.url, article.ext_key),
         ).fetchone()
@@ -134,7 +105,7 @@ class PgStore:
     def match(self, article: PreparedArticle) -> tuple[str, int] | None:
         """As `Store.match`: same content is a duplicate; one stored article with its URL,
         ext key or file key is the one it updates; several count as a duplicate."""
-        db = self._db
+        db = self.db
         row = db.execute(
             "SELECT id FROM articles WHERE content_key=%s LIMIT 1", (article.content_key,)
         ).fetchone()
@@ -261,7 +232,7 @@ class PgStore:
         keys = [int(a) for a in article_ids]
         if not keys:
             return np.zeros(0, np.int64)
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT id FROM sentences WHERE article_id = ANY(%s)", (keys,)
         ).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -302,7 +273,7 @@ class PgStore:
             args.append(isoformat(selection.before))
         where = " AND ".join(clauses) or "TRUE"
         sql = f"SELECT id FROM articles WHERE {where} ORDER BY id"
-        return [r[0] for r in self._db.execute(sql, args)]
+        return [r[0] for r in self.db.execute(sql, args)]
 
     @staticmethod
     def _write_tags(
@@ -331,7 +302,7 @@ class PgStore:
 
     # --- vectors --------------------------------------------------------------------------
     def vector_summary(self) -> tuple[int, int]:
-        count, total = self._db.execute(
+        count, total = self.db.execute(
             "SELECT count(*), coalesce(sum(id), 0) FROM sentences"
         ).fetchone()
         return int(count), int(total)
@@ -341,7 +312,7 @@ class PgStore:
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         last = after_id
         while True:
-            rows = self._db.execute(
+            rows = self.db.execute(
                 "SELECT id, article_id, vector FROM sentences WHERE id > %s ORDER BY id LIMIT %s",
                 (last, chunk),
                 binary=True,
@@ -357,7 +328,7 @@ class PgStore:
         keys = [int(a) for a in article_ids]
         if not keys:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT article_id, position, vector, text FROM sentences"
             " WHERE article_id = ANY(%s) ORDER BY article_id, position",
             (keys,),
@@ -370,7 +341,7 @@ class PgStore:
     def iter_for_tagging(self, chunk: int = 500) -> Iterator[list[TaggingRow]]:
         last = 0
         while True:
-            rows = self._db.execute(
+            rows = self.db.execute(
                 "SELECT id, title, body, dateline, title_derived FROM articles WHERE id > %s"
                 " ORDER BY id LIMIT %s",
                 (last, chunk),
@@ -386,23 +357,23 @@ class PgStore:
 
     # --- articles -------------------------------------------------------------------------
     def count_articles(self) -> int:
-        return self._count("SELECT count(*) FROM articles")
+        return self.cached_count("SELECT count(*) FROM articles")
 
-    def _count(self, sql: str, args: Sequence[object] = ()) -> int:
+    def cached_count(self, sql: str, args: Sequence[object] = ()) -> int:
         """A count, kept until the next write: PostgreSQL counts by scanning (a vector
         search under a filter asks for the number of articles every time)."""
         generation = self.generation()
         kept = self._counted.get(sql + repr(args))
         if kept is not None and kept[0] == generation:
             return kept[1]
-        count = int(self._db.execute(sql, args).fetchone()[0])
+        count = int(self.db.execute(sql, args).fetchone()[0])
         if len(self._counted) >= 64:
             self._counted = {}  # a new dict: asks run on threads
         self._counted[sql + repr(args)] = (generation, count)
         return count
 
     def max_article_id(self) -> int:
-        return int(self._db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
 
     def articles(self, ids: Sequence[int]) -> dict[int, Article]:
         keys = [int(i) for i in ids]
@@ -411,7 +382,7 @@ class PgStore:
         countries = self._tags("article_countries", "code", "rank", keys)
         topics = self._tags("article_topics", "topic", "score DESC, topic", keys)
         out = {}
-        for row in self._db.execute(
+        for row in self.db.execute(
             f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s)", (keys,)
         ):
             aid = row[0]
@@ -437,7 +408,7 @@ class PgStore:
 
     def _tags(self, table: str, column: str, order: str, ids: list[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
-        for aid, value in self._db.execute(
+        for aid, value in self.db.execute(
             f"SELECT article_id, {column} FROM {table} WHERE article_id = ANY(%s)"
             f" ORDER BY article_id, {order}",
             (ids,),
@@ -454,7 +425,7 @@ class PgStore:
         if limit is not None:
             sql += " LIMIT %s"
             args.append(limit)
-        return [r[0] for r in self._db.execute(sql, args)]
+        return [r[0] for r in self.db.execute(sql, args)]
 
     def admitted(self, filters: Filters) -> Admitted:
         """The articles `filters` admits, kept as SQL (see `Admitted`); the same object
@@ -474,14 +445,14 @@ class PgStore:
 
     # --- summaries ------------------------------------------------------------------------
     def date_range(self) -> tuple[str | None, str | None]:
-        first = self._db.execute("SELECT min(published) FROM articles").fetchone()[0]
-        last = self._db.execute("SELECT max(published) FROM articles").fetchone()[0]
+        first = self.db.execute("SELECT min(published) FROM articles").fetchone()[0]
+        last = self.db.execute("SELECT max(published) FROM articles").fetchone()[0]
         return first, last
 
     def sources(self) -> list[tuple[str, int]]:
         return [
             tuple(r)
-            for r in self._db.execute(
+            for r in self.db.execute(
                 "SELECT coalesce(source, '(unnamed)'), count(*) FROM articles"
                 " GROUP BY 1 ORDER BY 2 DESC, 1"
             )
@@ -490,7 +461,7 @@ class PgStore:
     def country_counts(self) -> list[tuple[str, int]]:
         return [
             tuple(r)
-            for r in self._db.execute(
+            for r in self.db.execute(
                 "SELECT code, count(*) FROM article_countries GROUP BY code ORDER BY 2 DESC, 1"
             )
         ]
@@ -498,7 +469,7 @@ class PgStore:
     def topic_counts(self) -> list[tuple[str, int]]:
         return [
             tuple(r)
-            for r in self._db.execute(
+            for r in self.db.execute(
                 "SELECT topic, count(*) FROM article_topics GROUP BY topic ORDER BY 2 DESC, 1"
             )
         ]
@@ -507,7 +478,7 @@ class PgStore:
     def unassigned_articles(self, limit: int) -> list[tuple[int, str]]:
         return [
             tuple(r)
-            for r in self._db.execute(
+            for r in self.db.execute(
                 f"SELECT a.id, {_STORY_DATE} FROM articles a LEFT JOIN article_stories s"
                 " ON s.article_id = a.id WHERE s.article_id IS NULL ORDER BY 2, a.id LIMIT %s",
                 (limit,),
@@ -515,7 +486,7 @@ class PgStore:
         ]
 
     def stories_between(self, start: str, end: str) -> list[StoryRow]:
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT id, first_dated, last_dated, size, centroid, terms FROM stories"
             " WHERE last_dated >= %s AND first_dated <= %s ORDER BY id",
             (start, end),
@@ -550,7 +521,7 @@ class PgStore:
         keys = [int(a) for a in article_ids]
         if not keys:
             return {}
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT article_id, story_id FROM article_stories WHERE article_id = ANY(%s)",
             (keys,),
         ).fetchall()
@@ -561,7 +532,7 @@ class PgStore:
         if not keys:
             return {}
         out: dict[int, list[tuple[int, str]]] = {}
-        for sid, aid, dated in self._db.execute(
+        for sid, aid, dated in self.db.execute(
             f"SELECT s.story_id, a.id, {_STORY_DATE} FROM article_stories s JOIN articles a"
             " ON a.id = s.article_id WHERE s.story_id = ANY(%s) ORDER BY 3, a.id",
             (keys,),

@@ -26,14 +26,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..index import Hits
-
-if TYPE_CHECKING:
-    from .store import PgStore
+from .admitted import Admitted, Reader
 
 KIND = "pgvector-hnsw"
 FILTER_EXACT_BELOW = 0.25  # share of articles a filter admits under which search is exact
@@ -56,7 +53,7 @@ class PgVectorIndex:
     kind = KIND
     description = "pgvector HNSW (cosine, fp16) in PostgreSQL; exact under selective filters"
 
-    def __init__(self, store: PgStore) -> None:
+    def __init__(self, store: Reader) -> None:
         self.store = store
         self.backend = store.get_meta("backend") or ""
         self.model = store.get_meta("model") or ""
@@ -81,10 +78,10 @@ class PgVectorIndex:
 
     @property
     def ntotal(self) -> int:
-        return self.store._count("SELECT count(*) FROM sentences")
+        return self.store.cached_count("SELECT count(*) FROM sentences")
 
     def ids(self) -> np.ndarray:
-        rows = self.store._db.execute("SELECT id FROM sentences ORDER BY id").fetchall()
+        rows = self.store.db.execute("SELECT id FROM sentences ORDER BY id").fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
     # --- search ---------------------------------------------------------------------------
@@ -94,7 +91,7 @@ class PgVectorIndex:
         if k <= 0:
             return Hits.empty()
         settings, sql, params = self._query(query, k, articles)
-        db = self.store._db
+        db = self.store.db
         with db.transaction():
             for setting in settings:
                 db.execute(setting)
@@ -103,7 +100,7 @@ class PgVectorIndex:
     def explain(self, query: np.ndarray, k: int, articles: object = None) -> str:
         """EXPLAIN (ANALYZE, BUFFERS) of the query `search` runs (bench/postgres.py)."""
         settings, sql, params = self._query(query, k, articles)
-        db = self.store._db
+        db = self.store.db
         with db.transaction():
             for setting in settings:
                 db.execute(setting)
@@ -114,8 +111,6 @@ class PgVectorIndex:
         self, query: np.ndarray, k: int, articles: object
     ) -> tuple[list[str], str, list[object]]:
         """(SET LOCAL statements, the query, its parameters) for one search."""
-        from .store import Admitted
-
         dim = int(np.asarray(query).size)
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
         half = f"vector::halfvec({dim}) <=> %s::halfvec({dim})"
