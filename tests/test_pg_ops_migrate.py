@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,6 +24,11 @@ def data_dir(tmp_path, seed_dir, seed_settings):
     digest posted, and a feed with seen keys."""
     d = tmp_path / "d"
     shutil.copytree(seed_dir, d)
+    # The session's seed dir may hold other tests' subscriptions and feeds: start clean.
+    (d / SUBSCRIPTIONS_FILE).unlink(missing_ok=True)
+    with sqlite3.connect(d / DB_NAME) as db:
+        db.execute("DROP TABLE IF EXISTS feed_seen")
+        db.execute("DROP TABLE IF EXISTS feeds")
     subs = SubscriptionStore(d / SUBSCRIPTIONS_FILE)
     first = subs.add(100, "08:00", "UTC", countries=("JP",), guild_id=5)
     subs.remove(subs.add(101, "09:00", "UTC").id)
