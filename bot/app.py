@@ -21,7 +21,7 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
-from retrieval import BriefbotError, Corpus, wording
+from retrieval import BriefbotError, Corpus, InputError, wording
 from retrieval.atomic import write_atomic
 from retrieval.feeds import FeedPoller, FeedRegistry
 
@@ -41,6 +41,30 @@ from .workers import WorkerThreads
 
 log = logging.getLogger(__name__)
 SYNC_STATE = "commands-sync.json"
+
+
+def shard_options(settings: BotSettings) -> dict[str, int]:
+    """discord.py's `shard_id`/`shard_count` for this process, or nothing (unsharded).
+
+    One shard per process: N processes each connect one shard of the gateway, and each
+    schedules every digest (the claim in the database posts a period once, whichever is
+    up), so sharding here splits the gateway's events, not the digests.
+    `bot.startup` checks the values before a client is built (`check_shards`)."""
+    if not settings.shard_count:
+        return {}
+    return {"shard_id": settings.shard_ids[0], "shard_count": settings.shard_count}
+
+
+def check_shards(settings: BotSettings) -> None:
+    """InputError (one line) unless the shard settings name one shard of `shard_count`."""
+    count, ids = settings.shard_count, settings.shard_ids
+    if not count and not ids:
+        return
+    if not count or len(ids) != 1 or not 0 <= ids[0] < count:
+        raise InputError(
+            f"[discord] shard_ids must name one shard of shard_count per process"
+            f" (got shard_count = {count}, shard_ids = {list(ids)})"
+        )
 
 
 class BriefBot(discord.Client):
@@ -67,6 +91,7 @@ class BriefBot(discord.Client):
             intents=intents,
             allowed_mentions=NO_PINGS,
             guild_ready_timeout=settings.guild_ready_timeout,
+            **shard_options(settings),
         )
         self.corpus = corpus
         self.settings = settings

@@ -24,6 +24,7 @@ from .cli_corpus import (
     cmd_summarize,
 )
 from .cli_lifecycle import cmd_remove, cmd_show
+from .cli_migrate import cmd_migrate
 from .cli_watch import cmd_watches
 
 EPILOG = "Run `briefbot COMMAND --help` for a command's options. Docs: README.md."
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sources(add)
     _add_watches(add)
     _add_bot(add)
+    _add_migrate(add)
     return parser
 
 
@@ -420,3 +422,24 @@ def _add_bot(add: AddCommand) -> None:
     )
     add("chat", "Local console speaking the bot's commands (/ask, /headlines, ...).", cmd_chat)
     add("start", "`run` when a Discord token is configured, otherwise `chat`.", cmd_start)
+
+
+MIGRATE_EPILOG = (
+    "Copies the embedded store (articles, vectors, tags, stories) and the bot's tables"
+    " (subscriptions, digest history, feeds) into an empty PostgreSQL database with"
+    " pgvector, without re-embedding, and prints the rows copied per table (checked"
+    " against the source). Watches stay in the data directory. Then set [store] url or"
+    " BRIEFBOT_STORE_URL to the same URL. Exit status: 0 copied; 1 the database cannot be"
+    " reached, is not empty, or a count does not match (nothing of that step is kept)."
+    " " + EPILOG
+)
+
+
+def _add_migrate(add: AddCommand) -> None:
+    p = add(
+        "migrate",
+        "Copy the corpus and the bot's tables into PostgreSQL (see README, Scaling out).",
+        cmd_migrate,
+        MIGRATE_EPILOG,
+    )
+    p.add_argument("--to", required=True, metavar="URL", help="the target database: postgresql://…")

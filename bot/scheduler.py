@@ -6,6 +6,11 @@ back within `grace_seconds` (coalesced: several missed runs become one; the
 digest covers everything since the previous one anyway). Jobs are created from
 the subscriptions table and never replaced, only rescheduled when a
 subscription's time changes — replacing would forget a missed run.
+
+On PostgreSQL (`jobs_url` from `bot.stores`) the jobs are in the shared database, one
+table per shard (`jobs_table`): every process schedules every digest in its own table
+(APScheduler 3 does not share a job store between schedulers), and the claim in
+`posted_digests` lets exactly one of them post each period.
 """
 
 from __future__ import annotations
@@ -50,11 +55,14 @@ class DigestScheduler:
         poster: Callable[[int], Awaitable[None]],
         *,
         grace_seconds: int = 6 * 3600,
+        jobs_url: str | None = None,
+        jobs_table: str = "apscheduler_jobs",
     ) -> None:
         self.poster = poster
+        url = jobs_url or f"sqlite:///{data_dir / JOBS_FILE}"
         self.scheduler = AsyncIOScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(url=f"sqlite:///{data_dir / JOBS_FILE}"),
+                "default": SQLAlchemyJobStore(url=url, tablename=jobs_table),
                 "memory": MemoryJobStore(),  # housekeeping jobs that need not persist
             },
             job_defaults={

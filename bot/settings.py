@@ -32,6 +32,9 @@ class BotSettings:
     admin_channel_id: int = 0
     feed_interval_minutes: float = 15.0
     watch_alerts_per_hour: int = 5
+    # Gateway sharding (bot.app): 0 = one unsharded connection; ids () = all of them.
+    shard_count: int = 0
+    shard_ids: tuple[int, ...] = ()
 
     @classmethod
     def from_raw(

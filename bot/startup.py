@@ -18,16 +18,15 @@ import discord
 import yarl
 
 from retrieval import Corpus, InputError, wording
-from retrieval.feeds import FeedPoller, FeedRegistry
+from retrieval.feeds import FeedPoller
 
-from .app import BriefBot
+from .app import BriefBot, check_shards
 from .digests import DigestPoster
 from .scheduler import DigestScheduler
 from .settings import BotSettings
+from .stores import open_bot_stores
 from .story_threads import STORY_THREADS_FILE, StoryThreadStore
-from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 from .watch_alerts import WatchAlerter
-from .watches import WATCHES_FILE, WatchStore
 from .workers import WorkerThreads
 
 log = logging.getLogger(__name__)
@@ -41,16 +40,26 @@ def build_client(
     client_class: type[BriefBot] = BriefBot,
 ) -> BriefBot:
     """The client with everything it uses; `client_class` lets tests use a subclass."""
+    check_shards(settings)
     data_dir = Path(corpus.data_dir)
     workers = WorkerThreads(settings.max_concurrent_queries, settings.max_queued_queries)
-    subscriptions = SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE)
+    stores = open_bot_stores(corpus)
+    subscriptions, feeds, watches = stores.subscriptions, stores.feeds, stores.watches
+    # Story threads stay in the data dir (no PostgreSQL twin yet).
     story_threads = StoryThreadStore(data_dir / STORY_THREADS_FILE)
     poster = DigestPoster(corpus, subscriptions, workers, story_threads)
     grace = int(corpus.settings.digest.grace_hours * 3600)
     # Only the operator's config may let feeds reach internal addresses, never a command.
     allow_private = corpus.settings.fetch.allow_private
-    feeds = FeedRegistry(corpus.store.path, allow_private=allow_private)
-    watches = WatchStore(data_dir / WATCHES_FILE)
+    # One job table per shard on a shared database (see bot.scheduler).
+    table = f"apscheduler_jobs_shard{settings.shard_ids[0]}" if settings.shard_count else None
+    digests = DigestScheduler(
+        data_dir,
+        poster,
+        grace_seconds=grace,
+        jobs_url=stores.jobs_url,
+        jobs_table=table or "apscheduler_jobs",
+    )
     alerter = WatchAlerter(
         corpus,
         watches,
@@ -63,7 +72,7 @@ def build_client(
         settings,
         workers=workers,
         subscriptions=subscriptions,
-        digests=DigestScheduler(data_dir, poster, grace_seconds=grace),
+        digests=digests,
         poster=poster,
         feeds=feeds,
         poller=FeedPoller(

@@ -218,6 +218,7 @@ RANGES: dict[tuple[str, str], tuple[float, float | None, bool]] = {
     ("digest", "max_stories"): (1, None, False),
     ("discord", "max_concurrent_queries"): (1, None, False),
     ("discord", "watch_alerts_per_hour"): (1, None, False),
+    ("discord", "shard_count"): (0, 65536, False),
 }
 MAX_INT = 2**63 - 1
 # Pairs that must be in order (low <= high) within a section.
