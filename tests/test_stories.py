@@ -231,3 +231,37 @@ def test_templated_items_without_a_rare_term_in_common_stay_apart():
     assert max(float(a.lead @ base) for a in arts) < SAME_TEXT
     assert len(cluster(arts, [], Params(threshold=0.5, rare_share=0.0))) < 10
     assert len(cluster(arts, [], Params(threshold=0.5, rare_share=0.02))) == 10
+
+
+def test_different_events_in_one_country_stay_apart():
+    """A country in common is not an event in common: two Russian stories, two stories."""
+    base = unit(1)
+    arts = [
+        Features(1, base, {"@RU", "navalny", "~hunger", "~strike"}, 0.0),
+        Features(2, unit(2, base, 0.3), {"@RU", "navalny", "~hospit"}, 0.2),
+        Features(3, unit(3, base, 1.2), {"@RU", "gazprom", "~pipelin", "#2021"}, 0.3),
+    ]
+    stories = cluster(arts, [])
+    assert sorted(sorted(s.members) for s in stories) == [[1, 2], [3]]
+
+
+def test_a_follow_up_the_next_day_joins_its_story():
+    base = unit(1)
+    arts = [
+        Features(1, base, {"@RU", "navalny", "~hunger"}, 0.0),
+        Features(2, unit(2, base, 0.4), {"@RU", "navalny", "~hunger", "~end"}, 1.1),
+        Features(3, unit(3), {"@HN", "honduras", "~recount"}, 1.2),
+    ]
+    stories = cluster(arts, [])
+    assert sorted(sorted(s.members) for s in stories) == [[1, 2], [3]]
+
+
+def test_assigning_again_changes_nothing(fake_corpus: Corpus, tmp_path: Path):
+    """Incremental: a second pass finds nothing unassigned, and ids stay as they were."""
+    from retrieval.stories import assign_new
+
+    fake_corpus.ingest([write(tmp_path, "day1.json", DAY1)])
+    store = fake_corpus.store
+    before = store.story_of([1, 2, 3])
+    assert assign_new(store) == 0
+    assert store.story_of([1, 2, 3]) == before
