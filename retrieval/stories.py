@@ -286,15 +286,19 @@ def _iso(day: float) -> str:
     return datetime.fromtimestamp(day * _SECONDS_PER_DAY, UTC).isoformat()
 
 
-def features(store: ArticleStore, ids: Sequence[int], dated: dict[int, str]) -> list[Features]:
-    """Clustering features of stored articles, from their stored sentence vectors and tags."""
+def features(
+    store: ArticleStore, ids: Sequence[int], dated: dict[int, str], whole_text: bool = True
+) -> list[Features]:
+    """Clustering features of stored articles, from their stored sentence vectors and tags;
+    `whole_text` False skips stemming every sentence (unused at text weight 0)."""
     owners, positions, vectors, texts = store.sentence_vectors(ids)
     leads = lead_vectors(owners, positions, vectors)
     titles: dict[int, str] = {}
     firsts: dict[int, list[str]] = {}
     counts: dict[int, Counter[str]] = {}
     for owner, pos, text in zip(owners, positions, texts, strict=True):
-        counts.setdefault(int(owner), Counter()).update(content_stems(text))
+        if whole_text:
+            counts.setdefault(int(owner), Counter()).update(content_stems(text))
         if pos < 0:
             titles[int(owner)] = text
         elif pos <= 1:
@@ -349,8 +353,8 @@ def plan(store: ArticleStore, params: Params | None = None, chunk: int = CHUNK) 
         return []
     ids = [aid for aid, _ in pending]
     dated = dict(pending)
-    arts = features(store, ids, dated)
     p = params or Params()
+    arts = features(store, ids, dated, whole_text=p.text_weight > 0)
     days = [a.day for a in arts] or [0.0]
     stored = store.stories_between(_iso(min(days) - p.window_days), _iso(max(days) + p.window_days))
     stories = cluster(arts, [_state(r) for r in stored], p)
