@@ -7,18 +7,27 @@ regrouped from scratch. An article joins the story it is closest to, when
 
     cosine(lead vector, story centroid)
       + NAME_WEIGHT * TF-IDF cosine of terms (names, figures, countries, words of the lead)
-      - DAY_PENALTY * min(1, days between the article and the story's latest article)
+      + TEXT_WEIGHT * cosine(whole-text TF-IDF vector, story's term profile)
+      - DAY_PENALTY * min(1, days to the story's latest article / DAY_SCALE)
     >= THRESHOLD
 
 the story's latest article is at most WINDOW_DAYS old, and they share a rare term
 (or read almost the same); otherwise it starts a new story. The lead vector is the
-mean of the stored title and first two sentence vectors. Embeddings alone merge
+mean of the stored title and first two sentence vectors; the whole-text vector is the
+sublinear TF-IDF of every stem of the article (unit length), and a story's term profile
+is the sum of its members' such vectors, grown as they join and stored with the story
+(so nothing is recomputed per digest: IDF is that of the batch an article joined in,
+over the batch and the stored stories near it). The whole text says what the top of an
+article may word differently (outlets of different leanings headline one event
+differently). Embeddings alone merge
 look-alike items (two earnings tables, two livestock reports): the rare terms they
 share - the company, the person, the figure - are what make two articles the same
-event. Articles a day or more apart pay one fixed penalty, however many days: a
+event. Articles DAY_SCALE days or more apart pay one fixed penalty, however many days: a
 follow-up must be clearly the same story, but may come days later. The weights are
 the best setting on the AllSides dev roundups (`bench/stories.py`, which reports
-them leave-one-week-out); the rare-term rule was also read on busy Reuters days,
+every method leave-one-week-out: each week scored at the setting best on the other
+weeks, beside TF-IDF single-pass with and without time and embedding agglomerative
+baselines of the same run); the rare-term rule was also read on busy Reuters days,
 where without it a day's earnings reports become one story.
 
 A story keeps its id for life: the id a digest section, a watch alert or a Discord
@@ -48,7 +57,9 @@ log = logging.getLogger(__name__)
 
 THRESHOLD = 0.5
 NAME_WEIGHT = 0.4
+TEXT_WEIGHT = 0.0
 DAY_PENALTY = 0.2
+DAY_SCALE = 1.0
 WINDOW_DAYS = 7.0
 # An article joins a story only if they share a rare term (in at most this share of
 # the articles and stories compared) or read almost the same (lead cosine SAME_TEXT).
@@ -70,7 +81,9 @@ class Params:
 
     threshold: float = THRESHOLD
     name_weight: float = NAME_WEIGHT
+    text_weight: float = TEXT_WEIGHT
     day_penalty: float = DAY_PENALTY
+    day_scale: float = DAY_SCALE  # days at which the full day penalty is reached
     window_days: float = WINDOW_DAYS
     rare_share: float = RARE_SHARE  # 0: no rare term required
 
@@ -83,6 +96,8 @@ class Features:
     lead: np.ndarray  # unit vector
     terms: set[str]
     day: float  # days since the epoch (its dated column)
+    # Stems of the whole text -> sublinear term frequency (1 + log count).
+    text: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,14 +107,20 @@ class StoryState:
     id: int | None
     centroid: np.ndarray  # sum of members' lead vectors
     terms: Counter[str] = field(default_factory=Counter)
+    # Sum of its members' unit TF-IDF vectors of the whole text (IDF of the batch
+    # each joined in), stem -> weight: the story's term profile.
+    text: dict[str, float] = field(default_factory=dict)
     first: float = 0.0
     last: float = 0.0
     size: int = 0
     members: list[int] = field(default_factory=list)  # articles added in this run
 
-    def add(self, art: Features) -> None:
+    def add(self, art: Features, text: dict[str, float] | None = None) -> None:
+        """Count `art` in; `text` is its unit TF-IDF vector, if any."""
         self.centroid = self.centroid + art.lead
         self.terms.update(art.terms)
+        for t, w in (text or {}).items():
+            self.text[t] = self.text.get(t, 0.0) + w
         self.first = min(self.first, art.day) if self.size else art.day
         self.last = max(self.last, art.day)
         self.size += 1
@@ -145,12 +166,15 @@ def lead_vectors(
 
 
 def _idf(articles: Sequence[Features], stories: Sequence[StoryState]) -> dict[str, float]:
-    """Document frequency over the new articles and the stories they may join (each once)."""
+    """Document frequency over the new articles and the stories they may join (each once),
+    of name terms and of whole-text stems alike (whole-text stems are keyed "=stem")."""
     df: Counter[str] = Counter()
     for art in articles:
         df.update(art.terms)
+        df.update("=" + t for t in art.text)
     for story in stories:
         df.update(story.terms.keys())
+        df.update("=" + t for t in story.text)
     n = len(articles) + len(stories) + 1
     return {t: math.log(n / c) for t, c in df.items()}
 
@@ -169,6 +193,17 @@ def shared(weights: dict[str, float], story: Counter[str], norm2: float) -> floa
     return dot / math.sqrt(mine * norm2)
 
 
+def unit_tfidf(text: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
+    """An article's whole-text TF-IDF vector (sublinear tf), scaled to unit length."""
+    vec = {t: tf * idf.get("=" + t, 0.0) for t, tf in text.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {t: v / norm for t, v in vec.items() if v} if norm else {}
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    return sum(v * b[t] for t, v in a.items() if t in b)
+
+
 def cluster(
     articles: Sequence[Features], stories: list[StoryState], params: Params | None = None
 ) -> list[StoryState]:
@@ -176,6 +211,8 @@ def cluster(
 
     `stories` are the stored stories the articles may continue; it is extended with
     the new ones and returned. Each story's `members` lists the articles added now.
+    A single pass (not a re-clustering of the window) is what keeps ids for life:
+    an article, once placed, is never moved by what comes after it.
     """
     p = params or Params()
     idf = _idf(articles, stories)
@@ -184,26 +221,30 @@ def cluster(
     centroids = np.zeros((capacity, dim), np.float32)  # unit rows, one per story
     last = np.full(capacity, -np.inf)
     norm2 = np.zeros(capacity)  # squared TF-IDF norm of each story's term counts
+    tnorm2 = np.zeros(capacity)  # squared norm of each story's whole-text profile
     for i, s in enumerate(stories):
         norm2[i] = sum((idf.get(t, 0.0) * c) ** 2 for t, c in s.terms.items())
-    for i, s in enumerate(stories):
+        tnorm2[i] = sum(v * v for v in s.text.values())
         centroids[i] = s.centroid / (np.linalg.norm(s.centroid) or 1.0)
         last[i] = s.last
     total = len(articles) + len(stories) + 1
     rare_idf = math.log(total / max(2.0, p.rare_share * total)) if p.rare_share else -math.inf
+    scale = p.day_scale or 1.0
     for art in sorted(articles, key=lambda a: (a.day, a.id)):
         weights = {t: idf.get(t, 0.0) ** 2 for t in art.terms}
+        vec = unit_tfidf(art.text, idf) if p.text_weight else {}
         rare = [t for t in art.terms if idf.get(t, 0.0) >= rare_idf]
         n = len(stories)
-        best, best_score = -1, p.threshold
+        best, best_score, best_dot = -1, p.threshold, 0.0
         if n:
             gap = np.abs(art.day - last[:n])
-            # A day or more apart costs the same: follow-ups continue stories for days.
+            # Time decays linearly to the full penalty at `day_scale` days, then stays:
+            # follow-ups continue stories for days.
             raw = centroids[:n] @ art.lead
-            sims = raw - p.day_penalty * np.minimum(gap, 1.0)
+            sims = raw - p.day_penalty * np.minimum(gap / scale, 1.0)
             sims[gap > p.window_days] = -np.inf
-            # Names can add at most name_weight: only stories that close can pass.
-            reach = sims >= p.threshold - p.name_weight
+            # Names and text can add at most their weights: only stories that close can pass.
+            reach = sims >= p.threshold - p.name_weight - p.text_weight
             for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
                 story = stories[g]
                 terms = story.terms
@@ -212,15 +253,24 @@ def cluster(
                 if raw[g] < SAME_TEXT and not any(3 * terms[t] >= story.size for t in rare):
                     continue  # look-alike wording (a template), nothing particular in common
                 score = sims[g] + p.name_weight * shared(weights, terms, norm2[g])
+                dot = 0.0
+                if vec and tnorm2[g] > 0:
+                    dot = _dot(vec, story.text)
+                    score += p.text_weight * dot / math.sqrt(tnorm2[g])
                 if score >= best_score:
-                    best, best_score = int(g), score
+                    best, best_score, best_dot = int(g), score, dot
         if best < 0:
             best = n
             stories.append(StoryState(None, np.zeros(dim, np.float32)))
+            best_dot = 0.0
         story = stories[best]
-        # (c+1)^2 - c^2 = 2c+1: the norm follows the counts without a rescan.
+        # (c+1)^2 - c^2 = 2c+1: the norms follow the counts without a rescan.
         norm2[best] += sum(w * (2 * story.terms[t] + 1) for t, w in weights.items())
-        story.add(art)
+        if vec:
+            if best_dot == 0.0 and story.text:
+                best_dot = _dot(vec, story.text)
+            tnorm2[best] += 2 * best_dot + 1.0
+        story.add(art, vec)
         centroids[best] = story.centroid / (np.linalg.norm(story.centroid) or 1.0)
         last[best] = story.last
     return stories
@@ -236,13 +286,19 @@ def _iso(day: float) -> str:
     return datetime.fromtimestamp(day * _SECONDS_PER_DAY, UTC).isoformat()
 
 
-def features(store: ArticleStore, ids: Sequence[int], dated: dict[int, str]) -> list[Features]:
-    """Clustering features of stored articles, from their stored sentence vectors and tags."""
+def features(
+    store: ArticleStore, ids: Sequence[int], dated: dict[int, str], whole_text: bool = True
+) -> list[Features]:
+    """Clustering features of stored articles, from their stored sentence vectors and tags;
+    `whole_text` False skips stemming every sentence (unused at text weight 0)."""
     owners, positions, vectors, texts = store.sentence_vectors(ids)
     leads = lead_vectors(owners, positions, vectors)
     titles: dict[int, str] = {}
     firsts: dict[int, list[str]] = {}
+    counts: dict[int, Counter[str]] = {}
     for owner, pos, text in zip(owners, positions, texts, strict=True):
+        if whole_text:
+            counts.setdefault(int(owner), Counter()).update(content_stems(text))
         if pos < 0:
             titles[int(owner)] = text
         elif pos <= 1:
@@ -255,15 +311,22 @@ def features(store: ArticleStore, ids: Sequence[int], dated: dict[int, str]) -> 
         art = records[aid]
         title = titles.get(aid, "" if art.title_derived else art.title)
         terms = terms_of(title, " ".join(firsts.get(aid, [])), art.countries)
-        out.append(Features(aid, leads[aid], terms, _day(dated[aid])))
+        text = {t: 1.0 + math.log(c) for t, c in counts.get(aid, Counter()).items()}
+        out.append(Features(aid, leads[aid], terms, _day(dated[aid]), text))
     return out
 
 
 def _state(row: StoryRow) -> StoryState:
+    """A stored story; its `terms` JSON holds the name counts and, keyed "=stem", the
+    whole-text profile (stories stored before the profile existed have none)."""
+    stored = json.loads(row.terms)
+    text = {t[1:]: float(v) for t, v in stored.items() if t.startswith("=")}
+    terms = Counter({t: v for t, v in stored.items() if not t.startswith("=")})
     return StoryState(
         row.id,
         np.frombuffer(row.centroid, np.float32).copy(),
-        Counter(json.loads(row.terms)),
+        terms,
+        text,
         _day(row.first_dated),
         _day(row.last_dated),
         row.size,
@@ -271,13 +334,15 @@ def _state(row: StoryRow) -> StoryState:
 
 
 def _row(story: StoryState) -> StoryRow:
+    stored: dict[str, float] = dict(story.terms)
+    stored.update({"=" + t: round(v, 4) for t, v in story.text.items()})
     return StoryRow(
         story.id,
         _iso(story.first),
         _iso(story.last),
         story.size,
         story.centroid.astype(np.float32).tobytes(),
-        json.dumps(dict(story.terms), ensure_ascii=False),
+        json.dumps(stored, ensure_ascii=False),
     )
 
 
@@ -288,8 +353,8 @@ def plan(store: ArticleStore, params: Params | None = None, chunk: int = CHUNK) 
         return []
     ids = [aid for aid, _ in pending]
     dated = dict(pending)
-    arts = features(store, ids, dated)
     p = params or Params()
+    arts = features(store, ids, dated, whole_text=p.text_weight > 0)
     days = [a.day for a in arts] or [0.0]
     stored = store.stories_between(_iso(min(days) - p.window_days), _iso(max(days) + p.window_days))
     stories = cluster(arts, [_state(r) for r in stored], p)

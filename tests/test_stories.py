@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,63 @@ def test_templated_items_without_a_rare_term_in_common_stay_apart():
     assert max(float(a.lead @ base) for a in arts) < SAME_TEXT
     assert len(cluster(arts, [], Params(threshold=0.5, rare_share=0.0))) < 10
     assert len(cluster(arts, [], Params(threshold=0.5, rare_share=0.02))) == 10
+
+
+def test_different_events_in_one_country_stay_apart():
+    """A country in common is not an event in common: two Russian stories, two stories."""
+    base = unit(1)
+    arts = [
+        Features(1, base, {"@RU", "navalny", "~hunger", "~strike"}, 0.0),
+        Features(2, unit(2, base, 0.3), {"@RU", "navalny", "~hospit"}, 0.2),
+        Features(3, unit(3, base, 1.2), {"@RU", "gazprom", "~pipelin", "#2021"}, 0.3),
+    ]
+    stories = cluster(arts, [])
+    assert sorted(sorted(s.members) for s in stories) == [[1, 2], [3]]
+
+
+def test_a_follow_up_the_next_day_joins_its_story():
+    base = unit(1)
+    arts = [
+        Features(1, base, {"@RU", "navalny", "~hunger"}, 0.0),
+        Features(2, unit(2, base, 0.4), {"@RU", "navalny", "~hunger", "~end"}, 1.1),
+        Features(3, unit(3), {"@HN", "honduras", "~recount"}, 1.2),
+    ]
+    stories = cluster(arts, [])
+    assert sorted(sorted(s.members) for s in stories) == [[1, 2], [3]]
+
+
+def test_assigning_again_changes_nothing(fake_corpus: Corpus, tmp_path: Path):
+    """Incremental: a second pass finds nothing unassigned, and ids stay as they were."""
+    from retrieval.stories import assign_new
+
+    fake_corpus.ingest([write(tmp_path, "day1.json", DAY1)])
+    store = fake_corpus.store
+    before = store.story_of([1, 2, 3])
+    assert assign_new(store) == 0
+    assert store.story_of([1, 2, 3]) == before
+
+
+def test_whole_text_tfidf_joins_articles_the_lead_vectors_keep_apart():
+    """Two reports of one event worded differently at the top share their body's words."""
+    base = unit(1)
+    body = {"vaccin": 1.0, "pfizer": 1.7, "patent": 1.7, "waiver": 2.0, "wto": 1.0}
+    arts = [
+        Features(1, base, {"@US", "pfizer"}, 0.0, body),
+        Features(2, unit(2, base, 1.2), {"@US", "pfizer"}, 0.1, dict(body, tai=1.0)),
+        Features(3, unit(3, base, 1.2), {"@US", "boeing"}, 0.1, {"boe": 1.0, "jet": 1.7}),
+        Features(4, unit(4), {"@IN"}, 0.2, {"monsoon": 1.0, "rain": 1.0}),
+    ]
+    alone = cluster(arts, [], Params(threshold=0.8, name_weight=0.0, rare_share=0.0))
+    assert len(alone) == 4
+    both = cluster(
+        arts, [], Params(threshold=0.8, name_weight=0.0, text_weight=1.0, rare_share=0.0)
+    )
+    assert sorted(sorted(s.members) for s in both) == [[1, 2], [3], [4]]
+
+
+def test_a_stored_story_keeps_its_text_profile():
+    from retrieval.stories import _row, _state
+
+    story = StoryState(None, unit(1), Counter({"navalny": 2}), {"hunger": 1.25}, 0.0, 1.0, 2)
+    again = _state(_row(story))
+    assert again.terms == story.terms and again.text == story.text and again.size == 2
