@@ -50,7 +50,11 @@ def question_rows(r: Retrieval, answers: list[str], years: dict[int, int], artic
     return pool, X, y
 
 
-def fit(items, l2: float = 5.0) -> np.ndarray:
+# The ridge penalty: the model has 20+ weights and ~230 questions to fit them on.
+L2 = 5.0
+
+
+def fit(items, l2: float = L2) -> np.ndarray:
     """Weights of a per-question softmax over candidate sentences (conditional logit):
     it maximises the chance given to the sentences holding the answer *within each
     question*, which is what choosing an answer needs (a pointwise fit also learns which
@@ -77,7 +81,7 @@ def fit(items, l2: float = 5.0) -> np.ndarray:
     return minimize(loss, np.zeros(allX.shape[1]), jac=True, method="L-BFGS-B").x / scale
 
 
-def cross_validate(items, max_words: int, folds: int = 5, l2: float = 5.0) -> dict[str, float]:
+def cross_validate(items, max_words: int, folds: int = 5, l2: float = L2) -> dict[str, float]:
     """items: [(retrieval, answers, pool, X, y)]. Containment and words of the answers
     chosen with weights fitted on the other folds."""
     fold = np.random.default_rng(0).permutation(len(items)) % folds
@@ -109,6 +113,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--data-dir", type=Path, required=True, help="data dir (ingested if empty)")
     ap.add_argument("--max-words", type=int, default=65, help="as [answer] max_words")
+    ap.add_argument("--l2", type=float, default=L2, help="ridge penalty of the fit")
     args = ap.parse_args()
 
     kit = args.data / "realtimeqa-dev"
@@ -124,9 +129,9 @@ def main() -> None:
             q["question"], lambda t: encoder.encode([t])[0], corpus.store, corpus.index, Filters()
         )
         items.append((r, q["answers"], *question_rows(r, q["answers"], years)))
-    for name, value in cross_validate(items, args.max_words).items():
+    for name, value in cross_validate(items, args.max_words, l2=args.l2).items():
         print(f"5-fold cross-validated {name}: {value:.3f}")
-    w = fit(items)
+    w = fit(items, args.l2)
     print("\nSENTENCE_WEIGHTS = (")
     print("    " + ", ".join(f"{v:.3f}" for v in w) + ",")
     print(")  # fmt: skip")
