@@ -17,13 +17,13 @@ from pathlib import Path
 
 from .cli_corpus import open_corpus
 from .cli_json import emit
-from .subscriptions import SUBSCRIPTIONS_FILE
+from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 
 # table -> columns copied, in the order both schemas declare them; each PG twin's own.
 BOT_TABLES = {
     "subscriptions": (
         "subscriptions",
-        "id, guild_id, channel_id, time, timezone, countries, topics, created",
+        "id, guild_id, channel_id, time, timezone, countries, topics, created, delivery",
     ),
     "posted_digests": (
         "subscriptions",
@@ -54,6 +54,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             "corpus": Path(corpus.store.path),
             "subscriptions": Path(corpus.data_dir) / SUBSCRIPTIONS_FILE,
         }
+        if files["subscriptions"].exists():
+            # Opening the store brings an older file's columns up to date before the copy.
+            SubscriptionStore(files["subscriptions"]).close()
         counts |= copy_bot_tables(files, args.to)
     if args.json:
         emit({"to": redacted(args.to), "tables": counts})

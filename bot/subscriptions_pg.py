@@ -18,7 +18,14 @@ import psycopg
 from retrieval import InputError, wording
 from retrieval.postgres.connections import PgConnections
 
-from .subscriptions import Subscription, _row, encode_countries, parse_time, parse_timezone
+from .subscriptions import (
+    Subscription,
+    _row,
+    encode_countries,
+    parse_delivery,
+    parse_time,
+    parse_timezone,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -30,8 +37,10 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     countries TEXT NOT NULL DEFAULT '',
     topics TEXT NOT NULL DEFAULT '',
     created TEXT NOT NULL,
+    delivery TEXT NOT NULL DEFAULT 'channel',
     UNIQUE (channel_id, time, timezone, countries, topics)
 );
+ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS delivery TEXT NOT NULL DEFAULT 'channel';
 CREATE TABLE IF NOT EXISTS posted_digests (
     subscription_id BIGINT NOT NULL,
     period TEXT NOT NULL,
@@ -42,7 +51,7 @@ CREATE TABLE IF NOT EXISTS posted_digests (
 );
 """
 # The columns `subscriptions._row` reads, in its order.
-COLUMNS = "id, guild_id, channel_id, time, timezone, countries, topics"
+COLUMNS = "id, guild_id, channel_id, time, timezone, countries, topics, delivery"
 
 
 class PgSubscriptionStore:
@@ -71,12 +80,14 @@ class PgSubscriptionStore:
         *,
         with_countries: tuple[str, ...] = (),
         members: bool = False,
+        delivery: str | None = None,
     ) -> Subscription:
         time, timezone = parse_time(time), parse_timezone(timezone)
         try:
             row = self._run(
                 "INSERT INTO subscriptions (guild_id, channel_id, time, timezone, countries,"
-                f" topics, created) VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING {COLUMNS}",
+                f" topics, created, delivery) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+                f" RETURNING {COLUMNS}",
                 (
                     guild_id,
                     channel_id,
@@ -85,6 +96,7 @@ class PgSubscriptionStore:
                     encode_countries(countries, with_countries, members),
                     ",".join(topics),
                     datetime.now(UTC).isoformat(),
+                    parse_delivery(delivery),
                 ),
             ).fetchone()
         except psycopg.errors.UniqueViolation:
