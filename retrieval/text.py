@@ -195,7 +195,8 @@ def _one_sentence(para: str) -> tuple[int, int] | None:
     end = len(para)
     if not (para[-1].isalnum() or para[-1] in _FINAL):
         return None
-    while end and (para[end - 1] in _FINAL or para[end - 1].isspace()):
+    # No space inside the final run: syntok splits "aa. '" after the point.
+    while end and para[end - 1] in _FINAL:
         end -= 1
     if _MAY_SPLIT.search(para, 0, end):
         return None

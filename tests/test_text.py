@@ -125,3 +125,12 @@ def test_split_sentences_shortcut_covers_plain_newswire_paragraphs():
     assert _one_sentence("He said: \"We will respond.\"") == (0, 27)
     assert _one_sentence("Japan asked the U.S. to act.") is None
     assert _one_sentence("Tariffs (on steel) rose.") is None
+
+
+def test_split_sentences_shortcut_leaves_a_spaced_final_quote_to_syntok():
+    """Found by hypothesis: syntok splits "aa. '" (and with a no-break space) after the point."""
+    from retrieval.text import _one_sentence, syntok_spans
+
+    for para in ("aa. '", "aa.\u00a0'"):
+        assert _one_sentence(para) is None
+        assert split_sentences(para) == syntok_spans(para)
