@@ -33,6 +33,7 @@ from .loaders import Item, RawArticle, Skipped, load, parse_plain_text
 from .lock import WriterLock, writing_if_free
 from .question import analyse
 from .scope import question_countries, weigh
+from .script import foreign_script
 from .search import Retrieval, retrieve
 from .storage import Article, Selection
 from .tagging import ArticleTagger
@@ -357,10 +358,14 @@ class Corpus:
         asked = analyse(question)
         frame = timeframe(asked, now or self._newest())
         note = None
+        if (script := foreign_script(question)) is not None:
+            note = wording.text("replies.answer.not_english", script=script)
         retrieval = self._retrieve(question, filters, frame)
         if frame is not None and frame.restrict and not retrieval.ranked:
             # Nothing from that year: the whole corpus, and the answer says so.
-            note = wording.text("replies.answer.no_year", year=frame.label)
+            note = " ".join(
+                filter(None, (note, wording.text("replies.answer.no_year", year=frame.label)))
+            )
             retrieval = self._retrieve(question, filters, None)
         answer_articles = min(cfg.answer_articles, max(1, limit))
         # A country the question names weighs the articles tagged with it (a filter
