@@ -97,10 +97,6 @@ ADDED_COLUMNS = (
     ("updated", "TEXT", "NULL"),
 )
 MIGRATE_UNDATED = "UPDATE articles SET dated='' WHERE published IS NULL"
-ARTICLE_COLUMNS = (
-    "id, title, body, external_id, url, source, published, title_derived, date_source, added,"
-    " updated, origin, location, dateline"
-)
 
 
 def migrate(connections: ThreadConnections) -> None:

@@ -98,6 +98,35 @@ class Article:
     dateline: str | None = None
 
 
+# The order both engines select an article's columns in (`article_from_row` reads it).
+ARTICLE_COLUMNS = (
+    "id, title, body, external_id, url, source, published, title_derived, date_source, added,"
+    " updated, origin, location, dateline"
+)
+
+
+def article_from_row(row: Sequence, countries: list[str], topics: list[str]) -> Article:
+    """An `Article` from a row of `ARTICLE_COLUMNS`: one reading for both engines."""
+    return Article(
+        id=row[0],
+        title=row[1],
+        body=row[2],
+        external_id=row[3],
+        url=row[4],
+        source=row[5],
+        published=row[6],
+        countries=countries,
+        topics=topics,
+        title_derived=bool(row[7]),
+        date_source=row[8],
+        added=row[9],
+        updated=row[10],
+        origin=row[11],
+        location=row[12],
+        dateline=row[13],
+    )
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which articles `remove` means: every criterion given must hold."""

@@ -21,9 +21,18 @@ from .dates import isoformat
 from .errors import StoreError
 from .filters import Filters, FilterSQL
 from .lexical import BM25Search
-from .schema import ARTICLE_COLUMNS, SCHEMA, SCHEMA_VERSION, migrate
+from .schema import SCHEMA, SCHEMA_VERSION, migrate
 from .sqlite import ThreadConnections
-from .storage import Article, PreparedArticle, Selection, SentenceRows, StoryRow, TaggingRow
+from .storage import (
+    ARTICLE_COLUMNS,
+    Article,
+    PreparedArticle,
+    Selection,
+    SentenceRows,
+    StoryRow,
+    TaggingRow,
+    article_from_row,
+)
 
 ADMITTED_KEPT = 32  # filters whose admitted ids are kept (see Store.admitted)
 
@@ -335,25 +344,7 @@ class Store:
         for row in self._db.execute(
             f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", keys
         ):
-            aid = row[0]
-            out[aid] = Article(
-                id=aid,
-                title=row[1],
-                body=row[2],
-                external_id=row[3],
-                url=row[4],
-                source=row[5],
-                published=row[6],
-                countries=countries.get(aid, []),
-                topics=topics.get(aid, []),
-                title_derived=bool(row[7]),
-                date_source=row[8],
-                added=row[9],
-                updated=row[10],
-                origin=row[11],
-                location=row[12],
-                dateline=row[13],
-            )
+            out[row[0]] = article_from_row(row, countries.get(row[0], []), topics.get(row[0], []))
         return out
 
     def _tags(self, table: str, column: str, order: str, ids: list[int]) -> dict[int, list[str]]:
@@ -512,6 +503,7 @@ class Store:
         ):
             out.setdefault(sid, []).append((aid, dated))
         return out
+
 
 # When an article happened, for stories: its publication date, else (undated: `dated`
 # is '') when it was ingested, as digests count it.

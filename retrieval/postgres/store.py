@@ -23,7 +23,16 @@ import psycopg
 from ..dates import isoformat
 from ..errors import StoreError
 from ..filters import Filters
-from ..storage import Article, PreparedArticle, Selection, SentenceRows, StoryRow, TaggingRow
+from ..storage import (
+    ARTICLE_COLUMNS,
+    Article,
+    PreparedArticle,
+    Selection,
+    SentenceRows,
+    StoryRow,
+    TaggingRow,
+    article_from_row,
+)
 from . import filters as pgfilters
 from .admitted import Admitted
 from .connections import PgConnections, redacted
@@ -31,10 +40,6 @@ from .lexical import PgLexical
 from .schema import SEARCH_VECTOR, ensure_vector_index, vector_dim
 from .vectors import PgVectorIndex, to_matrix
 
-ARTICLE_COLUMNS = (
-    "id, title, body, external_id, url, source, published, title_derived, date_source, added,"
-    " updated, origin, location, dateline"
-)
 _WRITTEN = (
     "ext_key, external_id, url, content_key, title, title_derived, body, source, origin,"
     " dateline, published, dated, date_source, location"
@@ -385,25 +390,7 @@ class PgStore:
         for row in self.db.execute(
             f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s)", (keys,)
         ):
-            aid = row[0]
-            out[aid] = Article(
-                id=aid,
-                title=row[1],
-                body=row[2],
-                external_id=row[3],
-                url=row[4],
-                source=row[5],
-                published=row[6],
-                countries=countries.get(aid, []),
-                topics=topics.get(aid, []),
-                title_derived=bool(row[7]),
-                date_source=row[8],
-                added=row[9],
-                updated=row[10],
-                origin=row[11],
-                location=row[12],
-                dateline=row[13],
-            )
+            out[row[0]] = article_from_row(row, countries.get(row[0], []), topics.get(row[0], []))
         return out
 
     def _tags(self, table: str, column: str, order: str, ids: list[int]) -> dict[int, list[str]]:
