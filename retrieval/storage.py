@@ -13,7 +13,7 @@ citations name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -96,6 +96,19 @@ class Article:
     origin: str | None = None  # the file, record or URL it was read from, as shown
     location: str | None = None
     dateline: str | None = None
+
+
+def match_verdict(same_content: int | None, same_place: Iterable[int]) -> tuple[str, int] | None:
+    """`ArticleStore.match`'s rule, one for both engines: an article with the same content
+    is a duplicate; else the one stored article with its URL, ext key or file key is the
+    one it updates; several (its URL is one article's, its id another's) leave which to
+    replace unknown, so it counts as a duplicate of the lowest id."""
+    if same_content is not None:
+        return "duplicate", same_content
+    ids = sorted(same_place)
+    if len(ids) == 1:
+        return "update", ids[0]
+    return ("duplicate", ids[0]) if ids else None
 
 
 # The order both engines select an article's columns in (`article_from_row` reads it).

@@ -32,6 +32,7 @@ from .storage import (
     StoryRow,
     TaggingRow,
     article_from_row,
+    match_verdict,
 )
 
 ADMITTED_KEPT = 32  # filters whose admitted ids are kept (see Store.admitted)
@@ -81,27 +82,19 @@ class Store:
         return row is not None
 
     def match(self, article: PreparedArticle) -> tuple[str, int] | None:
-        """Same content: a duplicate. Else one stored article with its URL, ext key or file
-        key (`PreparedArticle.file_key`): the one it updates. Several (its URL is one
-        article's, its id another's): which to replace is unknown, so it counts as a
-        duplicate of the first."""
+        """Which stored article this one duplicates or updates (`storage.match_verdict`)."""
         db = self._db
         row = db.execute(
             "SELECT id FROM articles WHERE content_key=? LIMIT 1", (article.content_key,)
         ).fetchone()
         if row:
-            return "duplicate", row[0]
-        ids = sorted(
-            r[0]
-            for r in db.execute(
-                "SELECT id FROM articles WHERE url=? UNION SELECT id FROM articles WHERE ext_key=?"
-                " UNION SELECT id FROM articles WHERE location=?",
-                (article.url, article.ext_key, article.file_key),
-            )
+            return match_verdict(row[0], ())
+        same_place = db.execute(
+            "SELECT id FROM articles WHERE url=? UNION SELECT id FROM articles WHERE ext_key=?"
+            " UNION SELECT id FROM articles WHERE location=?",
+            (article.url, article.ext_key, article.file_key),
         )
-        if len(ids) == 1:
-            return "update", ids[0]
-        return ("duplicate", ids[0]) if ids else None
+        return match_verdict(None, (r[0] for r in same_place))
 
     def add_batch(
         self, articles: Sequence[PreparedArticle], vectors: np.ndarray

@@ -32,6 +32,7 @@ from ..storage import (
     StoryRow,
     TaggingRow,
     article_from_row,
+    match_verdict,
 )
 from . import filters as pgfilters
 from .admitted import Admitted
@@ -115,18 +116,13 @@ class PgStore:
             "SELECT id FROM articles WHERE content_key=%s LIMIT 1", (article.content_key,)
         ).fetchone()
         if row:
-            return "duplicate", row[0]
-        ids = sorted(
-            r[0]
-            for r in db.execute(
-                "SELECT id FROM articles WHERE url=%s UNION SELECT id FROM articles"
-                " WHERE ext_key=%s UNION SELECT id FROM articles WHERE location=%s",
-                (article.url, article.ext_key, article.file_key),
-            )
+            return match_verdict(row[0], ())
+        same_place = db.execute(
+            "SELECT id FROM articles WHERE url=%s UNION SELECT id FROM articles"
+            " WHERE ext_key=%s UNION SELECT id FROM articles WHERE location=%s",
+            (article.url, article.ext_key, article.file_key),
         )
-        if len(ids) == 1:
-            return "update", ids[0]
-        return ("duplicate", ids[0]) if ids else None
+        return match_verdict(None, (r[0] for r in same_place))
 
     def add_batch(
         self, articles: Sequence[PreparedArticle], vectors: np.ndarray
