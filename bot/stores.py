@@ -3,8 +3,8 @@
 With the embedded store (no `[store] url`) subscriptions, watches and the job store are
 SQLite files in the data directory and feeds live in the corpus file, as before. With
 `[store] url = "postgresql://…"` (or `BRIEFBOT_STORE_URL`) subscriptions, the digest
-record, feeds and the scheduler's jobs are in that database, so several bot processes
-share them (see README "Scaling out"). Watches stay in the data directory on both
+record, story threads, feeds and the scheduler's jobs are in that database, so several
+bot processes share them (see README "Scaling out"). Watches stay in the data directory on both
 (their PostgreSQL twin is not written yet), so each process keeps its own.
 """
 
@@ -17,6 +17,7 @@ from retrieval import Corpus
 from retrieval.feeds import FeedRegistry
 
 from .scheduler import JOBS_FILE
+from .story_threads import STORY_THREADS_FILE, StoryThreads, StoryThreadStore
 from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 from .watches import WATCHES_FILE, WatchStore
 
@@ -26,6 +27,7 @@ class BotStores:
     subscriptions: SubscriptionStore  # or its PostgreSQL twin, same methods
     feeds: FeedRegistry  # or PgFeedRegistry
     watches: WatchStore
+    story_threads: StoryThreads  # StoryThreadStore or PgStoryThreadStore
     jobs_url: str  # an SQLAlchemy URL for APScheduler's job store
 
 
@@ -49,15 +51,18 @@ def open_bot_stores(corpus: Corpus) -> BotStores:
             subscriptions=SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE),
             feeds=FeedRegistry(corpus.store.path, allow_private=allow_private),
             watches=watches,
+            story_threads=StoryThreadStore(data_dir / STORY_THREADS_FILE),
             jobs_url=f"sqlite:///{data_dir / JOBS_FILE}",
         )
     from retrieval.feeds.registry_pg import PgFeedRegistry
 
+    from .story_threads_pg import PgStoryThreadStore
     from .subscriptions_pg import PgSubscriptionStore
 
     return BotStores(
         subscriptions=PgSubscriptionStore(url),  # type: ignore[arg-type]
         feeds=PgFeedRegistry(url, allow_private=allow_private),  # type: ignore[arg-type]
         watches=watches,
+        story_threads=PgStoryThreadStore(url),
         jobs_url=sqlalchemy_url(url),
     )
