@@ -17,7 +17,7 @@ import pytest
 
 from bot.app import BriefBot
 from bot.story_threads import WATCHES
-from bot.watches import POSTED, new_watch
+from bot.watches import FOLDED, POSTED, new_watch
 from retrieval import Corpus, Settings, load_settings
 from retrieval.records import RawArticle
 from tests.conftest import FakeEncoder
@@ -41,11 +41,16 @@ def corpus(seed_settings: Settings, tmp_path: Path):
     corpus.close()
 
 
-def watch_for(bot: BriefBot, server: FakeDiscord, role_id: str | None = None) -> int:
+def watch_for(
+    bot: BriefBot,
+    server: FakeDiscord,
+    role_id: str | None = None,
+    words: str = "Japanese auto tariffs",
+) -> int:
     watch = new_watch(
         bot.corpus,
         bot.watches,
-        "Japanese auto tariffs",
+        words,
         int(server.channel_id),
         role_id=int(role_id) if role_id else None,
     )
@@ -185,3 +190,32 @@ def test_two_bots_on_postgresql_start_one_thread_for_a_story(pg_url, tmp_path: P
     finally:
         corpus_a.close()
         corpus_b.close()
+
+
+def test_what_matches_within_a_storys_half_hour_goes_in_one_update(tmp_path: Path):
+    corpus = Corpus(load_settings(data_dir=tmp_path / "d"), encoder=FakeEncoder())
+
+    async def main() -> None:
+        async with FakeDiscord() as server, running(server, corpus) as bot:
+            bot.alerter.story_of = lambda ids: dict.fromkeys(ids, 7)
+            role = analyst(server)
+            watch_for(bot, server, role, "Japan raises auto tariffs")
+            await ingest(corpus, [raw(TARIFFS)])
+            await bot.alerter.check(NOW)
+            assert len(alerts_in(server, server.channel_id)) == 1
+            await ingest(corpus, [raw(f"{TARIFFS} again"), raw(f"{TARIFFS} still")])
+            assert await bot.alerter.check(NOW + timedelta(minutes=10)) == 0  # held
+            assert await bot.alerter.check(NOW + timedelta(minutes=31)) == 1
+            assert await bot.alerter.check(NOW + timedelta(minutes=90)) == 0
+            (thread_id,) = server.threads
+            (update,) = server.in_channel(thread_id)
+            (embed,) = update.body["embeds"]
+            assert embed["title"] == "New in this story: 2 articles"
+            assert embed["description"].count(TARIFFS) == 2
+            assert update.body["allowed_mentions"] == {"parse": []}
+            assert [s for _, s in bot.watches.alerts(1)] == [POSTED, FOLDED, FOLDED]
+
+    try:
+        asyncio.run(main())
+    finally:
+        corpus.close()
