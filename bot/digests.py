@@ -7,7 +7,9 @@ posted after: a restart can never post the same period twice.
 
 With `threads` or `forum` delivery each story goes to its own thread (`bot.threads`);
 a story that already has one, from an earlier digest, gets a short update there
-instead (`bot.story_threads` remembers which, across restarts). When Discord refuses
+instead (`bot.story_threads` remembers which, across restarts, and claims a new thread
+before it is started, so processes sharing the record never start two for a story; a
+watch's alerts about the story may go into it too). When Discord refuses
 for want of a permission, the admins are told in one line (and the channel, where
 the bot can still write) and the period is released, so the next digest covers it;
 the scheduler goes on.

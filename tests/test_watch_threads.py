@@ -18,7 +18,7 @@ import pytest
 from bot.app import BriefBot
 from bot.story_threads import WATCHES
 from bot.watches import FOLDED, POSTED, new_watch
-from retrieval import Corpus, Settings, load_settings
+from retrieval import Corpus, Filters, Settings, load_settings
 from retrieval.records import RawArticle
 from tests.conftest import FakeEncoder
 from tests.fake_discord import FakeDiscord
@@ -152,7 +152,10 @@ def test_a_digest_thread_takes_the_alert_and_a_refusal_falls_back(corpus: Corpus
 
 
 def pg_corpus(tmp_path: Path, name: str, url: str) -> Corpus:
+    """A bot process's corpus on the shared database; its digests take every topic (the
+    fake encoder tags none)."""
     settings = load_settings(data_dir=tmp_path / name)
+    settings = replace(settings, digest=replace(settings.digest, topics=()))
     return Corpus(replace(settings, store=replace(settings.store, url=url)), encoder=FakeEncoder())
 
 
@@ -219,3 +222,31 @@ def test_what_matches_within_a_storys_half_hour_goes_in_one_update(tmp_path: Pat
         asyncio.run(main())
     finally:
         corpus.close()
+
+
+def test_a_digest_thread_started_by_one_bot_is_updated_by_the_other(pg_url, tmp_path: Path):
+    corpus_a, corpus_b = pg_corpus(tmp_path, "a", pg_url), pg_corpus(tmp_path, "b", pg_url)
+
+    async def main() -> None:
+        async with FakeDiscord() as server:
+            async with running(server, corpus_a) as a, running(server, corpus_b) as b:
+                sub = a.subscriptions.add(
+                    int(server.channel_id), "08:00", "UTC", delivery="threads"
+                )
+                await ingest(corpus_a, [raw(TARIFFS)])
+                assert await a.poster(sub.id, NOW) is True
+                (thread_id,) = server.threads
+                await ingest(corpus_b, [raw(f"{TARIFFS} again")])
+                ids = corpus_b.store.article_ids(Filters())
+                assert len(set(corpus_b.store.story_of(ids).values())) == 1  # one story
+                assert await b.poster(sub.id, NOW + timedelta(days=1)) is True
+            assert list(server.threads) == [thread_id]  # B found A's thread in the database
+            (update,) = server.in_channel(thread_id)
+            assert update.body["embeds"][0]["title"] == "New since yesterday"
+            assert len(server.in_channel(server.channel_id)) == 1
+
+    try:
+        asyncio.run(main())
+    finally:
+        corpus_a.close()
+        corpus_b.close()
