@@ -64,6 +64,9 @@ class StoryThreads:
     def _run(self, sql: str, args: tuple = ()) -> Any:
         raise NotImplementedError
 
+    def close(self) -> None:
+        raise NotImplementedError
+
     def get(self, subscription_id: int, channel_id: int, story_id: int) -> StoryThread | None:
         """The owner's started thread for the story (not a claim still pending)."""
         row = self._run(
