@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval import Corpus
+from retrieval import Corpus, Settings
 from retrieval.feeds import FeedRegistry
 
 from .scheduler import JOBS_FILE
@@ -41,6 +41,15 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg://" + url.split("://", 1)[1]
 
 
+def story_thread_store(settings: Settings) -> StoryThreads:
+    """Which thread follows which story, on the configured engine."""
+    if not settings.store.url:
+        return StoryThreadStore(Path(settings.data_dir) / STORY_THREADS_FILE)
+    from .story_threads_pg import PgStoryThreadStore
+
+    return PgStoryThreadStore(settings.store.url)
+
+
 def open_bot_stores(corpus: Corpus) -> BotStores:
     data_dir = Path(corpus.data_dir)
     allow_private = corpus.settings.fetch.allow_private
@@ -51,18 +60,17 @@ def open_bot_stores(corpus: Corpus) -> BotStores:
             subscriptions=SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE),
             feeds=FeedRegistry(corpus.store.path, allow_private=allow_private),
             watches=watches,
-            story_threads=StoryThreadStore(data_dir / STORY_THREADS_FILE),
+            story_threads=story_thread_store(corpus.settings),
             jobs_url=f"sqlite:///{data_dir / JOBS_FILE}",
         )
     from retrieval.feeds.registry_pg import PgFeedRegistry
 
-    from .story_threads_pg import PgStoryThreadStore
     from .subscriptions_pg import PgSubscriptionStore
 
     return BotStores(
         subscriptions=PgSubscriptionStore(url),  # type: ignore[arg-type]
         feeds=PgFeedRegistry(url, allow_private=allow_private),  # type: ignore[arg-type]
         watches=watches,
-        story_threads=PgStoryThreadStore(url),
+        story_threads=story_thread_store(corpus.settings),
         jobs_url=sqlalchemy_url(url),
     )

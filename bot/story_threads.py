@@ -20,6 +20,7 @@ id `PENDING` until `record` stores the real one, and a claim older than
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,20 +59,25 @@ class StoryThread:
 
 
 class StoryThreads:
-    """The record's queries, one text for both engines (`?` placeholders; the PostgreSQL
-    twin rewrites them): an engine supplies `_run`."""
+    """The record's queries, in SQL both engines speak (as `SubscriptionQueries`): an
+    engine supplies `_run` (one statement on this thread's connection, its cursor) and
+    its parameter mark `MARK`."""
+
+    MARK = "?"
 
     def _run(self, sql: str, args: tuple = ()) -> Any:
         raise NotImplementedError
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self.MARK)
 
     def get(self, subscription_id: int, channel_id: int, story_id: int) -> StoryThread | None:
         """The owner's started thread for the story (not a claim still pending)."""
         row = self._run(
-            f"SELECT {_COLUMNS} FROM story_threads WHERE subscription_id=? AND channel_id=?"
-            " AND story_id=? AND thread_id<>?",
+            self._sql(
+                f"SELECT {_COLUMNS} FROM story_threads WHERE subscription_id=? AND channel_id=?"
+                " AND story_id=? AND thread_id<>?"
+            ),
             (subscription_id, channel_id, story_id, PENDING),
         ).fetchone()
         return _thread(row) if row else None
@@ -80,8 +86,10 @@ class StoryThreads:
         """Every started thread following the story in this channel, whoever started it:
         the watches' own first, then the most recently posted to."""
         rows = self._run(
-            f"SELECT {_COLUMNS} FROM story_threads WHERE channel_id=? AND story_id=?"
-            " AND thread_id<>? ORDER BY subscription_id<>?, updated DESC",
+            self._sql(
+                f"SELECT {_COLUMNS} FROM story_threads WHERE channel_id=? AND story_id=?"
+                " AND thread_id<>? ORDER BY subscription_id<>?, updated DESC"
+            ),
             (channel_id, story_id, PENDING, WATCHES),
         ).fetchall()
         return [_thread(r) for r in rows]
@@ -100,11 +108,13 @@ class StoryThreads:
         now = datetime.now(UTC)
         stale = (now - PENDING_TIMEOUT).isoformat()
         cur = self._run(
-            "INSERT INTO story_threads VALUES (?,?,?,?,?,?,?)"
-            " ON CONFLICT (subscription_id, channel_id, story_id) DO UPDATE SET"
-            " thread_id=excluded.thread_id, updated=excluded.updated"
-            " WHERE (story_threads.thread_id=? AND story_threads.updated<?)"
-            " OR story_threads.thread_id=?",
+            self._sql(
+                "INSERT INTO story_threads VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT (subscription_id, channel_id, story_id) DO UPDATE SET"
+                " thread_id=excluded.thread_id, updated=excluded.updated"
+                " WHERE (story_threads.thread_id=? AND story_threads.updated<?)"
+                " OR story_threads.thread_id=?"
+            ),
             (
                 *(subscription_id, channel_id, story_id, PENDING, last_article_id),
                 *(now.isoformat(), now.isoformat(), PENDING, stale),
@@ -116,8 +126,10 @@ class StoryThreads:
     def release(self, subscription_id: int, channel_id: int, story_id: int) -> None:
         """Give up a claim after failing to start the thread (a later try may claim it)."""
         self._run(
-            "DELETE FROM story_threads WHERE subscription_id=? AND channel_id=? AND story_id=?"
-            " AND thread_id=?",
+            self._sql(
+                "DELETE FROM story_threads WHERE subscription_id=? AND channel_id=?"
+                " AND story_id=? AND thread_id=?"
+            ),
             (subscription_id, channel_id, story_id, PENDING),
         )
 
@@ -134,17 +146,21 @@ class StoryThreads:
         `at` (now by default)."""
         now = (at or datetime.now(UTC)).isoformat()
         self._run(
-            "INSERT INTO story_threads VALUES (?,?,?,?,?,?,?)"
-            " ON CONFLICT (subscription_id, channel_id, story_id) DO UPDATE SET"
-            " thread_id=excluded.thread_id, last_article_id=excluded.last_article_id,"
-            " updated=excluded.updated",
+            self._sql(
+                "INSERT INTO story_threads VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT (subscription_id, channel_id, story_id) DO UPDATE SET"
+                " thread_id=excluded.thread_id, last_article_id=excluded.last_article_id,"
+                " updated=excluded.updated"
+            ),
             (subscription_id, channel_id, story_id, thread_id, last_article_id, now, now),
         )
 
     def list(self, subscription_id: int) -> list[StoryThread]:
         rows = self._run(
-            f"SELECT {_COLUMNS} FROM story_threads WHERE subscription_id=? AND thread_id<>?"
-            " ORDER BY story_id",
+            self._sql(
+                f"SELECT {_COLUMNS} FROM story_threads WHERE subscription_id=? AND thread_id<>?"
+                " ORDER BY story_id"
+            ),
             (subscription_id, PENDING),
         ).fetchall()
         return [_thread(r) for r in rows]
@@ -163,12 +179,12 @@ class StoryThreads:
             await asyncio.sleep(0.2)
 
 
-class StoryThreadStore(BotRecords, StoryThreads):
+class StoryThreadStore(StoryThreads, BotRecords):
     """The record in the data directory's SQLite file."""
 
     SCHEMA = SCHEMA
 
-    def _run(self, sql: str, args: tuple = ()) -> Any:
+    def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, args)
 
 

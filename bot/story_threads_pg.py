@@ -1,7 +1,7 @@
 """Story threads on PostgreSQL: `StoryThreadStore`'s twin, so several bot processes on one
 database (`[store] url`) share which thread follows which story.
 
-The queries are `StoryThreads`' own; only the placeholders differ. What makes one thread
+The queries are `StoryThreads`' own; only the parameter mark differs. What makes one thread
 per story across processes is `claim`: a single INSERT … ON CONFLICT DO UPDATE … WHERE
 on the primary key, so of all the processes that find a story without a thread (or its
 thread gone) at the same moment exactly one gets the row and starts the thread; the
@@ -10,7 +10,7 @@ others wait for it (`started`) and post in it.
 
 from __future__ import annotations
 
-from typing import Any
+import psycopg
 
 from retrieval.postgres.connections import PgConnections
 
@@ -35,6 +35,8 @@ SCHEMA_LOCK = 0x62737474  # "bstt": two processes opening a new database make it
 class PgStoryThreadStore(StoryThreads):
     """The story-threads record in one PostgreSQL database."""
 
+    MARK = "%s"
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._connections = PgConnections(url)
@@ -42,8 +44,8 @@ class PgStoryThreadStore(StoryThreads):
             db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             db.execute(SCHEMA)
 
-    def _run(self, sql: str, args: tuple = ()) -> Any:
-        return self._connections.get().execute(sql.replace("?", "%s"), args)
+    def _run(self, sql: str, args: tuple = ()) -> psycopg.Cursor:
+        return self._connections.get().execute(sql, args)
 
     def close(self) -> None:
         self._connections.close()

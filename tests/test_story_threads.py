@@ -42,7 +42,7 @@ def handles(request, tmp_path: Path):
 
     yield make
     for store in made:
-        store.close()
+        store.close()  # type: ignore[attr-defined]
 
 
 def test_a_claim_is_won_once_and_pending_is_nobodys_thread(handles):
