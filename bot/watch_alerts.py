@@ -169,7 +169,9 @@ class WatchAlerter:
                 watch = self.store.get(watch_id)
             except InputError:
                 continue
-            held = self.store.held(watch_id)
+            held = self.store.take_held(watch_id)  # another process may have taken them
+            if not held:
+                continue
             articles = self.corpus.store.articles([h.article_id for h in held])
             items = [
                 (articles[h.article_id], h.score, h.sentence)
@@ -179,7 +181,6 @@ class WatchAlerter:
             if not items:  # their articles are gone: nothing left to tell
                 self.store.set_status(watch_id, [h.article_id for h in held], FOLDED)
                 continue
-            self.store.set_status(watch_id, [h.article_id for h in held], POSTING)
             budget[watch_id] -= 1
             out.append(Alert(watch, items, rollup=True, article_ids=[h.article_id for h in held]))
         return out
