@@ -4,13 +4,12 @@ watches there and in `briefbot watches`."""
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from retrieval import Corpus, wording
 
 from .handlers import parse_count, parse_filters
 from .replies import Reply
-from .watches import WATCHES_FILE, Watch, WatchStore, new_watch
+from .watches import Watch, new_watch
 
 OPTIONS = ("channel", "role", "guild", "country", "topic")
 MAX_ID = 2**63 - 1  # Discord and SQLite ids are signed 64-bit integers
@@ -32,7 +31,9 @@ def console_watch(corpus: Corpus, rest: str) -> Reply:
     [topic:T]`, `/watch remove ID` in `briefbot chat`."""
     action, _, rest = rest.strip().partition(" ")
     words, opts = _options(rest)
-    store = WatchStore(Path(corpus.data_dir) / WATCHES_FILE)
+    from .stores import watch_store
+
+    store = watch_store(corpus.settings)  # the configured engine's, as the bot's
     try:
         if action == "list" and not words:
             watches = store.list()
