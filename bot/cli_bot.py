@@ -2,7 +2,9 @@
 (`run` on Discord, `chat` in a local console, `start` whichever fits).
 
 Subscriptions and feeds are the same stores the running bot reads (it re-reads
-subscriptions every minute), so the CLI can manage them while it runs.
+subscriptions every minute), so the CLI can manage them while it runs: opened by
+`bot.stores`, on the configured engine (the data dir's SQLite files, or the
+`[store] url` database several bot processes share).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from .cli_corpus import load_cli_settings, make_filters, open_corpus
@@ -19,29 +22,29 @@ from .cli_json import emit, feed_json, subscription_json
 def cmd_subs(args: argparse.Namespace) -> int:
     from retrieval import wording
 
-    from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
+    from .stores import subscription_store
 
     settings = load_cli_settings(args)
-    store = SubscriptionStore(Path(settings.data_dir) / SUBSCRIPTIONS_FILE)
-    if args.action == "add":
-        filters = make_filters(args.country, args.topic, None, args)
-        items = [
-            store.add(
-                args.channel,
-                args.time,
-                args.timezone,
-                filters.countries,
-                filters.topics,
-                args.guild,
-                with_countries=filters.with_countries,
-                members=filters.members,
-                delivery=args.delivery,
-            )
-        ]
-    elif args.action == "remove":
-        items = [store.remove(args.id)]
-    else:
-        items = store.list()
+    with closing(subscription_store(settings)) as store:
+        if args.action == "add":
+            filters = make_filters(args.country, args.topic, None, args)
+            items = [
+                store.add(
+                    args.channel,
+                    args.time,
+                    args.timezone,
+                    filters.countries,
+                    filters.topics,
+                    args.guild,
+                    with_countries=filters.with_countries,
+                    members=filters.members,
+                    delivery=args.delivery,
+                )
+            ]
+        elif args.action == "remove":
+            items = [store.remove(args.id)]
+        else:
+            items = store.list()
     if args.json:
         emit({"action": args.action, "subscriptions": [subscription_json(s) for s in items]})
         return 0
@@ -65,14 +68,15 @@ def _subscription_line(action: str, subscription: str) -> str:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     from retrieval import wording
-    from retrieval.feeds import FeedRegistry
+
+    from .stores import feed_registry
 
     added = 0
     # Only a poll adds articles; the feed list itself is shared with a running bot.
-    with open_corpus(args, bundled=False, writer=args.action == "poll") as corpus:
-        registry = FeedRegistry(
-            corpus.store.path, allow_private=corpus.settings.fetch.allow_private
-        )
+    with (
+        open_corpus(args, bundled=False, writer=args.action == "poll") as corpus,
+        closing(feed_registry(corpus)) as registry,
+    ):
         if args.action == "add":
             feeds = [registry.add(args.url, args.name)]
         elif args.action == "remove":

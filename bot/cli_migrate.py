@@ -4,9 +4,10 @@ an empty PostgreSQL database, without re-embedding.
 The corpus goes by `retrieval.postgres.migrate.copy_corpus` (articles, vectors, tags,
 stories, meta; checked counts). Then, in one transaction, the bot's own tables as they
 are (ids kept, so digest history and feed state stay valid): subscriptions and the
-digest record, feeds and their seen keys. Each table's count in PostgreSQL is compared
-with the source's; a mismatch rolls the bot tables back and fails the command. Watches
-stay in the data directory (they have no PostgreSQL twin yet) and are not copied.
+digest record, watches and their alert record, feeds and their seen keys. Each
+table's count in PostgreSQL is compared with the source's; a mismatch rolls the bot
+tables back and fails the command. Watch ids continue past every id SQLite ever handed
+out (its AUTOINCREMENT mark), as they would have there: an alert names its watch.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ BOT_TABLES = {
         "subscriptions",
         "subscription_id, period, last_article_id, status, at",
     ),
+    "watches": (
+        "subscriptions",
+        "id, guild_id, channel_id, role_id, description, countries, topics, vector, terms,"
+        " after_article_id, created",
+    ),
+    "watch_alerts": (
+        "subscriptions",
+        "watch_id, article_id, story_id, status, score, sentence, at",
+    ),
+    "watch_messages": ("subscriptions", "watch_id, at, articles"),
+    "watch_state": ("subscriptions", "key, value"),
     "feeds": (
         "corpus",
         "id, url, name, created, etag, last_modified, last_polled, last_ok,"
@@ -36,7 +48,7 @@ BOT_TABLES = {
     ),
     "feed_seen": ("corpus", "feed_id, key"),
 }
-SEQUENCES = {"subscriptions": "id", "feeds": "id"}
+SEQUENCES = {"subscriptions": "id", "watches": "id", "feeds": "id"}
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -53,7 +65,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         files = {
             "corpus": Path(corpus.store.path),
             "subscriptions": Path(corpus.data_dir) / SUBSCRIPTIONS_FILE,
-        }
+        }  # the watches are in the subscriptions' file (WATCHES_FILE is that file)
         if files["subscriptions"].exists():
             # Opening the store brings an older file's columns up to date before the copy.
             SubscriptionStore(files["subscriptions"]).close()
@@ -76,9 +88,11 @@ def copy_bot_tables(files: dict[str, Path], dest_url: str) -> dict[str, int]:
     from retrieval.postgres.connections import redacted
 
     from .subscriptions_pg import PgSubscriptionStore
+    from .watches_pg import PgWatchStore
 
     # Each twin creates its tables; the copy then fills them.
     PgSubscriptionStore(dest_url).close()
+    PgWatchStore(dest_url).close()
     PgFeedRegistry(dest_url).close()
     counts: dict[str, int] = {}
     try:
@@ -95,14 +109,31 @@ def copy_bot_tables(files: dict[str, Path], dest_url: str) -> dict[str, int]:
                     raise StoreError(f"{table}: copied {got} rows of {len(rows)}")
                 counts[table] = got
             for table, column in SEQUENCES.items():
+                source = files[BOT_TABLES[table][0]]
                 db.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
-                    f" coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)"
+                    f" greatest(coalesce((SELECT max({column}) FROM {table}), 0), %s) + 1,"
+                    " false)",
+                    (_autoincrement_mark(source, table),),
                 )
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"copying into {redacted(dest_url)} failed: {reason}") from None
     return counts
+
+
+def _autoincrement_mark(path: Path, table: str) -> int:
+    """The highest id SQLite's AUTOINCREMENT ever gave `table` (0 without one)."""
+    if not path.exists():
+        return 0
+    src = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    try:
+        row = src.execute("SELECT seq FROM sqlite_sequence WHERE name=?", (table,)).fetchone()
+    except sqlite3.OperationalError:  # no AUTOINCREMENT table in this file
+        row = None
+    finally:
+        src.close()
+    return int(row[0]) if row else 0
 
 
 def _source_rows(path: Path, table: str, columns: str) -> list[tuple]:

@@ -1,5 +1,6 @@
 """`briefbot watches list|add|remove`: the same watch store the running bot reads (it
-reloads the watches at every check), so the CLI can manage watches while it runs.
+reloads the watches at every check), so the CLI can manage watches while it runs; on
+the configured engine (`bot.stores.watch_store`).
 
 Library imports are inside the functions so `briefbot --help` stays instant.
 """
@@ -7,7 +8,7 @@ Library imports are inside the functions so `briefbot --help` stays instant.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from .cli_corpus import load_cli_settings, make_filters, open_corpus
@@ -18,30 +19,31 @@ if TYPE_CHECKING:
 
 
 def cmd_watches(args: argparse.Namespace) -> int:
-    from .watches import WATCHES_FILE, WatchStore, new_watch
+    from .stores import watch_store
+    from .watches import new_watch
 
     if args.action == "try":
         return _try(args)
     settings = load_cli_settings(args)
-    store = WatchStore(Path(settings.data_dir) / WATCHES_FILE)
-    if args.action == "add":
-        filters = make_filters(args.country, args.topic, None)
-        with open_corpus(args, bundled=False) as corpus:
-            made = new_watch(
-                corpus,
-                store,
-                args.description,
-                args.channel,
-                countries=filters.countries,
-                topics=filters.topics,
-                guild_id=args.guild,
-                role_id=args.role,
-            )
-        watches = [made]
-    elif args.action == "remove":
-        watches = [store.remove(args.id)]
-    else:
-        watches = store.list()
+    with closing(watch_store(settings)) as store:
+        if args.action == "add":
+            filters = make_filters(args.country, args.topic, None)
+            with open_corpus(args, bundled=False) as corpus:
+                made = new_watch(
+                    corpus,
+                    store,
+                    args.description,
+                    args.channel,
+                    countries=filters.countries,
+                    topics=filters.topics,
+                    guild_id=args.guild,
+                    role_id=args.role,
+                )
+            watches = [made]
+        elif args.action == "remove":
+            watches = [store.remove(args.id)]
+        else:
+            watches = store.list()
     if args.json:
         emit({"action": args.action, "watches": [watch_json(w) for w in watches]})
         return 0

@@ -1,11 +1,12 @@
-"""The bot's own tables on the corpus's engine: one factory, `open_bot_stores`.
+"""The bot's own tables on the corpus's engine: `open_bot_stores` for the bot, and one
+factory per store for the CLI commands that need only one of them.
 
 With the embedded store (no `[store] url`) subscriptions, watches and the job store are
 SQLite files in the data directory and feeds live in the corpus file, as before. With
 `[store] url = "postgresql://…"` (or `BRIEFBOT_STORE_URL`) subscriptions, the digest
-record, story threads, feeds and the scheduler's jobs are in that database, so several
-bot processes share them (see README "Scaling out"). Watches stay in the data directory on both
-(their PostgreSQL twin is not written yet), so each process keeps its own.
+record, watches and their alert record, story threads, feeds and the scheduler's jobs are
+in that database, so several bot processes share them (see README "Scaling out"), and
+`briefbot subscriptions|watches|sources` show and change the same rows.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .watches import WATCHES_FILE, WatchStore
 class BotStores:
     subscriptions: SubscriptionStore  # or its PostgreSQL twin, same methods
     feeds: FeedRegistry  # or PgFeedRegistry
-    watches: WatchStore
+    watches: WatchStore  # or PgWatchStore
     story_threads: StoryThreads  # StoryThreadStore or PgStoryThreadStore
     jobs_url: str  # an SQLAlchemy URL for APScheduler's job store
 
@@ -50,27 +51,41 @@ def story_thread_store(settings: Settings) -> StoryThreads:
     return PgStoryThreadStore(settings.store.url)
 
 
-def open_bot_stores(corpus: Corpus) -> BotStores:
-    data_dir = Path(corpus.data_dir)
-    allow_private = corpus.settings.fetch.allow_private
-    watches = WatchStore(data_dir / WATCHES_FILE)
-    url = store_url(corpus)
-    if not url:
-        return BotStores(
-            subscriptions=SubscriptionStore(data_dir / SUBSCRIPTIONS_FILE),
-            feeds=FeedRegistry(corpus.store.path, allow_private=allow_private),
-            watches=watches,
-            story_threads=story_thread_store(corpus.settings),
-            jobs_url=f"sqlite:///{data_dir / JOBS_FILE}",
-        )
-    from retrieval.feeds.registry_pg import PgFeedRegistry
-
+def subscription_store(settings: Settings) -> SubscriptionStore:
+    """Subscriptions and the digest record on the configured engine."""
+    if not settings.store.url:
+        return SubscriptionStore(Path(settings.data_dir) / SUBSCRIPTIONS_FILE)
     from .subscriptions_pg import PgSubscriptionStore
 
+    return PgSubscriptionStore(settings.store.url)  # type: ignore[return-value]
+
+
+def watch_store(settings: Settings) -> WatchStore:
+    """Watches and their alert record on the configured engine."""
+    if not settings.store.url:
+        return WatchStore(Path(settings.data_dir) / WATCHES_FILE)
+    from .watches_pg import PgWatchStore
+
+    return PgWatchStore(settings.store.url)
+
+
+def feed_registry(corpus: Corpus) -> FeedRegistry:
+    """The subscribed feeds: in the corpus file, or in the configured database."""
+    allow_private = corpus.settings.fetch.allow_private
+    url = store_url(corpus)
+    if not url:
+        return FeedRegistry(corpus.store.path, allow_private=allow_private)
+    from retrieval.feeds.registry_pg import PgFeedRegistry
+
+    return PgFeedRegistry(url, allow_private=allow_private)  # type: ignore[return-value]
+
+
+def open_bot_stores(corpus: Corpus) -> BotStores:
+    url = store_url(corpus)
     return BotStores(
-        subscriptions=PgSubscriptionStore(url),  # type: ignore[arg-type]
-        feeds=PgFeedRegistry(url, allow_private=allow_private),  # type: ignore[arg-type]
-        watches=watches,
+        subscriptions=subscription_store(corpus.settings),
+        feeds=feed_registry(corpus),
+        watches=watch_store(corpus.settings),
         story_threads=story_thread_store(corpus.settings),
-        jobs_url=sqlalchemy_url(url),
+        jobs_url=sqlalchemy_url(url) if url else f"sqlite:///{corpus.data_dir / JOBS_FILE}",
     )

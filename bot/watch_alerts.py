@@ -225,18 +225,24 @@ class WatchAlerter:
                 watch = self.store.get(watch_id)
             except InputError:
                 continue
-            held = self.store.held(watch_id)
+            held = self.store.take_held(watch_id)  # marked posting: no other process gets them
+            if not held:
+                continue
             articles = self.corpus.store.articles([h.article_id for h in held])
             gone = [h.article_id for h in held if h.article_id not in articles]
             if gone:  # their articles are gone: nothing left to tell
                 self.store.set_status(watch_id, gone, FOLDED)
             held = [h for h in held if h.article_id in articles]
+            posted: set[int] = set()
             for alert in self._held_alerts(watch, held, articles, now, room):
                 if self._room(watch_id, now, room) <= 0:
                     break
-                self.store.set_status(watch_id, alert.article_ids, POSTING)
                 room.watches[watch_id] -= 1
+                posted.update(alert.article_ids)
                 out.append(alert)
+            back = [h.article_id for h in held if h.article_id not in posted]
+            if back:  # taken, but no room for them yet: held again for a later run
+                self.store.set_status(watch_id, back, HELD)
         return out
 
     def _held_alerts(

@@ -3,13 +3,11 @@ watches there and in `briefbot watches`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from retrieval import Corpus, wording
 
 from .handlers import parse_count, parse_filters, split_options
 from .replies import Reply
-from .watches import WATCHES_FILE, Watch, WatchStore, new_watch
+from .watches import Watch, new_watch
 
 OPTIONS = ("channel", "role", "guild", "country", "topic")
 MAX_ID = 2**63 - 1  # Discord and SQLite ids are signed 64-bit integers
@@ -31,7 +29,9 @@ def console_watch(corpus: Corpus, rest: str) -> Reply:
     [topic:T]`, `/watch remove ID` in `briefbot chat`."""
     action, _, rest = rest.strip().partition(" ")
     words, opts = split_options(rest, OPTIONS)
-    store = WatchStore(Path(corpus.data_dir) / WATCHES_FILE)
+    from .stores import watch_store
+
+    store = watch_store(corpus.settings)  # the configured engine's, as the bot's
     try:
         if action == "list" and not words:
             watches = store.list()

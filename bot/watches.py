@@ -1,19 +1,25 @@
 """Watches (a description in words, posted to a channel) and the record of their alerts.
 
 Kept in SQLite beside the subscriptions (`subscriptions.sqlite3` in the data
-directory); all of the watches' SQL is in this module. The record is what makes
-alerts exactly-once: an (watch, article) row is claimed before posting, so a
-restart never posts it twice, and `watch_state` keeps the newest article already
-checked, so articles that arrive while the bot is down are checked when it is back.
+directory), or in PostgreSQL with `[store] url` (`bot.watches_pg`, the same methods on
+the same SQL: statements here are written in what both engines speak, `ON CONFLICT`
+and `RETURNING`, with `?` placeholders). The record is what makes alerts
+exactly-once: an (watch, article) row is claimed before posting, so neither a restart
+nor a second bot process on the same database posts it twice, and held matches are
+taken for a roll-up by one statement (`take_held`), so one process posts them.
+`watch_state` keeps the newest article already checked, so articles that arrive while
+the bot is down are checked when it is back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +100,7 @@ class Watch:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Held:
     """An article a watch matched while over its rate limit, waiting for the roll-up."""
 
@@ -104,7 +110,20 @@ class Held:
 
 
 class WatchStore(BotRecords):
+    """The watches and their record in the data directory's SQLite file."""
+
     SCHEMA = SCHEMA
+    DUPLICATE: type[Exception] = sqlite3.IntegrityError  # what a UNIQUE violation raises
+
+    def _run(self, sql: str, args: Sequence[object] = ()) -> Any:
+        """Run one statement (written with `?` placeholders); its cursor."""
+        return self._db.execute(sql, tuple(args))
+
+    def _run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._db.executemany(sql, rows)
+
+    def _transaction(self) -> contextlib.AbstractContextManager:
+        return self._connections.transaction()
 
     # --- the watches ----------------------------------------------------------------------
     def add(
@@ -121,9 +140,10 @@ class WatchStore(BotRecords):
         role_id: int | None = None,
     ) -> Watch:
         try:
-            cur = self._db.execute(
+            row = self._run(
                 "INSERT INTO watches (guild_id, channel_id, role_id, description, countries,"
-                " topics, vector, terms, after_article_id, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " topics, vector, terms, after_article_id, created) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                f" RETURNING {_COLUMNS}",
                 (
                     guild_id,
                     channel_id,
@@ -134,15 +154,15 @@ class WatchStore(BotRecords):
                     np.asarray(vector, np.float32).tobytes(),
                     json.dumps(terms, sort_keys=True),
                     after_article_id,
-                    datetime.now(UTC).isoformat(),
+                    _now(),
                 ),
-            )
-        except sqlite3.IntegrityError:
+            ).fetchall()[0]  # all rows: SQLite finishes the statement only then
+        except self.DUPLICATE:
             raise InputError(wording.text("watches.errors.duplicate")) from None
-        return self.get(int(cur.lastrowid or 0))
+        return _watch(row)
 
     def get(self, watch_id: int) -> Watch:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM watches WHERE id=?", (watch_id,)).fetchone()
+        row = self._run(f"SELECT {_COLUMNS} FROM watches WHERE id=?", (watch_id,)).fetchone()
         if row is None:
             raise InputError(wording.text("watches.errors.unknown", id=watch_id))
         return _watch(row)
@@ -153,23 +173,23 @@ class WatchStore(BotRecords):
         check_guild(
             watch.guild_id, guild_id, wording.text("watches.errors.other_server", id=watch_id)
         )
-        with self._connections.transaction() as db:
-            db.execute("DELETE FROM watches WHERE id=?", (watch_id,))
-            db.execute("DELETE FROM watch_alerts WHERE watch_id=?", (watch_id,))
-            db.execute("DELETE FROM watch_messages WHERE watch_id=?", (watch_id,))
+        with self._transaction():
+            self._run("DELETE FROM watches WHERE id=?", (watch_id,))
+            self._run("DELETE FROM watch_alerts WHERE watch_id=?", (watch_id,))
+            self._run("DELETE FROM watch_messages WHERE watch_id=?", (watch_id,))
         return watch
 
     def list(self, guild_id: int | None = None) -> list[Watch]:
         sql, args = f"SELECT {_COLUMNS} FROM watches", ()
         if guild_id is not None:
             sql, args = sql + " WHERE guild_id=?", (guild_id,)
-        return [_watch(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+        return [_watch(r) for r in self._run(sql + " ORDER BY id", args).fetchall()]
 
     def queries(self) -> list[WatchQuery]:
         """Every watch as the matcher needs it: vector, weighted words, filters."""
-        rows = self._db.execute(
+        rows = self._run(
             "SELECT id, vector, terms, countries, topics, after_article_id FROM watches ORDER BY id"
-        )
+        ).fetchall()
         return [
             WatchQuery(
                 id=r[0],
@@ -182,11 +202,11 @@ class WatchStore(BotRecords):
 
     # --- which articles were checked ------------------------------------------------------
     def cursor(self) -> int | None:
-        row = self._db.execute("SELECT value FROM watch_state WHERE key=?", (CURSOR,)).fetchone()
+        row = self._run("SELECT value FROM watch_state WHERE key=?", (CURSOR,)).fetchone()
         return int(row[0]) if row else None
 
     def set_cursor(self, article_id: int) -> None:
-        self._db.execute(
+        self._run(
             "INSERT INTO watch_state VALUES (?, ?)"
             " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (CURSOR, str(article_id)),
@@ -202,15 +222,17 @@ class WatchStore(BotRecords):
         sentence: str,
         story_id: int | None = None,
     ) -> bool:
-        """Record a match before acting on it; False when it was recorded already."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO watch_alerts VALUES (?,?,?,?,?,?,?)",
-            (watch_id, article_id, story_id, status, score, sentence, _now()),
+        """Record a match before acting on it; False when it was recorded already (by this
+        process or any other on the same database)."""
+        cur = self._run(
+            "INSERT INTO watch_alerts VALUES (?,?,?,?,?,?,?)"
+            " ON CONFLICT (watch_id, article_id) DO NOTHING",
+            (watch_id, article_id, story_id, status, float(score), sentence, _now()),
         )
         return cur.rowcount == 1
 
     def set_status(self, watch_id: int, article_ids: Sequence[int], status: str) -> None:
-        self._db.executemany(
+        self._run_many(
             "UPDATE watch_alerts SET status=?, at=? WHERE watch_id=? AND article_id=?",
             [(status, _now(), watch_id, a) for a in article_ids],
         )
@@ -218,7 +240,7 @@ class WatchStore(BotRecords):
     def story_alerted(self, watch_id: int, story_id: int) -> bool:
         """Whether this watch already has an alert (sent or held) for another article of
         the story: one update per story, once stories exist."""
-        row = self._db.execute(
+        row = self._run(
             "SELECT 1 FROM watch_alerts WHERE watch_id=? AND story_id=? AND status IN (?,?,?,?)",
             (watch_id, story_id, POSTING, POSTED, HELD, FOLDED),
         ).fetchone()
@@ -226,33 +248,42 @@ class WatchStore(BotRecords):
 
     def alerts(self, watch_id: int) -> list[tuple[int, str]]:
         """(article id, status) of every recorded match of a watch, by article."""
-        return self._db.execute(
+        rows = self._run(
             "SELECT article_id, status FROM watch_alerts WHERE watch_id=? ORDER BY article_id",
             (watch_id,),
         ).fetchall()
+        return [(int(a), s) for a, s in rows]
 
     def held(self, watch_id: int) -> list[Held]:
-        rows = self._db.execute(
+        rows = self._run(
             "SELECT article_id, score, sentence FROM watch_alerts WHERE watch_id=? AND status=?"
             " ORDER BY article_id",
             (watch_id, HELD),
-        )
+        ).fetchall()
         return [Held(*r) for r in rows]
 
+    def take_held(self, watch_id: int) -> list[Held]:
+        """The held matches of a watch, marked as being posted in the same statement: of
+        several processes rolling them up at once, one gets them, the others nothing."""
+        rows = self._run(
+            "UPDATE watch_alerts SET status=?, at=? WHERE watch_id=? AND status=?"
+            " RETURNING article_id, score, sentence",
+            (POSTING, _now(), watch_id, HELD),
+        ).fetchall()
+        return sorted(Held(*r) for r in rows)
+
     def watches_holding(self) -> list[int]:
-        rows = self._db.execute(
+        rows = self._run(
             "SELECT DISTINCT watch_id FROM watch_alerts WHERE status=? ORDER BY watch_id", (HELD,)
-        )
+        ).fetchall()
         return [r[0] for r in rows]
 
     # --- the rate limit: messages posted per watch ----------------------------------------
     def record_message(self, watch_id: int, articles: int, at: datetime) -> None:
-        self._db.execute(
-            "INSERT INTO watch_messages VALUES (?,?,?)", (watch_id, at.isoformat(), articles)
-        )
+        self._run("INSERT INTO watch_messages VALUES (?,?,?)", (watch_id, at.isoformat(), articles))
 
     def messages_since(self, watch_id: int, since: datetime) -> int:
-        row = self._db.execute(
+        row = self._run(
             "SELECT count(*) FROM watch_messages WHERE watch_id=? AND at>=?",
             (watch_id, since.isoformat()),
         ).fetchone()

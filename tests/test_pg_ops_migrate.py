@@ -8,10 +8,12 @@ import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from bot.cli import main
 from bot.subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
+from bot.watches import HELD, POSTED, WATCHES_FILE, WatchStore
 from retrieval.corpus import DB_NAME
 from retrieval.feeds import FeedRegistry
 
@@ -21,7 +23,8 @@ pytest.importorskip("psycopg")
 @pytest.fixture
 def data_dir(tmp_path, seed_dir, seed_settings):
     """A copy of the seed corpus with two subscriptions (one removed: ids have a gap), a
-    digest posted, and a feed with seen keys."""
+    digest posted, a feed with seen keys, and a watch with its record (the newest watch
+    removed: SQLite never hands its id out again)."""
     d = tmp_path / "d"
     shutil.copytree(seed_dir, d)
     # The session's seed dir may hold other tests' subscriptions and feeds: start clean.
@@ -36,6 +39,15 @@ def data_dir(tmp_path, seed_dir, seed_settings):
     subs.claim(first.id, "2026-12-01T08:00:00+00:00", 12)
     subs.mark_posted(first.id, "2026-12-01T08:00:00+00:00")
     subs.claim(third.id, "2026-12-01T10:00:00+01:00", 14)
+    watches = WatchStore(d / WATCHES_FILE)
+    vector = np.linspace(-1, 1, 8, dtype=np.float32)
+    watch = watches.add("auto tariffs", vector, {"auto": 1.5}, 100, after_article_id=3, role_id=9)
+    watches.remove(watches.add("steel", vector, {"steel": 1.0}, 100, after_article_id=3).id)
+    watches.claim(watch.id, 4, POSTED, 0.8125, "Tariffs rise.", story_id=2)
+    watches.claim(watch.id, 5, HELD, 0.75, "Tariffs again.")
+    watches.record_message(watch.id, 1, datetime(2026, 12, 1, 9, tzinfo=UTC))
+    watches.set_cursor(18)
+    watches.close()
     feeds = FeedRegistry(d / DB_NAME)
     feed = feeds.add("https://example.com/rss.xml", name="Example")
     now = datetime(2026, 12, 2, tzinfo=UTC)
@@ -64,6 +76,8 @@ def test_migrate_copies_corpus_and_bot_tables_with_matching_counts(
     assert tables["articles"] == 18 and tables["sentences"] > 18
     assert tables["subscriptions"] == 2 and tables["posted_digests"] == 2
     assert tables["feeds"] == 1 and tables["feed_seen"] == 3
+    assert tables["watches"] == 1 and tables["watch_alerts"] == 2
+    assert tables["watch_messages"] == 1 and tables["watch_state"] == 1
     assert "@" in out["to"] and ":" not in out["to"].split("//")[1].split("@")[0]
 
     from bot.subscriptions_pg import PgSubscriptionStore
@@ -81,6 +95,7 @@ def test_migrate_copies_corpus_and_bot_tables_with_matching_counts(
     assert feeds.known_keys(feed.id, ["a", "b", "c", "d"]) == {"a", "b", "c"}
     subs.close()
     feeds.close()
+    _check_watches(pg_url, WatchStore(_path(data_dir) / WATCHES_FILE))
 
     # A second run finds the database full: one line, exit 1, nothing changed.
     assert main([*data_dir, "migrate", "--to", pg_url]) == 1
@@ -94,6 +109,30 @@ def test_migrate_refuses_what_is_not_postgres(capsys, data_dir):
     with pytest.raises(SystemExit) as exc:
         main([*data_dir, "migrate"])
     assert exc.value.code == 2
+
+
+def _check_watches(pg_url: str, lite: WatchStore) -> None:
+    from bot.watches_pg import PgWatchStore
+
+    pg = PgWatchStore(pg_url)
+    try:
+        assert pg.list() == lite.list() != []
+        (got,), (want,) = pg.queries(), lite.queries()
+        np.testing.assert_array_equal(got.vector, want.vector)  # the bytes, unchanged
+        assert (got.terms, got.filters) == (want.terms, want.filters)
+        watch_id = want.id
+        assert pg.alerts(watch_id) == lite.alerts(watch_id) == [(4, POSTED), (5, HELD)]
+        assert pg.held(watch_id) == lite.held(watch_id)
+        assert pg.cursor() == lite.cursor() == 18
+        since = datetime(2026, 12, 1, tzinfo=UTC)
+        assert pg.messages_since(watch_id, since) == lite.messages_since(watch_id, since) == 1
+        assert pg.story_alerted(watch_id, 2)
+        # Past the removed watch's id too, as SQLite's AUTOINCREMENT would have gone.
+        new = pg.add("chips", np.ones(8, np.float32), {}, 100, after_article_id=18)
+        assert new.id == watch_id + 2
+    finally:
+        pg.close()
+        lite.close()
 
 
 def _path(args: list[str]):

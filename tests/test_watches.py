@@ -3,11 +3,17 @@
 
 The fake encoder (hashed bag of words) stands in for the model: a description
 sharing most of an article's headline words scores high, an unrelated one near 0.
+The store and alerter tests run on both engines (the SQLite file in the data dir, and
+PostgreSQL: `conftest.pg_server`, skipped with the reason where it cannot run); two
+stores on one database stand for two bot processes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +21,16 @@ import numpy as np
 import pytest
 
 from bot.watch_alerts import Alert, WatchAlerter, mentions_for, render_alert
-from bot.watches import FOLDED, HELD, POSTED, SAME_STORY, WATCHES_FILE, WatchStore, new_watch
+from bot.watches import (
+    FOLDED,
+    HELD,
+    POSTED,
+    POSTING,
+    SAME_STORY,
+    WATCHES_FILE,
+    WatchStore,
+    new_watch,
+)
 from bot.workers import WorkerThreads
 from retrieval import Article, Filters, InputError
 from retrieval.records import RawArticle
@@ -65,9 +80,37 @@ class FakeChannels:
         return self.channel
 
 
+ENGINES = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> WatchStore:
-    return WatchStore(tmp_path / WATCHES_FILE)
+def open_watches(engine: str, tmp_path: Path, request) -> Iterator[Callable[[], WatchStore]]:
+    """Opens the engine's watch store (again: a restart, or another process)."""
+    url = request.getfixturevalue("pg_url") if engine == "postgres" else ""
+    opened: list[WatchStore] = []
+
+    def open_one() -> WatchStore:
+        if url:
+            from bot.watches_pg import PgWatchStore
+
+            opened.append(PgWatchStore(url))
+        else:
+            opened.append(WatchStore(tmp_path / WATCHES_FILE))
+        return opened[-1]
+
+    yield open_one
+    for one in opened:
+        one.close()
+
+
+@pytest.fixture
+def store(open_watches) -> WatchStore:
+    return open_watches()
 
 
 def alerter_for(corpus, store: WatchStore, channel: FakeChannel, **kw) -> WatchAlerter:
@@ -192,8 +235,8 @@ def test_store_adds_lists_and_removes(store):
 # --- the alerter ----------------------------------------------------------------------------
 
 
-def test_alert_fires_once_across_restarts(fake_corpus, tmp_path):
-    store = WatchStore(tmp_path / WATCHES_FILE)
+def test_alert_fires_once_across_restarts(fake_corpus, open_watches):
+    store = open_watches()
     channel = FakeChannel()
     alerter = alerter_for(fake_corpus, store, channel)
     watch = new_watch(fake_corpus, store, "Japan raises auto tariffs", 5, role_id=42)
@@ -201,13 +244,52 @@ def test_alert_fires_once_across_restarts(fake_corpus, tmp_path):
     assert check(alerter) == 1
     assert check(alerter) == 0
     # A restart: new store and alerter on the same file, cursor rewound as after a crash.
-    again = WatchStore(tmp_path / WATCHES_FILE)
+    again = open_watches()
     again.set_cursor(0)
     assert check(alerter_for(fake_corpus, again, channel)) == 0
     (sent,) = channel.sent
     assert sent["content"].startswith("<@&42> ")
     assert sent["embed"].title == TARIFFS
     assert again.alerts(watch.id) == [(1, POSTED)]
+
+
+def test_two_processes_on_one_database_post_each_alert_once(fake_corpus, open_watches):
+    one, two = open_watches(), open_watches()  # each process opens its own store
+    channels = FakeChannel(), FakeChannel()
+    alerters = [alerter_for(fake_corpus, s, c) for s, c in zip((one, two), channels, strict=True)]
+    watch = new_watch(fake_corpus, one, "Japan raises auto tariffs", 5)
+    assert [w.id for w in two.list()] == [watch.id]  # made by one, seen by the other
+    fake_corpus.ingest_items([raw(TARIFFS), raw("Banana bread recipes")], progress=False)
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(*(a.check(NOW) for a in alerters)))
+
+    assert sum(asyncio.run(both())) == 1  # whichever checked first posted it
+    assert two.cursor() == one.cursor() == fake_corpus.store.max_article_id()
+    two.set_cursor(0)  # the second process checks the same articles again
+    assert check(alerters[1]) == 0
+    assert len(channels[0].sent) + len(channels[1].sent) == 1
+    assert one.alerts(watch.id) == [(1, POSTED)]
+
+
+def test_held_matches_are_taken_by_one_process(open_watches):
+    stores = [open_watches() for _ in range(4)]
+    vec = np.ones(4, np.float32)
+    watch = stores[0].add("auto tariffs", vec, {"auto": 1.0}, 10, after_article_id=0)
+    for article_id in (3, 1, 2):
+        stores[0].claim(watch.id, article_id, HELD, 0.5, "s")
+    stores[0].claim(watch.id, 4, POSTED, 0.9, "s")
+    start = threading.Barrier(len(stores))
+
+    def take(store: WatchStore) -> list[int]:
+        start.wait()
+        return [h.article_id for h in store.take_held(watch.id)]
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        taken = list(pool.map(take, stores))
+    assert sorted(taken, key=len) == [[], [], [], [1, 2, 3]]
+    assert stores[1].watches_holding() == []
+    assert stores[1].alerts(watch.id) == [(1, POSTING), (2, POSTING), (3, POSTING), (4, POSTED)]
 
 
 def test_the_backlog_alerts_nobody(fake_corpus, store):
