@@ -7,7 +7,13 @@ are chosen (`retrieval.selection.best_set`, the shipped word budget) with weight
 fitted on the other four, so the containment printed is cross-validated. Then the
 weights fitted on all questions are printed to paste into `retrieval/selection.py`.
 
+`--seeds N` repeats the 5-fold split N ways (the spread tells signal from one split's
+luck). `--entities` adds `retrieval.entities.ENTITY_FEATURES` (spaCy named-entity
+answer types; `pip install '.[entities]'`) and prints, split by split, the shipped
+features against the same plus the entity columns, with the CPU the tagging costs.
+
     python bench/fit_sentences.py --data-dir /tmp/rtqa   # ingested if empty
+    python bench/fit_sentences.py --data-dir /tmp/rtqa --entities --l2 2 --seeds 10
 """
 
 from __future__ import annotations
