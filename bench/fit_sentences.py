@@ -8,7 +8,7 @@ fitted on the other four, so the containment printed is cross-validated. Then th
 weights fitted on all questions are printed to paste into `retrieval/selection.py`.
 
 `--seeds N` repeats the 5-fold split N ways (the spread tells signal from one split's
-luck). `--entities` adds `retrieval.entities.ENTITY_FEATURES` (spaCy named-entity
+luck). `--entities` adds `bench/entities.py's ENTITY_FEATURES` (spaCy named-entity
 answer types; `pip install '.[entities]'`) and prints, split by split, the shipped
 features against the same plus the entity columns, with the CPU the tagging costs.
 
@@ -29,10 +29,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import entities
 from answers import contains, read_jsonl
 from data import DEFAULT_DATA
 
-from retrieval import Corpus, Filters, entities, load_settings
+from retrieval import Corpus, Filters, load_settings
 from retrieval.question import analyse
 from retrieval.search import Retrieval, retrieve
 from retrieval.selection import (
@@ -165,7 +166,7 @@ def main() -> None:
     ap.add_argument(
         "--entities",
         action="store_true",
-        help="compare with retrieval.entities.ENTITY_FEATURES added (needs spaCy's model)",
+        help="compare with bench/entities.py's ENTITY_FEATURES added (needs spaCy's model)",
     )
     ap.add_argument("--seeds", type=int, default=1, help="repeat the 5-fold split this many ways")
     args = ap.parse_args()

