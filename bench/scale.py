@@ -616,8 +616,9 @@ def main() -> None:
     )
     ap.add_argument("--profile", action="store_true", help="with --memory-only: cProfile asks")
     args = ap.parse_args()
-    if args.source is not None:
-        # The source's ONNX export and fidelity verdict: no export needed.
+    if args.source is not None and (args.source / "models").is_dir():
+        # A source from before the machine-wide model cache: its export, no export needed
+        # (and none written into the source when it has none).
         os.environ.setdefault("BRIEFBOT_MODEL_CACHE", str(args.source / "models"))
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("retrieval.index").setLevel(logging.INFO)
