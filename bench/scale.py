@@ -275,6 +275,22 @@ def rss_mb() -> dict[str, float]:
     return out
 
 
+def mapped_rss_mb(paths: list[Path]) -> dict[str, float]:
+    """Resident MB of this process's memory mappings of each file (/proc/self/smaps): how
+    much of a memory-mapped index or postings file searches have paged in."""
+    wanted = {str(p.resolve()): p.name for p in paths}
+    out = dict.fromkeys(wanted.values(), 0.0)
+    current = None
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if len(head) >= 6 and "-" in head[0] and not head[0].endswith(":"):
+                current = wanted.get(head[5])
+            elif current is not None and head and head[0] == "Rss:":
+                out[current] += int(head[1]) / 1024
+    return out
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries that across
     fork/exec from the parent's high-water mark, so a child spawned by a 2 GB parent
@@ -501,6 +517,7 @@ def memory(args: argparse.Namespace) -> dict:
         for f in filters:
             corpus.ask(q, f)
     steps.append({"step": f"after {len(qs)} questions x 3 filters", **rss_mb()})
+    mapped_files = [args.data_dir / INDEX_NAME, args.data_dir / LEXICAL_NAME]
     postings = corpus.store.lexical.postings
     s = postings._state if postings is not None else None
     arrays = (
@@ -517,6 +534,7 @@ def memory(args: argparse.Namespace) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "index_file_mb": (args.data_dir / INDEX_NAME).stat().st_size / 2**20,
         "postings_arrays_mb": sum(a.nbytes for a in arrays) / 2**20,
+        "mapped_file_rss_mb_after_asks": mapped_rss_mb(mapped_files),
         "load_avg": load_avg(),
     }
     if args.profile:
