@@ -284,8 +284,8 @@ def mapped_rss_mb(paths: list[Path]) -> dict[str, float]:
     with open("/proc/self/smaps") as fh:
         for line in fh:
             head = line.split()
-            if len(head) >= 6 and "-" in head[0] and not head[0].endswith(":"):
-                current = wanted.get(head[5])
+            if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line
+                current = wanted.get(head[5]) if len(head) >= 6 else None  # 5: anonymous
             elif current is not None and head and head[0] == "Rss:":
                 out[current] += int(head[1]) / 1024
     return out
