@@ -305,10 +305,13 @@ class SentenceIndex:
         """Before a memory-mapped index changes: read it into memory. FAISS cannot grow or
         shrink mapped codes (it aborts the process), so the first vector a feed adds pays
         the read that loading skipped. Read from the file kept open since loading: the
-        path may hold another process's newer index by now."""
+        path may hold another process's newer index by now. The mapping goes first, so the
+        pages it holds and the copy are never resident together (should the read fail, the
+        index is left empty, which the next start repairs from SQLite)."""
         if self._mapped is None:
             return
         self._mapped.seek(0)
+        self._index = quantized.flat(self.dim)  # frees the mapped index
         self._index = faiss.read_index(faiss.PyCallbackIOReader(self._mapped.read))
         self._unmap()
 
