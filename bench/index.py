@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import faiss
 
-from retrieval import index as index_module
-from retrieval.index import FILTER_EXACT_BELOW, HNSW_EF_CONSTRUCTION, HNSW_M, SentenceIndex
+from retrieval import quantized
+from retrieval.index import FILTER_EXACT_BELOW, SentenceIndex
+from retrieval.quantized import HNSW_EF_CONSTRUCTION, HNSW_M
 
 SENTENCES_PER_ARTICLE = 8
 NOISE = 0.025  # per dimension: mean cosine ~0.9 between a vector and its noisy copy
@@ -85,23 +86,23 @@ def timed(indexes: dict[str, SentenceIndex], queries: np.ndarray, k: int, articl
 def threads_compared(indexes: dict[str, SentenceIndex], queries: np.ndarray) -> dict:
     """k=400 search p50 per index, on one thread (as shipped) and on FAISS's OpenMP
     threads (as unfiltered searches ran before), interleaved per query."""
-    shipped = index_module._one_thread
+    shipped = quantized.one_thread
     times: dict[str, list[float]] = {}
     for q in queries:
         for name, index in indexes.items():
             for mode in ("one_thread", "openmp"):
                 if mode == "openmp":
-                    index_module._one_thread = contextlib.nullcontext
+                    quantized.one_thread = contextlib.nullcontext
                 t = time.perf_counter()
                 try:
                     index.search(q, 400)
                 finally:
-                    index_module._one_thread = shipped
+                    quantized.one_thread = shipped
                 times.setdefault(f"{name}_{mode}", []).append(1000 * (time.perf_counter() - t))
     return {key: statistics.median(v) for key, v in times.items()}
 
 
-def fp16_hnsw(dim: int) -> faiss.Index:
+def fp16_hnsw(dim: int, qtype: int = faiss.ScalarQuantizer.QT_fp16) -> faiss.Index:
     """The HNSW index of earlier versions (fp16 codes): the baseline of the 8-bit one."""
     qt, ip = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
     index = faiss.IndexHNSWSQ(dim, qt, HNSW_M, ip)
@@ -118,16 +119,16 @@ def recall(found: list[np.ndarray], truth: list[set[int]]) -> float:
 def build(vectors: np.ndarray, exact_max: int, fp16: bool = False) -> tuple[SentenceIndex, float]:
     index = SentenceIndex(vectors.shape[1], exact_max=exact_max)
     ids = np.arange(len(vectors))
-    shipped = index_module._hnsw
+    shipped = quantized.hnsw
     if fp16:
-        index_module._hnsw = fp16_hnsw
+        quantized.hnsw = fp16_hnsw
     t = time.perf_counter()
     try:
         for start in range(0, len(vectors), 20_000):
             part = slice(start, start + 20_000)
             index.add(ids[part], vectors[part], ids[part] // SENTENCES_PER_ARTICLE)
     finally:
-        index_module._hnsw = shipped
+        quantized.hnsw = shipped
     return index, time.perf_counter() - t
 
 

@@ -82,8 +82,8 @@ def index_files(data_dir: Path) -> list[Path]:
 
 
 def shifted(value: str | None, days: int) -> str | None:
-    if value is None:
-        return None
+    if not value:  # None, or '' (an undated article's `dated`)
+        return value
     return isoformat(datetime.fromisoformat(value) - timedelta(days=days))
 
 
@@ -272,6 +272,22 @@ def rss_mb() -> dict[str, float]:
             key, _, value = line.partition(":")
             if key in ("VmRSS", "RssAnon", "RssFile"):
                 out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def mapped_rss_mb(paths: list[Path]) -> dict[str, float]:
+    """Resident MB of this process's memory mappings of each file (/proc/self/smaps): how
+    much of a memory-mapped index or postings file searches have paged in."""
+    wanted = {str(p.resolve()): p.name for p in paths}
+    out = dict.fromkeys(wanted.values(), 0.0)
+    current = None
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line
+                current = wanted.get(head[5]) if len(head) >= 6 else None  # 5: anonymous
+            elif current is not None and head and head[0] == "Rss:":
+                out[current] += int(head[1]) / 1024
     return out
 
 
@@ -501,6 +517,7 @@ def memory(args: argparse.Namespace) -> dict:
         for f in filters:
             corpus.ask(q, f)
     steps.append({"step": f"after {len(qs)} questions x 3 filters", **rss_mb()})
+    mapped_files = [args.data_dir / INDEX_NAME, args.data_dir / LEXICAL_NAME]
     postings = corpus.store.lexical.postings
     s = postings._state if postings is not None else None
     arrays = (
@@ -517,6 +534,7 @@ def memory(args: argparse.Namespace) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "index_file_mb": (args.data_dir / INDEX_NAME).stat().st_size / 2**20,
         "postings_arrays_mb": sum(a.nbytes for a in arrays) / 2**20,
+        "mapped_file_rss_mb_after_asks": mapped_rss_mb(mapped_files),
         "load_avg": load_avg(),
     }
     if args.profile:
@@ -616,8 +634,9 @@ def main() -> None:
     )
     ap.add_argument("--profile", action="store_true", help="with --memory-only: cProfile asks")
     args = ap.parse_args()
-    if args.source is not None:
-        # The source's ONNX export and fidelity verdict: no export needed.
+    if args.source is not None and (args.source / "models").is_dir():
+        # A source from before the machine-wide model cache: its export, no export needed
+        # (and none written into the source when it has none).
         os.environ.setdefault("BRIEFBOT_MODEL_CACHE", str(args.source / "models"))
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("retrieval.index").setLevel(logging.INFO)

@@ -153,7 +153,8 @@ class Corpus:
         dim = int(self.store.get_meta("dim") or 384)
         count, id_sum = self.store.vector_summary()
         exact_max = self.settings.index.exact_max_vectors
-        loaded = SentenceIndex.load(self.index_path, exact_max=exact_max)
+        # Mapped: a command that only reads pages in what its searches touch (`load`).
+        loaded = SentenceIndex.load(self.index_path, exact_max=exact_max, mapped=True)
         if loaded is not None:
             index, meta = loaded
             same_model = (meta.model, meta.dim) == (model, dim)

@@ -36,25 +36,25 @@ import contextlib
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
 
-from . import wording
+from . import quantized, wording
 from .atomic import replacing
 from .progress import StepProgress
+from .quantized import HNSW_EF_SEARCH, HNSW_M
 
 log = logging.getLogger(__name__)
 
 EXACT_MAX = 250_000  # vectors; past this, exhaustive fp16 search costs more than HNSW saves
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128  # the least breadth; raised to k when more candidates are asked for
 FILTER_EXACT_BELOW = 0.25  # share of vectors a filter admits under which HNSW scans exactly
 SUBSET_MAX_SHARE = 0.10  # a filter admitting at most this share may get its own index
 SUBSETS_KEPT = 2  # such indexes kept (each at most SUBSET_MAX_SHARE of the vectors' memory)
@@ -129,7 +129,7 @@ class SentenceIndex:
         self.backend = backend
         self.exact_max = exact_max
         self.kind = FLAT
-        self._index: faiss.Index = _flat(dim)
+        self._index: faiss.Index = quantized.flat(dim)
         self._ids = _Column()
         self._articles = _Column()
         # Feeds add vectors while the bot searches: FAISS is not safe for that, so one lock.
@@ -138,6 +138,7 @@ class SentenceIndex:
         self._subsets: list[tuple[np.ndarray, int, np.ndarray, faiss.Index]] = []  # _kept_subset
         self._seen_filter: np.ndarray | None = None
         self._filling: StepProgress | None = None  # see filling
+        self._mapped: BinaryIO | None = None  # the file a memory-mapped index was read from
 
     @property
     def ntotal(self) -> int:
@@ -154,6 +155,7 @@ class SentenceIndex:
         if self.kind == FLAT and self.ntotal + len(ids) > self.exact_max:
             self._to_hnsw(vectors)
         with self._lock:
+            self._own()
             self._index.add(vectors)
             self._ids.extend(np.asarray(ids, dtype=np.int64))
             self._articles.extend(np.asarray(articles, dtype=np.int64))
@@ -187,12 +189,13 @@ class SentenceIndex:
             count = int(gone.sum())
             if not count:
                 return 0
+            self._own()
             keep = ~gone
             if self.kind == FLAT:
                 self._index.remove_ids(np.flatnonzero(gone).astype(np.int64))
             else:
                 kept = self._index.reconstruct_n(0, self.ntotal)[keep]
-                self._index = _emptied(self._index)  # the same trained 8-bit ranges
+                self._index = quantized.emptied(self._index)  # the same trained 8-bit ranges
                 self._index.add(kept)
             self._ids = _Column(held[keep])
             self._articles = _Column(self._articles.values[keep])
@@ -207,7 +210,7 @@ class SentenceIndex:
             return True
         if self.kind != FLAT and self.ntotal <= self.exact_max:
             log.info("index: %d vectors fit exact search: leaving HNSW", self.ntotal)
-            self._rebuild(_flat(self.dim), FLAT)
+            self._rebuild(quantized.flat(self.dim), FLAT)
             return True
         if self.kind == HNSW_FP16:
             self._to_sq8()
@@ -222,7 +225,7 @@ class SentenceIndex:
             HNSW_M,
         )
         t = time.perf_counter()
-        target = _hnsw(self.dim)
+        target = quantized.hnsw(self.dim)
         sample = self._sample()
         if incoming is not None and len(sample) < TRAIN_SAMPLE:  # about to be added
             sample = np.concatenate([sample, incoming[: TRAIN_SAMPLE - len(sample)]])
@@ -241,8 +244,9 @@ class SentenceIndex:
         codes are re-encoded (seconds), the graph is not rebuilt (minutes)."""
         t = time.perf_counter()
         with self._lock:
+            self._own()  # the graph is copied, not rebuilt: a mapped one could not grow
             old = self._index
-            target = _hnsw(self.dim)
+            target = quantized.hnsw(self.dim)
             target.storage.train(self._sample())
             for start in range(0, self.ntotal, 50_000):
                 target.storage.add(old.reconstruct_n(start, min(50_000, self.ntotal - start)))
@@ -286,6 +290,7 @@ class SentenceIndex:
                     if done == n:
                         self._index, self.kind = target, kind
                         self._drop_kept()
+                        self._unmap()
                         return
                     chunk = self._index.reconstruct_n(done, min(50_000, n - done))
                 target.add(chunk)
@@ -296,6 +301,25 @@ class SentenceIndex:
             if shown is not None:
                 shown.close()
 
+    def _own(self) -> None:
+        """Before a memory-mapped index changes: read it into memory. FAISS cannot grow or
+        shrink mapped codes (it aborts the process), so the first vector a feed adds pays
+        the read that loading skipped. Read from the file kept open since loading: the
+        path may hold another process's newer index by now. The mapping goes first, so the
+        pages it holds and the copy are never resident together (should the read fail, the
+        index is left empty, which the next start repairs from SQLite)."""
+        if self._mapped is None:
+            return
+        self._mapped.seek(0)
+        self._index = quantized.flat(self.dim)  # frees the mapped index
+        self._index = faiss.read_index(faiss.PyCallbackIOReader(self._mapped.read))
+        self._unmap()
+
+    def _unmap(self) -> None:
+        if self._mapped is not None:
+            self._mapped.close()
+            self._mapped = None
+
     def _drop_kept(self) -> None:
         """Forget the bitmaps and per-filter indexes of the index being replaced."""
         self._bitmaps, self._subsets, self._seen_filter = [], [], None
@@ -305,7 +329,7 @@ class SentenceIndex:
         if self.ntotal == 0 or k <= 0:
             return Hits.empty()
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        with self._lock, _one_thread():
+        with self._lock, quantized.one_thread():
             n = self.ntotal
             subset = self._kept_subset(articles) if articles is not None else None
             if subset is not None:
@@ -367,7 +391,7 @@ class SentenceIndex:
             return
         positions = np.flatnonzero(self._admits(articles)).astype(np.int64)
         exact = self._exact()
-        small = _emptied(exact)  # the same codes: no more memory a vector than the index
+        small = quantized.emptied(exact)  # the same codes: no more memory a vector than the index
         for start in range(0, len(positions), 50_000):
             small.add(exact.reconstruct_batch(positions[start : start + 50_000]))
         kept = (articles, self.ntotal, positions, small)
@@ -419,66 +443,45 @@ class SentenceIndex:
 
     @classmethod
     def load(
-        cls, path: Path, *, exact_max: int = EXACT_MAX
+        cls, path: Path, *, exact_max: int = EXACT_MAX, mapped: bool = False
     ) -> tuple[SentenceIndex, IndexMeta] | None:
-        """The saved index and its metadata, or None when missing, unreadable or inconsistent."""
+        """The saved index and its metadata, or None when missing, unreadable or inconsistent.
+
+        `mapped`: the index's codes and graph stay in the file, memory-mapped (FAISS's
+        IO_FLAG_MMAP_IFC), and are paged in as searches touch them: a process that only
+        reads starts without reading the whole index, and its pages are the OS's file
+        cache (shared between processes, dropped under memory pressure) rather than the
+        process's own memory. Read into memory when it first changes (`_own`)."""
         mpath = meta_path(path)
         if not (path.exists() and mpath.exists() and ids_path(path).exists()):
             return None
+        source: BinaryIO | None = None
         try:
             meta = IndexMeta(**json.loads(mpath.read_text()))
             if meta.kind not in KINDS:
                 raise ValueError(f"index kind {meta.kind!r} is from another version")
-            raw = faiss.read_index(str(path))
+            if mapped:
+                source = path.open("rb")
+                raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+                if not os.path.samestat(os.fstat(source.fileno()), os.stat(path)):
+                    # Replaced meanwhile (by a writer's save): the file opened, in memory.
+                    raw = faiss.read_index(faiss.PyCallbackIOReader(source.read))
+                    source.close()
+                    source = None
+            else:
+                raw = faiss.read_index(str(path))
             columns = np.load(ids_path(path))
             if columns.shape != (2, raw.ntotal) or raw.ntotal != meta.count:
                 raise ValueError("the index and its ids disagree")
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            if source is not None:
+                source.close()
             log.warning("index at %s is unreadable (%s); it will be rebuilt", path, exc)
             return None
         index = cls(meta.dim, meta.model, meta.backend, exact_max=exact_max)
-        index._index, index.kind = raw, meta.kind
+        index._index, index.kind, index._mapped = raw, meta.kind, source
         index._ids, index._articles = _Column(columns[0]), _Column(columns[1])
         return index, meta
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """FAISS's OpenMP threads off for one question's search (every kind: a graph walk
-    for one query has nothing to split, and splitting a scan across the cores costs more
-    in start-up and spin-waiting than it saves once other work holds them: the encoder
-    and BM25 of the same ask, other asks, other processes; bench/RESULTS.md). OpenMP's
-    thread count belongs to the calling thread, so it is restored for its next work."""
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(threads)
-
-
-def _flat(dim: int) -> faiss.Index:
-    return faiss.IndexScalarQuantizer(
-        dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
-    )
-
-
-def _hnsw(dim: int) -> faiss.Index:
-    """An empty HNSW index over 8-bit codes (to be trained before adding)."""
-    index = faiss.IndexHNSWSQ(
-        dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT
-    )
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    index.hnsw.efSearch = HNSW_EF_SEARCH
-    return index
-
-
-def _emptied(index: faiss.Index) -> faiss.Index:
-    """An empty index of the same type and trained quantizer as `index`: its vectors
-    re-added are encoded to the same codes (decoding then encoding a code is exact)."""
-    empty = faiss.clone_index(faiss.downcast_index(index))
-    empty.reset()
-    return empty
 
 
 def meta_path(path: Path) -> Path:

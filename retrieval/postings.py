@@ -31,6 +31,7 @@ import logging
 import math
 import sqlite3
 import threading
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ import numpy as np
 
 from . import wording
 from .atomic import replacing
+from .npzmap import mapped_npz
 from .progress import StepProgress
 
 log = logging.getLogger(__name__)
@@ -363,27 +365,27 @@ class Postings:
         if not path.exists():
             return False
         try:
-            with np.load(path) as z:
-                fmt, newest, count, id_sum = (int(x) for x in z["meta"])
-                weights = tuple(float(w) for w in z["weights"])
-                if fmt != FORMAT or weights != self.weights:
-                    raise ValueError("written by another version")
-                vocab = bytes(z["vocab"]).decode().split("\n") if len(z["vocab"]) else []
-                blocks = [
-                    _Block(z[f"{b}_offsets"], z[f"{b}_rows"], z[f"{b}_freqs"])
-                    for b in ("large", "recent")
-                ]
-                alive = z["alive"]
-                state = _State(
-                    z["articles"],
-                    z["lengths"],
-                    alive,
-                    *blocks,
-                    int(alive.sum()),
-                    float(z["lengths"][alive].sum()),
-                    newest,
-                )
-        except (OSError, ValueError, KeyError) as exc:
+            z = mapped_npz(path)  # paged in as searches touch it
+            fmt, newest, count, id_sum = (int(x) for x in z["meta"])
+            weights = tuple(float(w) for w in z["weights"])
+            if fmt != FORMAT or weights != self.weights:
+                raise ValueError("written by another version")
+            vocab = bytes(z["vocab"]).decode().split("\n") if len(z["vocab"]) else []
+            blocks = [
+                _Block(z[f"{b}_offsets"], z[f"{b}_rows"], z[f"{b}_freqs"])
+                for b in ("large", "recent")
+            ]
+            alive = z["alive"]
+            state = _State(
+                z["articles"],
+                z["lengths"],
+                alive,
+                *blocks,
+                int(alive.sum()),
+                float(z["lengths"][alive].sum()),
+                newest,
+            )
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("lexical postings at %s are unreadable (%s): rebuilding", path, exc)
             return False
         if _summary(state) != (count, id_sum):

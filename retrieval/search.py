@@ -84,15 +84,30 @@ def retrieve(
     table = sentence_table([dense_rows, lexical_rows], qvec)
     top_lex = max(lexical.values(), default=0.0) or 1.0
     ranked = []
-    for aid, (start, end) in article_slices(table.owners).items():
-        s, pos = table.sims[start:end], table.positions[start:end]
-        depth = np.minimum(np.maximum(pos, 0), DEPTH_CAP) * DEPTH_PENALTY
-        lead = s[pos <= LEAD_POSITIONS]
-        dense = (float((s - depth).max()) + float(lead.max() if len(lead) else s.max())) / 2
+    for aid, dense, best in zip(*dense_scores(table), strict=True):
         lex = lexical.get(aid, 0.0) / top_lex
-        ranked.append(Candidate(aid, dense + lexical_weight * lex, dense, lex, float(s.max())))
+        ranked.append(Candidate(aid, dense + lexical_weight * lex, dense, lex, best))
     ranked.sort(key=lambda c: -c.score)
     return Retrieval(question, ranked, table)
+
+
+def dense_scores(table: SentenceTable) -> tuple[list[int], list[float], list[float]]:
+    """Per article of the table, in its order: id, dense score and best sentence similarity.
+
+    The dense score is the mean of the best sentence less its depth penalty and the best
+    lead sentence (the best sentence when the article has no lead). One reduction per
+    quantity over all articles at once: a numpy call per article cost ~1 ms an ask."""
+    if len(table.owners) == 0:
+        return [], [], []
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(table.owners)) + 1])
+    sims, pos = table.sims, table.positions
+    depth = np.minimum(np.maximum(pos, 0), DEPTH_CAP) * DEPTH_PENALTY
+    deep = np.maximum.reduceat(sims - depth, starts)
+    best = np.maximum.reduceat(sims, starts)
+    lead = np.maximum.reduceat(np.where(pos <= LEAD_POSITIONS, sims, -np.inf), starts)
+    lead = np.where(lead == -np.inf, best, lead)
+    dense = (deep + lead.astype(np.float64)) / 2
+    return table.owners[starts].tolist(), dense.tolist(), best.astype(np.float64).tolist()
 
 
 def sentence_table(parts: list[SentenceRows], qvec: np.ndarray) -> SentenceTable:
