@@ -186,6 +186,7 @@ MESSAGES = {
     "types.str": "text (in quotes)",
     "types.bool": "true or false",
     "types.tuple": "a list of texts",
+    "types.int_tuple": "a list of whole numbers",
     "types.object": "a value",
 }
 
@@ -351,9 +352,10 @@ def build_section(
 def _check(section: str, key: str, value: Any, hint: Any, where: str) -> Any:
     """`value` as the field's type (a list as a tuple, an int as a float), checked."""
     allowed = _allowed_types(hint)
+    item = _item_type(hint)
 
     def wrong() -> ConfigError:
-        expected = " or ".join(_type_name(t) for t in allowed)
+        expected = " or ".join(_type_name(t, item) for t in allowed)
         return ConfigError(
             _say(
                 "wrong_type",
@@ -372,10 +374,13 @@ def _check(section: str, key: str, value: Any, hint: Any, where: str) -> Any:
     if isinstance(value, int) and int not in allowed and float in allowed:
         value = float(value)
     if isinstance(value, list) and tuple in allowed:
-        if not all(isinstance(v, str) for v in value):
+        if not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
             raise wrong()
-        for item in value:
-            _check_choice(section, key, item, where)
+        for one in value:
+            if item is str:
+                _check_choice(section, key, one, where)
+            else:
+                _check_range(section, key, one, where)
         return tuple(value)
     if not any(isinstance(value, t) for t in allowed if t is not tuple):
         raise wrong()
@@ -388,15 +393,24 @@ def _check(section: str, key: str, value: Any, hint: Any, where: str) -> Any:
     return value
 
 
-def _type_name(t: type) -> str:
+def _type_name(t: type, item: type = str) -> str:
     names = {
         int: _say("types.int"),
         float: _say("types.float"),
         str: _say("types.str"),
         bool: _say("types.bool"),
-        tuple: _say("types.tuple"),
+        tuple: _say("types.int_tuple" if item is int else "types.tuple"),
     }
     return names.get(t, _say("types.object"))
+
+
+def _item_type(hint: Any) -> type:
+    """What a list setting holds: whole numbers for `tuple[int, ...]` (shard ids), else text."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    for arm in typing.get_args(hint) if union else (hint,):
+        if typing.get_origin(arm) in (tuple, list) and int in typing.get_args(arm):
+            return int
+    return str
 
 
 def _allowed_types(hint: Any) -> tuple[type, ...]:
