@@ -302,3 +302,36 @@ def test_two_bot_processes_post_each_period_once_survive_a_kill_and_share_ingest
         f" ingest by a third process cited by shard {survivor.shard}'s /ask; the next period"
         f" posted once by shard {survivor.shard}"
     )
+
+
+def test_several_shards_in_one_process_answer_and_post(pg_url, tmp_path):
+    """`shard_ids = [0, 1]`: one AutoShardedClient connects both shards of the gateway."""
+    from bot.app import ShardedBriefBot
+
+    class QuietShardedBot(ShardedBriefBot):
+        async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False):
+            return None
+
+    corpus = pg_corpus(tmp_path, "both", pg_url)
+    record = PgSubscriptionStore(pg_url)
+
+    async def main() -> None:
+        async with FakeDiscord() as server:
+            sub = record.add(int(server.channel_id), "06:00", "UTC", guild_id=int(server.guild_id))
+            async with running(
+                server, corpus, shard_count=2, shard_ids=(0, 1), client_class=QuietShardedBot
+            ) as bot:
+                assert sorted(bot.shards) == [0, 1] and server.gateway.identify_count == 2
+                shards = sorted(s for s in (ss.shard for ss in server.gateway.sessions.values()))
+                assert shards == [(0, 2), (1, 2)]
+                inter = server.send_interaction("ask", {"question": "Why is Japan objecting?"})
+                (embed,) = await answered(server, inter)
+                assert "Japan" in embed["description"]
+                assert await bot.poster(sub.id, datetime.now(UTC)) is True
+
+    try:
+        corpus.ensure_bundled()
+        asyncio.run(main())
+    finally:
+        record.close()
+        corpus.close()
