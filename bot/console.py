@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shlex
 from pathlib import Path
 from typing import TextIO
 
@@ -85,25 +84,8 @@ def render(reply: Reply, console: Console = out) -> None:
 
 
 def parse_options(rest: str) -> tuple[list[str], dict[str, list[str]]]:
-    """`--name value` and Discord-style `name:value` options; the rest are words."""
-    try:
-        tokens = shlex.split(rest)
-    except ValueError:
-        tokens = rest.split()
-    words: list[str] = []
-    opts: dict[str, list[str]] = {}
-    it = iter(tokens)
-    for tok in it:
-        if tok.startswith("--") and tok[2:] in FLAGS:
-            opts.setdefault(tok[2:], []).append("yes")
-        elif tok.startswith("--") and tok[2:] in OPTIONS:
-            opts.setdefault(tok[2:], []).append(next(it, ""))
-        elif ":" in tok and tok.split(":", 1)[0] in OPTIONS:
-            key, value = tok.split(":", 1)
-            opts.setdefault(key, []).append(value or next(it, ""))
-        else:
-            words.append(tok)
-    return words, opts
+    """The console's `--name value` / `name:value` options (see `handlers.split_options`)."""
+    return handlers.split_options(rest, OPTIONS, FLAGS)
 
 
 def dispatch(corpus, line: str) -> Reply | None:

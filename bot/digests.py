@@ -7,7 +7,9 @@ posted after: a restart can never post the same period twice.
 
 With `threads` or `forum` delivery each story goes to its own thread (`bot.threads`);
 a story that already has one, from an earlier digest, gets a short update there
-instead (`bot.story_threads` remembers which, across restarts). When Discord refuses
+instead (`bot.story_threads` remembers which, across restarts, and claims a new thread
+before it is started, so processes sharing the record never start two for a story; a
+watch's alerts about the story may go into it too). When Discord refuses
 for want of a permission, the admins are told in one line (and the channel, where
 the bot can still write) and the period is released, so the next digest covers it;
 the scheduler goes on.
@@ -30,7 +32,7 @@ from . import handlers, threads
 from .embeds import render
 from .interactions import NO_PINGS
 from .replies import Reply
-from .story_threads import StoryThreadStore
+from .story_threads import StoryThread, StoryThreads, StoryThreadStore
 from .subscriptions import CHANNEL, FORUM, Subscription, SubscriptionStore
 from .threads import Channels
 from .workers import WorkerThreads
@@ -55,7 +57,7 @@ class DigestPoster:
         corpus: Corpus,
         store: SubscriptionStore,
         workers: WorkerThreads,
-        story_threads: StoryThreadStore | None = None,
+        story_threads: StoryThreads | None = None,
     ) -> None:
         self.corpus = corpus
         self.store = store
@@ -144,29 +146,61 @@ class DigestPoster:
         story: Story,
         now: datetime,
     ) -> None:
-        """An update in the story's thread when it has one; else a new thread (or post)."""
+        """An update in the story's thread when it has one; else a new thread (or post),
+        claimed in the record first so that no two processes start one for a story."""
         newest = max(a.id for a in story.articles)
-        known = self.story_threads.get(sub.id, sub.channel_id, story.id) if story.id > 0 else None
+        record = self.story_threads
+        known = record.get(sub.id, sub.channel_id, story.id) if story.id > 0 else None
         note = ""
         if known is not None:
-            fresh = [a for a in story.articles if a.id > known.last_article_id]
-            if not fresh:  # posted before this period was retried
-                return
-            update = threads.update_reply(
-                self.corpus, digest, replace(story, articles=fresh), known.updated, now.date()
-            )
-            if await threads.post_update(channels, known.thread_id, update):
-                self.story_threads.record(sub.id, sub.channel_id, story.id, known.thread_id, newest)
+            if await self._update(channels, sub, digest, story, known, now):
                 return
             note = wording.text("discord.threads.continues", thread=known.thread_id)
+        if story.id > 0:
+            gone = known.thread_id if known else None
+            if not record.claim(sub.id, sub.channel_id, story.id, newest, replacing=gone):
+                started = await record.started(sub.id, sub.channel_id, story.id)
+                if started is None or not await self._update(
+                    channels, sub, digest, story, started, now
+                ):
+                    busy = "digest #%s: another process is starting story %s's thread"
+                    log.warning(busy, sub.id, story.id)
+                return
         reply = threads.story_reply(self.corpus, digest, story, note)
         name = threads.thread_name(story)
-        if isinstance(channel, discord.ForumChannel):
-            made = await threads.forum_post(channel, reply, name, threads.tag_names(story))
-        else:
-            made = await threads.start_thread(channel, reply, name)
+        try:
+            if isinstance(channel, discord.ForumChannel):
+                made = await threads.forum_post(channel, reply, name, threads.tag_names(story))
+            else:
+                made = await threads.start_thread(channel, reply, name)
+        except BaseException:
+            if story.id > 0:
+                record.release(sub.id, sub.channel_id, story.id)
+            raise
         if story.id > 0:
-            self.story_threads.record(sub.id, sub.channel_id, story.id, made.id, newest)
+            record.record(sub.id, sub.channel_id, story.id, made.id, newest)
+
+    async def _update(
+        self,
+        channels: Channels,
+        sub: Subscription,
+        digest: Digest,
+        story: Story,
+        known: StoryThread,
+        now: datetime,
+    ) -> bool:
+        """What is new in the story, posted in its thread; False when the thread is gone."""
+        fresh = [a for a in story.articles if a.id > known.last_article_id]
+        if not fresh:  # posted before this period was retried
+            return True
+        update = threads.update_reply(
+            self.corpus, digest, replace(story, articles=fresh), known.updated, now.date()
+        )
+        if not await threads.post_update(channels, known.thread_id, update):
+            return False
+        newest = max(a.id for a in story.articles)
+        self.story_threads.record(sub.id, sub.channel_id, story.id, known.thread_id, newest)
+        return True
 
     async def _refused(self, sub: Subscription, exc: discord.HTTPException | InputError) -> None:
         """One clear line for the admins (and the channel, if the bot may still write there)."""

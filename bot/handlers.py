@@ -6,7 +6,8 @@ in a worker thread. They hold no state and know nothing of Discord.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shlex
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -79,6 +80,31 @@ def _pair_parts(value: str) -> list[str]:
     if len(parts) > 1 and not all(parts):
         raise InputError(wording.text("errors.country.pair_side_empty", value=value.strip()))
     return parts
+
+
+def split_options(
+    rest: str, options: Sequence[str], flags: Sequence[str] = ()
+) -> tuple[list[str], dict[str, list[str]]]:
+    """A console line's `--name value` and Discord-style `name:value` options, by name (a
+    flag alone means yes); the other tokens are the words. Unbalanced quotes split on spaces."""
+    try:
+        tokens = shlex.split(rest)
+    except ValueError:
+        tokens = rest.split()
+    words: list[str] = []
+    opts: dict[str, list[str]] = {}
+    it = iter(tokens)
+    for tok in it:
+        if tok.startswith("--") and tok[2:] in flags:
+            opts.setdefault(tok[2:], []).append("yes")
+        elif tok.startswith("--") and tok[2:] in options:
+            opts.setdefault(tok[2:], []).append(next(it, ""))
+        elif ":" in tok and tok.split(":", 1)[0] in options:
+            key, value = tok.split(":", 1)
+            opts.setdefault(key, []).append(value or next(it, ""))
+        else:
+            words.append(tok)
+    return words, opts
 
 
 def parse_flag(value: object, name: str) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval.config import build_section
+from retrieval.config_check import build_section
 
 ENV_OVERRIDES = {
     "api_base": "BRIEFBOT_DISCORD_API_BASE",

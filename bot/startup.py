@@ -25,7 +25,6 @@ from .digests import DigestPoster
 from .scheduler import DigestScheduler
 from .settings import BotSettings
 from .stores import open_bot_stores
-from .story_threads import STORY_THREADS_FILE, StoryThreadStore
 from .watch_alerts import WatchAlerter
 from .workers import WorkerThreads
 
@@ -48,8 +47,7 @@ def build_client(
     workers = WorkerThreads(settings.max_concurrent_queries, settings.max_queued_queries)
     stores = open_bot_stores(corpus)
     subscriptions, feeds, watches = stores.subscriptions, stores.feeds, stores.watches
-    # Story threads stay in the data dir (no PostgreSQL twin yet).
-    story_threads = StoryThreadStore(data_dir / STORY_THREADS_FILE)
+    story_threads = stores.story_threads  # shared by digests and watch alerts
     poster = DigestPoster(corpus, subscriptions, workers, story_threads)
     grace = int(corpus.settings.digest.grace_hours * 3600)
     # Only the operator's config may let feeds reach internal addresses, never a command.
@@ -70,6 +68,7 @@ def build_client(
         workers,
         per_hour=settings.watch_alerts_per_hour,
         story_of=corpus.store.story_of,  # one alert per story: stories are stored at ingest
+        story_threads=story_threads,  # later articles of a story: updates in its thread
     )
     return client_class(
         corpus,

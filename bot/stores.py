@@ -4,8 +4,8 @@ factory per store for the CLI commands that need only one of them.
 With the embedded store (no `[store] url`) subscriptions, watches and the job store are
 SQLite files in the data directory and feeds live in the corpus file, as before. With
 `[store] url = "postgresql://…"` (or `BRIEFBOT_STORE_URL`) subscriptions, the digest
-record, watches and their alert record, feeds and the scheduler's jobs are in that
-database, so several bot processes share them (see README "Scaling out"), and
+record, watches and their alert record, story threads, feeds and the scheduler's jobs are
+in that database, so several bot processes share them (see README "Scaling out"), and
 `briefbot subscriptions|watches|sources` show and change the same rows.
 """
 
@@ -18,6 +18,7 @@ from retrieval import Corpus, Settings
 from retrieval.feeds import FeedRegistry
 
 from .scheduler import JOBS_FILE
+from .story_threads import STORY_THREADS_FILE, StoryThreads, StoryThreadStore
 from .subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 from .watches import WATCHES_FILE, WatchStore
 
@@ -27,6 +28,7 @@ class BotStores:
     subscriptions: SubscriptionStore  # or its PostgreSQL twin, same methods
     feeds: FeedRegistry  # or PgFeedRegistry
     watches: WatchStore  # or PgWatchStore
+    story_threads: StoryThreads  # StoryThreadStore or PgStoryThreadStore
     jobs_url: str  # an SQLAlchemy URL for APScheduler's job store
 
 
@@ -38,6 +40,15 @@ def store_url(corpus: Corpus) -> str:
 def sqlalchemy_url(url: str) -> str:
     """A libpq URL as SQLAlchemy's psycopg (3) dialect wants it."""
     return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def story_thread_store(settings: Settings) -> StoryThreads:
+    """Which thread follows which story, on the configured engine."""
+    if not settings.store.url:
+        return StoryThreadStore(Path(settings.data_dir) / STORY_THREADS_FILE)
+    from .story_threads_pg import PgStoryThreadStore
+
+    return PgStoryThreadStore(settings.store.url)
 
 
 def subscription_store(settings: Settings) -> SubscriptionStore:
@@ -75,5 +86,6 @@ def open_bot_stores(corpus: Corpus) -> BotStores:
         subscriptions=subscription_store(corpus.settings),
         feeds=feed_registry(corpus),
         watches=watch_store(corpus.settings),
+        story_threads=story_thread_store(corpus.settings),
         jobs_url=sqlalchemy_url(url) if url else f"sqlite:///{corpus.data_dir / JOBS_FILE}",
     )

@@ -202,13 +202,23 @@ def check_guild(owner: int | None, guild_id: int | None, message: str) -> None:
         raise InputError(message)
 
 
-class SubscriptionStore(BotRecords):
-    SCHEMA = SCHEMA
+class SubscriptionQueries:
+    """Subscriptions and the digest record, in SQL both engines speak.
 
-    def _migrate(self) -> None:
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(subscriptions)")}
-        if "delivery" not in columns:
-            self._db.execute(ADD_DELIVERY)
+    An engine supplies `_run` (one statement on this thread's connection, its cursor),
+    its parameter mark `MARK` and the exception its UNIQUE constraint raises. The claim
+    is `INSERT … ON CONFLICT DO NOTHING` on (subscription, period): of all the runs (or
+    processes) that fire for one period exactly one gets the row and posts.
+    """
+
+    MARK = "?"
+    DUPLICATE: type[Exception] = sqlite3.IntegrityError
+
+    def _run(self, sql: str, args: tuple = ()) -> Any:
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self.MARK)
 
     def add(
         self,
@@ -223,30 +233,31 @@ class SubscriptionStore(BotRecords):
         members: bool = False,
         delivery: str | None = None,
     ) -> Subscription:
-        time, timezone = parse_time(time), parse_timezone(timezone)
+        values = (
+            guild_id,
+            channel_id,
+            parse_time(time),
+            parse_timezone(timezone),
+            encode_countries(countries, with_countries, members),
+            ",".join(topics),
+            datetime.now(UTC).isoformat(),
+            parse_delivery(delivery),
+        )
         try:
-            cur = self._db.execute(
-                "INSERT INTO subscriptions (guild_id, channel_id, time, timezone, countries,"
-                " topics, created, delivery) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    guild_id,
-                    channel_id,
-                    time,
-                    timezone,
-                    encode_countries(countries, with_countries, members),
-                    ",".join(topics),
-                    datetime.now(UTC).isoformat(),
-                    parse_delivery(delivery),
+            row = self._run(
+                self._sql(
+                    "INSERT INTO subscriptions (guild_id, channel_id, time, timezone, countries,"
+                    f" topics, created, delivery) VALUES (?,?,?,?,?,?,?,?) RETURNING {_COLUMNS}"
                 ),
-            )
-        except sqlite3.IntegrityError:
+                values,
+            ).fetchone()
+        except self.DUPLICATE:
             raise InputError(wording.text("errors.subscription.duplicate")) from None
-        return self.get(int(cur.lastrowid or 0))
+        return _row(row)
 
     def get(self, sub_id: int) -> Subscription:
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM subscriptions WHERE id=?",
-            (sub_id,),
+        row = self._run(
+            self._sql(f"SELECT {_COLUMNS} FROM subscriptions WHERE id=?"), (sub_id,)
         ).fetchone()
         if row is None:
             raise InputError(wording.text("errors.subscription.unknown", id=sub_id))
@@ -257,7 +268,7 @@ class SubscriptionStore(BotRecords):
         check_guild(
             sub.guild_id, guild_id, wording.text("errors.subscription.other_server", id=sub_id)
         )
-        self._db.execute("DELETE FROM subscriptions WHERE id=?", (sub_id,))
+        self._run(self._sql("DELETE FROM subscriptions WHERE id=?"), (sub_id,))
         return sub
 
     def list(self, guild_id: int | None = None) -> list[Subscription]:
@@ -266,42 +277,69 @@ class SubscriptionStore(BotRecords):
         if guild_id is not None:
             sql += " WHERE guild_id=?"
             args = (guild_id,)
-        return [_row(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+        return [_row(r) for r in self._run(self._sql(sql + " ORDER BY id"), args).fetchall()]
 
     # --- the record of posted digests -----------------------------------------------------
     def last_article_id(self, sub_id: int) -> int | None:
-        row = self._db.execute(
-            "SELECT max(last_article_id) FROM posted_digests WHERE subscription_id=?", (sub_id,)
+        row = self._run(
+            self._sql("SELECT max(last_article_id) FROM posted_digests WHERE subscription_id=?"),
+            (sub_id,),
         ).fetchone()
-        return row[0]
+        return None if row[0] is None else int(row[0])
 
     def claim(self, sub_id: int, period: str, last_article_id: int) -> bool:
         """Reserve a period before posting; False when it was already posted (or is being)."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO posted_digests VALUES (?,?,?,?,?)",
+        cur = self._run(
+            self._sql(
+                "INSERT INTO posted_digests VALUES (?,?,?,?,?)"
+                " ON CONFLICT (subscription_id, period) DO NOTHING"
+            ),
             (sub_id, period, last_article_id, "posting", datetime.now(UTC).isoformat()),
         )
         return cur.rowcount == 1
 
     def release(self, sub_id: int, period: str) -> None:
         """Give a claimed period back after a failed post, so a later run may retry it."""
-        self._db.execute(
-            "DELETE FROM posted_digests WHERE subscription_id=? AND period=? AND status='posting'",
+        self._run(
+            self._sql(
+                "DELETE FROM posted_digests WHERE subscription_id=? AND period=?"
+                " AND status='posting'"
+            ),
             (sub_id, period),
         )
 
     def mark_posted(self, sub_id: int, period: str) -> None:
-        self._db.execute(
-            "UPDATE posted_digests SET status='posted', at=? WHERE subscription_id=? AND period=?",
+        self._run(
+            self._sql(
+                "UPDATE posted_digests SET status='posted', at=?"
+                " WHERE subscription_id=? AND period=?"
+            ),
             (datetime.now(UTC).isoformat(), sub_id, period),
         )
 
     def posted(self, sub_id: int) -> list[tuple[str, int, str]]:
-        return self._db.execute(
-            "SELECT period, last_article_id, status FROM posted_digests WHERE subscription_id=?"
-            " ORDER BY period",
+        rows = self._run(
+            self._sql(
+                "SELECT period, last_article_id, status FROM posted_digests"
+                " WHERE subscription_id=? ORDER BY period"
+            ),
             (sub_id,),
         ).fetchall()
+        return [(p, int(a), st) for p, a, st in rows]
+
+
+class SubscriptionStore(SubscriptionQueries, BotRecords):
+    """Subscriptions in `subscriptions.sqlite3` in the data directory."""
+
+    SCHEMA = SCHEMA
+
+    def _migrate(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(subscriptions)")}
+        if "delivery" not in columns:
+            self._db.execute(ADD_DELIVERY)
+
+    def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, args)
 
 
 _COLUMNS = "id, guild_id, channel_id, time, timezone, countries, topics, delivery"

@@ -3,11 +3,9 @@ watches there and in `briefbot watches`."""
 
 from __future__ import annotations
 
-import shlex
-
 from retrieval import Corpus, wording
 
-from .handlers import parse_count, parse_filters
+from .handlers import parse_count, parse_filters, split_options
 from .replies import Reply
 from .watches import Watch, new_watch
 
@@ -30,7 +28,7 @@ def console_watch(corpus: Corpus, rest: str) -> Reply:
     """`/watch list`, `/watch add DESCRIPTION channel:ID [role:ID] [guild:ID] [country:C]
     [topic:T]`, `/watch remove ID` in `briefbot chat`."""
     action, _, rest = rest.strip().partition(" ")
-    words, opts = _options(rest)
+    words, opts = split_options(rest, OPTIONS)
     from .stores import watch_store
 
     store = watch_store(corpus.settings)  # the configured engine's, as the bot's
@@ -59,26 +57,6 @@ def console_watch(corpus: Corpus, rest: str) -> Reply:
         store.close()
     title = wording.text("watches.console.title")
     return Reply(kind="help", title=title, notes=lines(action, watches))
-
-
-def _options(rest: str) -> tuple[list[str], dict[str, list[str]]]:
-    """`name:value` and `--name value` options; the rest are the description's words."""
-    try:
-        tokens = shlex.split(rest)
-    except ValueError:
-        tokens = rest.split()
-    words: list[str] = []
-    opts: dict[str, list[str]] = {}
-    it = iter(tokens)
-    for tok in it:
-        if tok.startswith("--") and tok[2:] in OPTIONS:
-            opts.setdefault(tok[2:], []).append(next(it, ""))
-        elif ":" in tok and tok.split(":", 1)[0] in OPTIONS:
-            key, value = tok.split(":", 1)
-            opts.setdefault(key, []).append(value or next(it, ""))
-        else:
-            words.append(tok)
-    return words, opts
 
 
 def _id(opts: dict[str, list[str]], name: str) -> int | None:

@@ -113,7 +113,7 @@ def candidate_pool(table: SentenceTable, candidates: list[Candidate]) -> list[in
     return pool
 
 
-class _Words:
+class QuestionWords:
     """A question's words as stems, for counting them in sentences."""
 
     def __init__(self, text: str) -> None:
@@ -132,7 +132,10 @@ class _Words:
 def sentence_features(retrieval: Retrieval, question: Question, pool: list[int]) -> np.ndarray:
     """One row of SENTENCE_FEATURES per pool sentence."""
     table = retrieval.sentences
-    whole, asking = _Words(question.text), _Words(question.ask_clause or question.text)
+    whole, asking = (
+        QuestionWords(question.text),
+        QuestionWords(question.ask_clause or question.text),
+    )
     known = {w.lower() for w in re.findall(r"\w+", question.text)}
     focus = {stem(w) for w in question.focus}
     qpairs = {
@@ -193,9 +196,9 @@ def sentence_features(retrieval: Retrieval, question: Question, pool: list[int])
             neighbour_share(i, 1),
             float(offered(text, question)),
             min(len(novel_at), 3) / 3,
-            _nearness(novel_at, term_at),
+            nearness(novel_at, term_at),
             float(bool(focus_at)),
-            _nearness(novel_at, focus_at),
+            nearness(novel_at, focus_at),
             float(position == 0),
             min(max(position, 0), 20) / 20,
             float(leans_back(text)),
@@ -203,7 +206,7 @@ def sentence_features(retrieval: Retrieval, question: Question, pool: list[int])
             whole.share(found(i)) - best_share,
             float(bool(countries and countries(text, question.text.lower()))),
             max((counts[t] for t in offers[i]), default=0) / most,
-            _slotted(novel_at, stems, left, right),
+            slotted(novel_at, stems, left, right),
         )
     return out
 
@@ -251,7 +254,7 @@ def _novel_positions(
     return [k for k, t in enumerate(tokens) if t in folded]
 
 
-def _slotted(novel_at: list[int], stems: list[str], left: set[str], right: set[str]) -> float:
+def slotted(novel_at: list[int], stems: list[str], left: set[str], right: set[str]) -> float:
     """How well something novel fills the question's slot: half for a question word just
     before it (within 4 words), half for one just after."""
     if not novel_at:
@@ -265,7 +268,7 @@ def _slotted(novel_at: list[int], stems: list[str], left: set[str], right: set[s
     return best
 
 
-def _nearness(a: list[int], b: list[int]) -> float:
+def nearness(a: list[int], b: list[int]) -> float:
     """1 when something of `a` stands right beside something of `b`, falling to 0 at
     NEAR_WORDS words apart (or when either is absent)."""
     if not a or not b:

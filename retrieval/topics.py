@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from . import wording
-from .config import PROMPTS_DIR
 from .errors import ConfigError, InputError
+from .paths import PROMPTS_DIR
 
 TOPICS_FILE = PROMPTS_DIR / "topics.toml"
 DEFAULT_THRESHOLD = 0.65

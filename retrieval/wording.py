@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .config import PROMPTS_DIR
 from .errors import ConfigError
+from .paths import PROMPTS_DIR
 
 # The wording files in prompts/ (topics.toml defines topics, not wording).
 FILES = ("replies", "digest", "console", "errors", "discord", "cli", "watches")

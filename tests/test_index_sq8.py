@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sqlite3
 from pathlib import Path
 
@@ -155,5 +156,7 @@ def test_rebuilding_postings_and_the_hnsw_graph_say_how_far_they_are(
         index.add(np.arange(400, 1200), v[400:], np.arange(400, 1200))  # past the line
     assert index.kind == HNSW
     err = capsys.readouterr().err.splitlines()
-    assert "HNSW index: 400 of 400 vectors in the graph (0 s)" in err
+    # The elapsed seconds depend on the machine's load: only the count is checked.
+    graph = re.compile(r"HNSW index: 400 of 400 vectors in the graph \(\d+ s\)")
+    assert any(graph.fullmatch(line) for line in err)
     assert err[-1].startswith("sentence index: 1,200 of 1,200 vectors")

@@ -92,7 +92,7 @@ def test_installed_wheel_answers_from_outside_the_repo(installed: Path, tmp_path
         [
             str(installed / "bin" / "python"),
             "-c",
-            "import bot, retrieval, retrieval.config as c; "
+            "import bot, retrieval, retrieval.paths as c; "
             "print(retrieval.__file__); print(bot.__file__); print(c.ROOT)",
         ],
         cwd=work,

@@ -1,8 +1,8 @@
 """Watches through the real discord.py client and the fake Discord server: /watch add with
 a role, an alert posted exactly once across a restart with only that role allowed to be
 mentioned and the article's text inert, another outlet's article of the same story
-folded into that one alert, a non-matching article silent, /watch list and /watch
-remove, and Manage Server enforced."""
+held for that story's thread (tests/test_watch_threads.py follows it there), a
+non-matching article silent, /watch list and /watch remove, and Manage Server enforced."""
 
 from __future__ import annotations
 
@@ -76,9 +76,10 @@ def test_watch_fires_once_across_a_restart(corpus: Corpus):
                 await bot.check_watches()
             (alert,) = alerts(server)  # the unrelated Japan story fired nothing
             check_alert(alert.body, role["id"])
-            # Both reports matched; the second is recorded as the same story, not posted.
+            # Both reports matched; the second, of the story just alerted, is held for the
+            # story's thread (one update per story per half hour), not posted on its own.
             store = WatchStore(Path(corpus.data_dir) / WATCHES_FILE)
-            assert sorted(status for _, status in store.alerts(1)) == ["posted", "same_story"]
+            assert sorted(status for _, status in store.alerts(1)) == ["held", "posted"]
             # As after a crash before the checked-through mark was saved: the record of
             # alerts alone must keep the restarted bot from posting the article again.
             store.set_cursor(0)

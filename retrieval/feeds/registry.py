@@ -145,7 +145,102 @@ class Feed:
         )
 
 
-class FeedRegistry:
+class DuplicateFeed(Exception):
+    """An engine's insert hit the UNIQUE url: `add` turns it into a clear InputError."""
+
+
+class RegistryLookups:
+    """What both engines' registries share: subscribing, finding and listing feeds.
+
+    An engine supplies `_rows` (run one statement, rows as mappings) with its parameter
+    mark `MARK`, and `_insert` (the new row, or DuplicateFeed); the rest is the same SQL.
+    """
+
+    MARK = "?"
+    allow_private: bool
+
+    def _rows(self, sql: str, args: Iterable[object] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _insert(self, url: str, name: str | None, created: str) -> Feed:
+        raise NotImplementedError
+
+    def add(self, url: str, name: str | None = None) -> Feed:
+        """Subscribe to a feed; it is due at once. InputError for a bad or duplicate URL,
+        `RefusedURL` for a localhost name or a non-public IP literal in any spelling
+        (unless `allow_private`). A name is not looked up here, which would block the
+        caller on DNS: every poll resolves and checks it before connecting."""
+        canonical = feed_url(url)
+        guard_url(canonical, allow_private=self.allow_private, lookup=False)
+        name = " ".join((name or "").split()) or None
+        try:
+            feed = self._insert(canonical, name, _iso(_now()) or "")
+        except DuplicateFeed:
+            existing = self._find(canonical)
+            where = f" as feed {existing.id} ({existing.label})" if existing else ""
+            raise InputError(
+                wording.text("errors.feed.already", url=canonical, where=where)
+            ) from None
+        log.info("subscribed to %s", canonical)
+        return feed
+
+    def remove(self, url_or_id: str | int) -> Feed:
+        """Unsubscribe (its seen keys go too); InputError naming the feeds that exist."""
+        feed = self.get(url_or_id)
+        self._rows(f"DELETE FROM feeds WHERE id={self.MARK}", (feed.id,))
+        log.info("unsubscribed from %s", feed.url)
+        return feed
+
+    def get(self, url_or_id: str | int) -> Feed:
+        """A feed by id, URL or (unique, case-insensitive) name."""
+        feed = self._find(url_or_id)
+        if feed is None:
+            raise InputError(self._unknown(url_or_id))
+        return feed
+
+    def list(self) -> list[Feed]:
+        return [Feed.from_row(r) for r in self._rows("SELECT * FROM feeds ORDER BY id")]
+
+    def due(self, now: datetime | None = None) -> list[Feed]:
+        """Feeds whose next poll time has come, the longest-waiting first."""
+        now = now or _now()
+        due = [f for f in self.list() if f.next_poll_after is None or f.next_poll_after <= now]
+        return sorted(due, key=lambda f: f.next_poll_after or f.created)
+
+    def record_added(self, feed_id: int, count: int) -> None:
+        """Credit the feed with the articles the corpus actually added from its entries."""
+        m = self.MARK
+        self._rows(f"UPDATE feeds SET added=added+{m} WHERE id={m}", (count, feed_id))
+
+    def seen_count(self, feed_id: int) -> int:
+        """How many seen keys are stored for the feed (for tests and diagnostics)."""
+        rows = self._rows(
+            f"SELECT count(*) AS n FROM feed_seen WHERE feed_id={self.MARK}", (feed_id,)
+        )
+        return int(rows[0]["n"])
+
+    def _find(self, ref: str | int) -> Feed | None:
+        text, m = str(ref).strip(), self.MARK
+        if isinstance(ref, int) or text.isdigit():
+            rows = self._rows(f"SELECT * FROM feeds WHERE id={m}", (int(text),))
+        else:
+            rows = self._rows(f"SELECT * FROM feeds WHERE url={m}", (normalize_url(text),))
+            if not rows:
+                rows = self._rows(f"SELECT * FROM feeds WHERE lower(name)=lower({m})", (text,))
+        return Feed.from_row(rows[0]) if len(rows) == 1 else None
+
+    def _unknown(self, ref: str | int) -> str:
+        feeds = self.list()
+        if not feeds:
+            return f"no feed {str(ref)!r}: no feeds are subscribed"
+        shown = "; ".join(
+            f"{f.id} {f.name} <{f.url}>" if f.name else f"{f.id} <{f.url}>" for f in feeds[:10]
+        )
+        more = f" and {len(feeds) - 10} more" if len(feeds) > 10 else ""
+        return f"no feed {str(ref)!r}; subscribed: {shown}{more}"
+
+
+class FeedRegistry(RegistryLookups):
     """The subscribed feeds, the keys of entries already seen, and each feed's health."""
 
     def __init__(
@@ -167,6 +262,18 @@ class FeedRegistry:
     def _db(self) -> sqlite3.Connection:
         return self._connections.get()
 
+    def _rows(self, sql: str, args: Iterable[object] = ()) -> list[Any]:
+        return self._db.execute(sql, tuple(args)).fetchall()
+
+    def _insert(self, url: str, name: str | None, created: str) -> Feed:
+        try:
+            cur = self._db.execute(
+                "INSERT INTO feeds (url, name, created) VALUES (?, ?, ?)", (url, name, created)
+            )
+        except sqlite3.IntegrityError:
+            raise DuplicateFeed(url) from None
+        return self.get(int(cur.lastrowid or 0))
+
     def close(self) -> None:
         self._connections.close()
 
@@ -176,79 +283,9 @@ class FeedRegistry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- subscriptions --------------------------------------------------------------------
-    def add(self, url: str, name: str | None = None) -> Feed:
-        """Subscribe to a feed; it is due at once. InputError for a bad or duplicate URL,
-        `RefusedURL` for a localhost name or a non-public IP literal in any spelling
-        (unless `allow_private`). A name is not looked up here, which would block the
-        caller on DNS: every poll resolves and checks it before connecting."""
-        canonical = feed_url(url)
-        guard_url(canonical, allow_private=self.allow_private, lookup=False)
-        name = " ".join((name or "").split()) or None
-        try:
-            cur = self._db.execute(
-                "INSERT INTO feeds (url, name, created) VALUES (?, ?, ?)",
-                (canonical, name, _iso(_now())),
-            )
-        except sqlite3.IntegrityError:
-            existing = self._find(canonical)
-            where = f" as feed {existing.id} ({existing.label})" if existing else ""
-            raise InputError(
-                wording.text("errors.feed.already", url=canonical, where=where)
-            ) from None
-        log.info("subscribed to %s", canonical)
-        return self.get(int(cur.lastrowid or 0))
-
-    def remove(self, url_or_id: str | int) -> Feed:
-        """Unsubscribe (its seen keys go too); InputError naming the feeds that exist."""
-        feed = self.get(url_or_id)
-        self._db.execute("DELETE FROM feeds WHERE id=?", (feed.id,))
-        log.info("unsubscribed from %s", feed.url)
-        return feed
-
-    def get(self, url_or_id: str | int) -> Feed:
-        """A feed by id, URL or (unique, case-insensitive) name."""
-        feed = self._find(url_or_id)
-        if feed is None:
-            raise InputError(self._unknown(url_or_id))
-        return feed
-
-    def list(self) -> list[Feed]:
-        return [Feed.from_row(r) for r in self._db.execute("SELECT * FROM feeds ORDER BY id")]
-
-    def due(self, now: datetime | None = None) -> list[Feed]:
-        """Feeds whose next poll time has come, the longest-waiting first."""
-        now = now or _now()
-        due = [f for f in self.list() if f.next_poll_after is None or f.next_poll_after <= now]
-        return sorted(due, key=lambda f: f.next_poll_after or f.created)
-
     def claim_due(self, now: datetime | None = None) -> list[Feed]:
         """The feeds this worker should poll now: all due ones (one writer per data dir)."""
         return self.due(now)
-
-    def _find(self, ref: str | int) -> Feed | None:
-        text = str(ref).strip()
-        if isinstance(ref, int) or text.isdigit():
-            rows = self._db.execute("SELECT * FROM feeds WHERE id=?", (int(text),)).fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT * FROM feeds WHERE url=?", (normalize_url(text),)
-            ).fetchall()
-            if not rows:
-                rows = self._db.execute(
-                    "SELECT * FROM feeds WHERE lower(name)=lower(?)", (text,)
-                ).fetchall()
-        return Feed.from_row(rows[0]) if len(rows) == 1 else None
-
-    def _unknown(self, ref: str | int) -> str:
-        feeds = self.list()
-        if not feeds:
-            return f"no feed {str(ref)!r}: no feeds are subscribed"
-        shown = "; ".join(
-            f"{f.id} {f.name} <{f.url}>" if f.name else f"{f.id} <{f.url}>" for f in feeds[:10]
-        )
-        more = f" and {len(feeds) - 10} more" if len(feeds) > 10 else ""
-        return f"no feed {str(ref)!r}; subscribed: {shown}{more}"
 
     # --- polling state (written by FeedPoller) ---------------------------------------------
     def known_keys(self, feed_id: int, keys: Iterable[str]) -> set[str]:
@@ -315,12 +352,3 @@ class FeedRegistry:
             (_iso(now), error, _iso(next_after), int(alerted), feed_id),
         )
         return self._find(feed_id)
-
-    def record_added(self, feed_id: int, count: int) -> None:
-        """Credit the feed with the articles the corpus actually added from its entries."""
-        self._db.execute("UPDATE feeds SET added=added+? WHERE id=?", (count, feed_id))
-
-    def seen_count(self, feed_id: int) -> int:
-        """How many seen keys are stored for the feed (for tests and diagnostics)."""
-        row = self._db.execute("SELECT count(*) FROM feed_seen WHERE feed_id=?", (feed_id,))
-        return int(row.fetchone()[0])

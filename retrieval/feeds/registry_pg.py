@@ -20,12 +20,8 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
-from .. import wording
-from ..errors import InputError
-from ..fetch import guard_url
-from ..identity import normalize_url
 from ..postgres.connections import PgConnections
-from .registry import SQL_VARIABLES, Feed, _digest, _iso, _now, feed_url
+from .registry import SQL_VARIABLES, DuplicateFeed, Feed, RegistryLookups, _digest, _iso, _now
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +53,10 @@ CREATE TABLE IF NOT EXISTS feed_seen (
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
-class PgFeedRegistry:
+class PgFeedRegistry(RegistryLookups):
     """The subscribed feeds in PostgreSQL; `claim_due` hands each due feed to one worker."""
+
+    MARK = "%s"
 
     def __init__(
         self,
@@ -89,46 +87,15 @@ class PgFeedRegistry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- subscriptions --------------------------------------------------------------------
-    def add(self, url: str, name: str | None = None) -> Feed:
-        """As `FeedRegistry.add`."""
-        canonical = feed_url(url)
-        guard_url(canonical, allow_private=self.allow_private, lookup=False)
-        name = " ".join((name or "").split()) or None
+    def _insert(self, url: str, name: str | None, created: str) -> Feed:
         try:
             rows = self._rows(
                 "INSERT INTO feeds (url, name, created) VALUES (%s, %s, %s) RETURNING *",
-                (canonical, name, _iso(_now())),
+                (url, name, created),
             )
         except psycopg.errors.UniqueViolation:
-            existing = self._find(canonical)
-            where = f" as feed {existing.id} ({existing.label})" if existing else ""
-            raise InputError(
-                wording.text("errors.feed.already", url=canonical, where=where)
-            ) from None
-        log.info("subscribed to %s", canonical)
+            raise DuplicateFeed(url) from None
         return Feed.from_row(rows[0])
-
-    def remove(self, url_or_id: str | int) -> Feed:
-        feed = self.get(url_or_id)
-        self._rows("DELETE FROM feeds WHERE id=%s", (feed.id,))
-        log.info("unsubscribed from %s", feed.url)
-        return feed
-
-    def get(self, url_or_id: str | int) -> Feed:
-        feed = self._find(url_or_id)
-        if feed is None:
-            raise InputError(self._unknown(url_or_id))
-        return feed
-
-    def list(self) -> list[Feed]:
-        return [Feed.from_row(r) for r in self._rows("SELECT * FROM feeds ORDER BY id")]
-
-    def due(self, now: datetime | None = None) -> list[Feed]:
-        """Feeds whose next poll time has come (claimed or not), the longest-waiting first."""
-        now = now or _now()
-        due = [f for f in self.list() if f.next_poll_after is None or f.next_poll_after <= now]
-        return sorted(due, key=lambda f: f.next_poll_after or f.created)
 
     def claim_due(self, now: datetime | None = None) -> list[Feed]:
         """The due feeds no other worker holds, leased to this one (see the module doc)."""
@@ -144,26 +111,6 @@ class PgFeedRegistry:
                     (_iso(now + self.lease), [f.id for f in due]),
                 )
         return sorted(due, key=lambda f: f.next_poll_after or f.created)
-
-    def _find(self, ref: str | int) -> Feed | None:
-        text = str(ref).strip()
-        if isinstance(ref, int) or text.isdigit():
-            rows = self._rows("SELECT * FROM feeds WHERE id=%s", (int(text),))
-        else:
-            rows = self._rows("SELECT * FROM feeds WHERE url=%s", (normalize_url(text),))
-            if not rows:
-                rows = self._rows("SELECT * FROM feeds WHERE lower(name)=lower(%s)", (text,))
-        return Feed.from_row(rows[0]) if len(rows) == 1 else None
-
-    def _unknown(self, ref: str | int) -> str:
-        feeds = self.list()
-        if not feeds:
-            return f"no feed {str(ref)!r}: no feeds are subscribed"
-        shown = "; ".join(
-            f"{f.id} {f.name} <{f.url}>" if f.name else f"{f.id} <{f.url}>" for f in feeds[:10]
-        )
-        more = f" and {len(feeds) - 10} more" if len(feeds) > 10 else ""
-        return f"no feed {str(ref)!r}; subscribed: {shown}{more}"
 
     # --- polling state (written by FeedPoller) ---------------------------------------------
     def known_keys(self, feed_id: int, keys: Iterable[str]) -> set[str]:
@@ -226,10 +173,3 @@ class PgFeedRegistry:
             (_iso(now), error, _iso(next_after), int(alerted), feed_id),
         )
         return self._find(feed_id)
-
-    def record_added(self, feed_id: int, count: int) -> None:
-        self._rows("UPDATE feeds SET added=added+%s WHERE id=%s", (count, feed_id))
-
-    def seen_count(self, feed_id: int) -> int:
-        rows = self._rows("SELECT count(*) AS n FROM feed_seen WHERE feed_id=%s", (feed_id,))
-        return int(rows[0]["n"])

@@ -29,7 +29,6 @@ from ..storage import (
     PreparedArticle,
     Selection,
     SentenceRows,
-    StoryRow,
     TaggingRow,
     article_from_row,
     match_verdict,
@@ -39,17 +38,16 @@ from .admitted import Admitted
 from .connections import PgConnections, redacted
 from .lexical import PgLexical
 from .schema import SEARCH_VECTOR, ensure_vector_index, vector_dim
+from .story_tables import PgStoryTables
 from .vectors import PgVectorIndex, to_matrix
 
 _WRITTEN = (
     "ext_key, external_id, url, content_key, title, title_derived, body, source, origin,"
     " dateline, published, dated, date_source, location"
 )
-# When an article happened, for stories: its publication date, else when it was ingested.
-_STORY_DATE = "CASE WHEN a.dated = '' THEN a.added ELSE a.dated END"
 
 
-class PgStore:
+class PgStore(PgStoryTables):
     """Articles, sentences with vectors, tags and stories in PostgreSQL."""
 
     engine = "postgresql"
@@ -456,69 +454,3 @@ class PgStore:
                 "SELECT topic, count(*) FROM article_topics GROUP BY topic ORDER BY 2 DESC, 1"
             )
         ]
-
-    # --- stories (retrieval.stories) -------------------------------------------------------
-    def unassigned_articles(self, limit: int) -> list[tuple[int, str]]:
-        return [
-            tuple(r)
-            for r in self.db.execute(
-                f"SELECT a.id, {_STORY_DATE} FROM articles a LEFT JOIN article_stories s"
-                " ON s.article_id = a.id WHERE s.article_id IS NULL ORDER BY 2, a.id LIMIT %s",
-                (limit,),
-            )
-        ]
-
-    def stories_between(self, start: str, end: str) -> list[StoryRow]:
-        rows = self.db.execute(
-            "SELECT id, first_dated, last_dated, size, centroid, terms FROM stories"
-            " WHERE last_dated >= %s AND first_dated <= %s ORDER BY id",
-            (start, end),
-        ).fetchall()
-        return [StoryRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
-
-    def save_stories(self, stories: Sequence[tuple[StoryRow, Sequence[int]]]) -> None:
-        with self.transaction() as db:
-            for row, members in stories:
-                values = (row.first_dated, row.last_dated, row.size, row.centroid, row.terms)
-                if row.id is None:
-                    sid = db.execute(
-                        "INSERT INTO stories (id, first_dated, last_dated, size, centroid, terms)"
-                        " VALUES (nextval('story_ids'), %s, %s, %s, %s, %s) RETURNING id",
-                        values,
-                    ).fetchone()[0]
-                else:
-                    sid = row.id
-                    db.execute(
-                        "UPDATE stories SET first_dated=%s, last_dated=%s, size=%s, centroid=%s,"
-                        " terms=%s WHERE id=%s",
-                        (*values, sid),
-                    )
-                if members:
-                    db.execute(
-                        "INSERT INTO article_stories SELECT a, %s FROM unnest(%s::bigint[]) a"
-                        " ON CONFLICT (article_id) DO UPDATE SET story_id = excluded.story_id",
-                        (sid, [int(a) for a in members]),
-                    )
-
-    def story_of(self, article_ids: Sequence[int]) -> dict[int, int]:
-        keys = [int(a) for a in article_ids]
-        if not keys:
-            return {}
-        rows = self.db.execute(
-            "SELECT article_id, story_id FROM article_stories WHERE article_id = ANY(%s)",
-            (keys,),
-        ).fetchall()
-        return {int(a): int(s) for a, s in rows}
-
-    def story_articles(self, story_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
-        keys = [int(s) for s in story_ids]
-        if not keys:
-            return {}
-        out: dict[int, list[tuple[int, str]]] = {}
-        for sid, aid, dated in self.db.execute(
-            f"SELECT s.story_id, a.id, {_STORY_DATE} FROM article_stories s JOIN articles a"
-            " ON a.id = s.article_id WHERE s.story_id = ANY(%s) ORDER BY 3, a.id",
-            (keys,),
-        ):
-            out.setdefault(sid, []).append((aid, dated))
-        return out
