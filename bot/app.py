@@ -17,6 +17,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -43,26 +44,36 @@ log = logging.getLogger(__name__)
 SYNC_STATE = "commands-sync.json"
 
 
-def shard_options(settings: BotSettings) -> dict[str, int]:
-    """discord.py's `shard_id`/`shard_count` for this process, or nothing (unsharded).
+def shard_options(settings: BotSettings) -> dict[str, Any]:
+    """discord.py's shard arguments for this process, or nothing (unsharded).
 
-    One shard per process: N processes each connect one shard of the gateway, and each
-    schedules every digest (the claim in the database posts a period once, whichever is
-    up), so sharding here splits the gateway's events, not the digests.
-    `bot.startup` checks the values before a client is built (`check_shards`)."""
+    One shard (`shard_id`) for a `BriefBot`; several, or all of them when `shard_ids` is
+    empty, (`shard_ids`) for a `ShardedBriefBot`. Each process schedules every digest
+    (the claim in the database posts a period once, whichever is up), so sharding here
+    splits the gateway's events, not the digests. `bot.startup` checks the values before
+    a client is built (`check_shards`)."""
     if not settings.shard_count:
         return {}
+    if several_shards(settings):
+        ids = list(settings.shard_ids) or None  # None: every shard of shard_count
+        return {"shard_ids": ids, "shard_count": settings.shard_count}
     return {"shard_id": settings.shard_ids[0], "shard_count": settings.shard_count}
 
 
+def several_shards(settings: BotSettings) -> bool:
+    """Whether this process connects more than one shard (an AutoShardedClient)."""
+    return bool(settings.shard_count) and len(settings.shard_ids) != 1
+
+
 def check_shards(settings: BotSettings) -> None:
-    """InputError (one line) unless the shard settings name one shard of `shard_count`."""
+    """InputError (one line) unless the shard settings name distinct shards of
+    `shard_count` (none named: all of them, in this process)."""
     count, ids = settings.shard_count, settings.shard_ids
     if not count and not ids:
         return
-    if not count or len(ids) != 1 or not 0 <= ids[0] < count:
+    if not count or len(set(ids)) != len(ids) or not all(0 <= i < count for i in ids):
         raise InputError(
-            f"[discord] shard_ids must name one shard of shard_count per process"
+            f"[discord] shard_ids must name distinct shards of shard_count"
             f" (got shard_count = {count}, shard_ids = {list(ids)})"
         )
 
@@ -241,4 +252,9 @@ class BriefBot(discord.Client):
             await message.channel.send(embeds=embeds, allowed_mentions=NO_PINGS)
 
 
-__all__ = ["SYNC_STATE", "BriefBot"]
+class ShardedBriefBot(BriefBot, discord.AutoShardedClient):
+    """`BriefBot` connecting several gateway shards from one process ([discord]
+    `shard_ids = [0, 1]`, or every shard of `shard_count` when `shard_ids` is empty)."""
+
+
+__all__ = ["SYNC_STATE", "BriefBot", "ShardedBriefBot"]

@@ -20,7 +20,7 @@ import yarl
 from retrieval import Corpus, InputError, wording
 from retrieval.feeds import FeedPoller
 
-from .app import BriefBot, check_shards
+from .app import BriefBot, ShardedBriefBot, check_shards, several_shards
 from .digests import DigestPoster
 from .scheduler import DigestScheduler
 from .settings import BotSettings
@@ -36,10 +36,13 @@ def build_client(
     settings: BotSettings,
     *,
     force_sync: bool = False,
-    client_class: type[BriefBot] = BriefBot,
+    client_class: type[BriefBot] | None = None,
 ) -> BriefBot:
-    """The client with everything it uses; `client_class` lets tests use a subclass."""
+    """The client with everything it uses; `client_class` lets tests use a subclass
+    (by default `BriefBot`, or `ShardedBriefBot` for several shards in this process)."""
     check_shards(settings)
+    if client_class is None:
+        client_class = ShardedBriefBot if several_shards(settings) else BriefBot
     data_dir = Path(corpus.data_dir)
     workers = WorkerThreads(settings.max_concurrent_queries, settings.max_queued_queries)
     stores = open_bot_stores(corpus)
@@ -50,7 +53,8 @@ def build_client(
     # Only the operator's config may let feeds reach internal addresses, never a command.
     allow_private = corpus.settings.fetch.allow_private
     # One job table per shard on a shared database (see bot.scheduler).
-    table = f"apscheduler_jobs_shard{settings.shard_ids[0]}" if settings.shard_count else None
+    first = settings.shard_ids[0] if settings.shard_ids else 0  # ids are disjoint per process
+    table = f"apscheduler_jobs_shard{first}" if settings.shard_count else None
     digests = DigestScheduler(
         data_dir,
         poster,

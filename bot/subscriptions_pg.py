@@ -51,8 +51,7 @@ class PgSubscriptionStore(SubscriptionQueries):
     def __init__(self, url: str) -> None:
         self.url = url
         self._connections = PgConnections(url)
-        with self._connections.transaction(write=False) as db:
-            db.execute(SCHEMA)
+        self._connections.create_tables(SCHEMA)
 
     def _run(self, sql: str, args: tuple = ()) -> psycopg.Cursor:
         return self._connections.get().execute(sql, args)

@@ -72,8 +72,7 @@ class PgWatchStore(WatchStore):
     def __init__(self, url: str) -> None:  # not BotRecords': no SQLite file
         self.url = url
         self._connections = PgConnections(url)  # type: ignore[assignment]
-        with self._connections.transaction(write=False) as db:
-            db.execute(SCHEMA)
+        self._connections.create_tables(SCHEMA)
 
     def _run(self, sql: str, args: Sequence[object] = ()) -> Any:
         return self._connections.get().execute(placeholders(sql), tuple(args))

@@ -45,6 +45,7 @@ MESSAGES = {
     "types.str": "text (in quotes)",
     "types.bool": "true or false",
     "types.tuple": "a list of texts",
+    "types.int_tuple": "a list of whole numbers",
     "types.object": "a value",
 }
 
@@ -156,9 +157,10 @@ def build_section(
 def _check(section: str, key: str, value: Any, hint: Any, where: str) -> Any:
     """`value` as the field's type (a list as a tuple, an int as a float), checked."""
     allowed = _allowed_types(hint)
+    item = _item_type(hint)
 
     def wrong() -> ConfigError:
-        expected = " or ".join(_type_name(t) for t in allowed)
+        expected = " or ".join(_type_name(t, item) for t in allowed)
         return ConfigError(
             say(
                 "wrong_type",
@@ -177,10 +179,13 @@ def _check(section: str, key: str, value: Any, hint: Any, where: str) -> Any:
     if isinstance(value, int) and int not in allowed and float in allowed:
         value = float(value)
     if isinstance(value, list) and tuple in allowed:
-        if not all(isinstance(v, str) for v in value):
+        if not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
             raise wrong()
-        for item in value:
-            _check_choice(section, key, item, where)
+        for one in value:
+            if item is str:
+                _check_choice(section, key, one, where)
+            else:
+                _check_range(section, key, one, where)
         return tuple(value)
     if not any(isinstance(value, t) for t in allowed if t is not tuple):
         raise wrong()
@@ -193,15 +198,24 @@ def _check(section: str, key: str, value: Any, hint: Any, where: str) -> Any:
     return value
 
 
-def _type_name(t: type) -> str:
+def _type_name(t: type, item: type = str) -> str:
     names = {
         int: say("types.int"),
         float: say("types.float"),
         str: say("types.str"),
         bool: say("types.bool"),
-        tuple: say("types.tuple"),
+        tuple: say("types.int_tuple" if item is int else "types.tuple"),
     }
     return names.get(t, say("types.object"))
+
+
+def _item_type(hint: Any) -> type:
+    """What a list setting holds: whole numbers for `tuple[int, ...]` (shard ids), else text."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    for arm in typing.get_args(hint) if union else (hint,):
+        if typing.get_origin(arm) in (tuple, list) and int in typing.get_args(arm):
+            return int
+    return str
 
 
 def _allowed_types(hint: Any) -> tuple[type, ...]:

@@ -311,16 +311,28 @@ class Gateway:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
         self.identify_count += 1
-        session = _Session(snowflake())
-        self.sessions[session.id] = self.current = session
+        # A shard gets the guild's events only if the guild is its own, as Discord routes
+        # them: shard = (guild_id >> 22) % shard_count. Unsharded, the one session has it.
+        shard_id, shard_count = d.get("shard") or (0, 1)
+        session = _Session(snowflake(), shard=(shard_id, shard_count))
+        session.owns_guild = self.guild_shard(shard_count) == shard_id
+        self.sessions[session.id] = session
+        if session.owns_guild:
+            self.current = session
         session.conn = conn
+        guilds = [{"id": self.world.guild_id, "unavailable": True}] if session.owns_guild else []
         await self.dispatch("READY", {
             "v": 10, "user": {**self.world.bot_user, "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": self.world.guild_id, "unavailable": True}],
+            "guilds": guilds, "shard": [shard_id, shard_count],
             "session_id": session.id, "resume_gateway_url": self._url(), "session_type": "normal",
             "application": {"id": self.world.app_id, "flags": 0}, "private_channels": [],
-            "relationships": [], "presences": [], "geo_ordered_rtc_regions": []})
-        await self.dispatch("GUILD_CREATE", self.world.guild())
+            "relationships": [], "presences": [], "geo_ordered_rtc_regions": []}, session)
+        if session.owns_guild:
+            await self.dispatch("GUILD_CREATE", self.world.guild(), session)
+
+    def guild_shard(self, shard_count: int) -> int:
+        """The shard of `shard_count` that the world's one guild is on."""
+        return (int(self.world.guild_id) >> 22) % max(1, shard_count)
 
     async def _resume(self, conn: _Conn, d: JSONDict) -> None:
         session = self.sessions.get(d.get("session_id") or "")
@@ -328,16 +340,19 @@ class Gateway:
             await self._send(conn, {"op": 9, "d": False})
             return
         self.resume_count += 1
-        session.conn, self.current = conn, session
+        session.conn = conn
+        if session.owns_guild:
+            self.current = session
         last = d.get("seq") or 0
         for seq, name, data in list(session.events):
             if seq > last:
                 await self._send(conn, {"op": 0, "t": name, "s": seq, "d": data})
-        await self.dispatch("RESUMED", {})
+        await self.dispatch("RESUMED", {}, session)
 
-    async def dispatch(self, name: str, data: JSONDict) -> int:
-        """Send an op 0 dispatch on the current session (buffered for replay if disconnected)."""
-        session = self.current
+    async def dispatch(self, name: str, data: JSONDict, session: _Session | None = None) -> int:
+        """Send an op 0 dispatch on `session`, by default the current one (the guild's
+        shard's); buffered for replay if disconnected."""
+        session = session or self.current
         if session is None:
             raise RuntimeError("no identified gateway session")
         session.seq += 1
@@ -382,6 +397,8 @@ class _Conn:
 @dataclass(eq=False)
 class _Session:
     id: str
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count) from IDENTIFY
+    owns_guild: bool = True  # whether the world's guild is on this shard
     seq: int = 0
     conn: _Conn | None = None
     events: list[tuple[int, str, JSONDict]] = field(default_factory=list)

@@ -44,6 +44,7 @@ class QuietBot(BriefBot):
 
 @contextlib.asynccontextmanager
 async def running(server: FakeDiscord, corpus: Corpus, **overrides: Any) -> AsyncIterator[BriefBot]:
+    client_class = overrides.pop("client_class", QuietBot)
     settings = BotSettings(
         api_base=server.api_base,
         gateway=server.gateway_url,
@@ -53,7 +54,7 @@ async def running(server: FakeDiscord, corpus: Corpus, **overrides: Any) -> Asyn
     )
     old = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     point_at(settings)
-    bot = build_client(corpus, settings, force_sync=True, client_class=QuietBot)
+    bot = build_client(corpus, settings, force_sync=True, client_class=client_class)
     task = None
     try:
         await bot.login(server.token)

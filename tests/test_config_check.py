@@ -150,3 +150,15 @@ def test_briefbot_config_shows_values_and_where_they_came_from(capsys, tmp_path,
 def test_the_shipped_defaults_pass_the_checks(tmp_path: Path):
     settings = load_settings(data_dir=tmp_path)
     BotSettings.from_raw(settings.raw, settings.origins)
+
+
+def test_shard_ids_are_read_as_whole_numbers(tmp_path):
+    """`shard_ids = [0]`, as README "Scaling out" writes it, is read from a config file."""
+    path = tmp_path / "shard.toml"
+    path.write_text("[discord]\nshard_count = 2\nshard_ids = [1]\n")
+    settings = load_settings(path, data_dir=tmp_path)
+    assert BotSettings.from_raw(settings.raw, settings.origins).shard_ids == (1,)
+    path.write_text('[discord]\nshard_ids = ["1"]\n')
+    settings = load_settings(path, data_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"shard_ids must be a list of whole numbers"):
+        BotSettings.from_raw(settings.raw, settings.origins)

@@ -192,8 +192,10 @@ def test_digest_jobs_persist_in_postgres_per_shard(pg_url, tmp_path):
         (0, (), {}),
         (2, (1,), {"shard_id": 1, "shard_count": 2}),
         (2, (2,), None),
-        (2, (), None),
-        (2, (0, 1), None),
+        (2, (), {"shard_ids": None, "shard_count": 2}),  # every shard, in this process
+        (3, (2, 0), {"shard_ids": [2, 0], "shard_count": 3}),
+        (2, (1, 1), None),
+        (2, (0, 2), None),
         (0, (0,), None),
     ],
 )

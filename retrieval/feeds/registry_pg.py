@@ -71,8 +71,7 @@ class PgFeedRegistry(RegistryLookups):
         self.max_seen = max_seen
         self.lease = lease
         self._connections = PgConnections(url)
-        with self._connections.transaction(write=False) as db:
-            db.execute(SCHEMA)
+        self._connections.create_tables(SCHEMA)
 
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[dict]:
         with self._connections.get().cursor(row_factory=dict_row) as cur:

@@ -24,6 +24,7 @@ from ..errors import StoreError
 from .schema import ensure_schema
 
 WRITER_LOCK = 0x62726977  # "briw": held by a write transaction until it commits
+TABLES_LOCK = 0x62726974  # "brit": held while a store creates its tables (`create_tables`)
 
 
 def redacted(url: str) -> str:
@@ -80,6 +81,14 @@ class PgConnections:
                     "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"
                 )
             yield conn
+
+    def create_tables(self, schema: str) -> None:
+        """Run a store's `CREATE … IF NOT EXISTS` statements, one process at a time:
+        IF NOT EXISTS does not stop two processes creating one table at the same moment
+        (the second fails on PostgreSQL's catalog), as N bots starting together would."""
+        with self.transaction(write=False) as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (TABLES_LOCK,))
+            db.execute(schema)
 
     def close(self) -> None:
         with self._lock:
