@@ -4,7 +4,7 @@ an empty PostgreSQL database, without re-embedding.
 The corpus goes by `retrieval.postgres.migrate.copy_corpus` (articles, vectors, tags,
 stories, meta; checked counts). Then, in one transaction, the bot's own tables as they
 are (ids kept, so digest history and feed state stay valid): subscriptions and the
-digest record, watches and their alert record, feeds and their seen keys. Each
+digest record, watches and their alert record, story threads, feeds and their seen keys. Each
 table's count in PostgreSQL is compared with the source's; a mismatch rolls the bot
 tables back and fails the command. Watch ids continue past every id SQLite ever handed
 out (its AUTOINCREMENT mark), as they would have there: an alert names its watch.
@@ -41,6 +41,10 @@ BOT_TABLES = {
     ),
     "watch_messages": ("subscriptions", "watch_id, at, articles"),
     "watch_state": ("subscriptions", "key, value"),
+    "story_threads": (
+        "subscriptions",
+        "subscription_id, channel_id, story_id, thread_id, last_article_id, created, updated",
+    ),
     "feeds": (
         "corpus",
         "id, url, name, created, etag, last_modified, last_polled, last_ok,"
@@ -87,12 +91,14 @@ def copy_bot_tables(files: dict[str, Path], dest_url: str) -> dict[str, int]:
     from retrieval.feeds.registry_pg import PgFeedRegistry
     from retrieval.postgres.connections import redacted
 
+    from .story_threads_pg import PgStoryThreadStore
     from .subscriptions_pg import PgSubscriptionStore
     from .watches_pg import PgWatchStore
 
     # Each twin creates its tables; the copy then fills them.
     PgSubscriptionStore(dest_url).close()
     PgWatchStore(dest_url).close()
+    PgStoryThreadStore(dest_url).close()
     PgFeedRegistry(dest_url).close()
     counts: dict[str, int] = {}
     try:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bot.cli import main
+from bot.story_threads import STORY_THREADS_FILE, StoryThreadStore
 from bot.subscriptions import SUBSCRIPTIONS_FILE, SubscriptionStore
 from bot.watches import HELD, POSTED, WATCHES_FILE, WatchStore
 from retrieval.corpus import DB_NAME
@@ -48,6 +49,10 @@ def data_dir(tmp_path, seed_dir, seed_settings):
     watches.record_message(watch.id, 1, datetime(2026, 12, 1, 9, tzinfo=UTC))
     watches.set_cursor(18)
     watches.close()
+    threads = StoryThreadStore(d / STORY_THREADS_FILE)  # a digest's thread following story 2
+    assert threads.claim(first.id, 100, 2, 12)
+    threads.record(first.id, 100, 2, 555, 12)
+    threads.close()
     feeds = FeedRegistry(d / DB_NAME)
     feed = feeds.add("https://example.com/rss.xml", name="Example")
     now = datetime(2026, 12, 2, tzinfo=UTC)
@@ -78,6 +83,7 @@ def test_migrate_copies_corpus_and_bot_tables_with_matching_counts(
     assert tables["feeds"] == 1 and tables["feed_seen"] == 3
     assert tables["watches"] == 1 and tables["watch_alerts"] == 2
     assert tables["watch_messages"] == 1 and tables["watch_state"] == 1
+    assert tables["story_threads"] == 1
     assert "@" in out["to"] and ":" not in out["to"].split("//")[1].split("@")[0]
 
     from bot.subscriptions_pg import PgSubscriptionStore
@@ -96,6 +102,14 @@ def test_migrate_copies_corpus_and_bot_tables_with_matching_counts(
     subs.close()
     feeds.close()
     _check_watches(pg_url, WatchStore(_path(data_dir) / WATCHES_FILE))
+    from bot.story_threads_pg import PgStoryThreadStore
+
+    pg_threads = PgStoryThreadStore(pg_url)
+    lite_threads = StoryThreadStore(_path(data_dir) / STORY_THREADS_FILE)
+    assert pg_threads.find(100, 2) == lite_threads.find(100, 2) != []
+    assert pg_threads.find(100, 2)[0].thread_id == 555
+    pg_threads.close()
+    lite_threads.close()
 
     # A second run finds the database full: one line, exit 1, nothing changed.
     assert main([*data_dir, "migrate", "--to", pg_url]) == 1
