@@ -39,14 +39,11 @@ from data import DEFAULT_DATA, reuters_stories
 from scale import build, load_avg, questions
 
 from retrieval import Corpus, Filters, load_settings
-from retrieval.analysis import query_terms
 from retrieval.corpus import DB_NAME
 from retrieval.ingest import encode_unique, prepare
 from retrieval.loaders import RawArticle
 from retrieval.postgres import migrate
-from retrieval.postgres.filters import condition
-from retrieval.postgres.lexical import RANK_NORMALISATION, RANK_WEIGHTS, _or_query
-from retrieval.postgres.schema import TEXT_CONFIG
+from retrieval.store import Store
 
 FILTERS = {"unfiltered": None, "JP": Filters(countries=("JP",)), "US": Filters(countries=("US",))}
 
@@ -192,17 +189,29 @@ def explain(pg: Corpus, question: str, qvec: np.ndarray, k: int) -> dict[str, st
     db = pg.store.db
     out = {}
     for fname, f in FILTERS.items():
-        where, args = condition(f or Filters())
-        plan = db.execute(
-            "EXPLAIN (ANALYZE, BUFFERS) SELECT a.id, ts_rank(%s::float4[], a.search, q, %s) AS r"
-            f" FROM articles a, to_tsquery('{TEXT_CONFIG}', %s) q"
-            f" WHERE a.search @@ q AND {where} ORDER BY r DESC, a.id LIMIT 50",
-            [RANK_WEIGHTS, RANK_NORMALISATION, _or_query(query_terms(question)), *args],
-        ).fetchall()
-        out[f"lexical {fname}"] = "\n".join(r[0] for r in plan)
+        sql, args = pg.store.lexical.query(question, 50, f or Filters())
+        if sql:
+            plan = db.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", args).fetchall()
+            out[f"lexical {fname}"] = "\n".join(r[0] for r in plan)
         admitted = pg.store.admitted(f) if f else None
         out[f"vector {fname}"] = pg.index.explain(qvec, k, admitted)
     return out
+
+
+def copy_into_pg(args: argparse.Namespace, info: dict, store: Store, name: str) -> str:
+    """The URL of database `name` holding `store`'s corpus (copied unless already there)."""
+    url, reused = pg_database(args.work, name, store.count_articles())
+    if reused:
+        info["pg_copy"] = "reused from an earlier run"
+    else:
+        t = time.perf_counter()
+        info["pg_copy"] = migrate.copy_corpus(store, url, progress=_copy_progress)
+        info["pg_copy_seconds"] = time.perf_counter() - t
+    return url
+
+
+def _copy_progress(table: str, done: int, total: int) -> None:
+    print(f"copy {table}: {done:,}/{total:,} ({time.strftime('%H:%M:%S')})", file=sys.stderr)
 
 
 def run_size(args: argparse.Namespace, articles: int) -> dict:
@@ -211,17 +220,16 @@ def run_size(args: argparse.Namespace, articles: int) -> dict:
     if not (sqlite_dir / DB_NAME).exists():
         info["build"] = build(args.source, sqlite_dir, articles, args.seed)
     settings = load_settings(data_dir=sqlite_dir)
+    name = args.database or f"bench_{articles}"
+    if args.copy_only:  # the copy alone: the FAISS build can run in another process
+        store = Store(sqlite_dir / DB_NAME)
+        copy_into_pg(args, info, store, name)
+        store.close()
+        return info
     t = time.perf_counter()
     sqlite = Corpus(settings)
     info["faiss_open_seconds"] = time.perf_counter() - t  # a build when no index was saved
-    name = args.database or f"bench_{articles}"
-    url, reused = pg_database(args.work, name, sqlite.store.count_articles())
-    if reused:
-        info["pg_copy"] = "reused from an earlier run"
-    else:
-        t = time.perf_counter()
-        info["pg_copy"] = migrate.copy_corpus(sqlite.store, url)
-        info["pg_copy_seconds"] = time.perf_counter() - t
+    url = copy_into_pg(args, info, sqlite.store, name)
     if args.prepare_only:
         sqlite.close()
         return info
@@ -306,6 +314,9 @@ def main() -> None:
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--database", help="the PostgreSQL database (default bench_ARTICLES)")
     ap.add_argument("--prepare-only", action="store_true", help="build both corpora, then stop")
+    ap.add_argument(
+        "--copy-only", action="store_true", help="build the SQLite corpus, copy it, then stop"
+    )
     ap.add_argument("--out", type=Path, default=Path("bench/out/postgres.json"))
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -315,7 +326,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=str))
         print(json.dumps(results[-1], indent=1, default=str), file=sys.stderr)
-    if not args.prepare_only:
+    if not (args.prepare_only or args.copy_only):
         print(table(results))
 
 

@@ -21,6 +21,7 @@ import psycopg
 
 from ..errors import StoreError
 from ..storage import ArticleStore
+from . import bm25
 from .connections import PgConnections, redacted
 from .schema import SEARCH_VECTOR, build_vector_index, ensure_vector_index
 
@@ -89,6 +90,7 @@ def _copy(
         for table, (columns, types) in _PLAIN.items():
             counts[table] = _copy_plain(src, db, table, columns, types, batch, progress)
         _continue_sequences(src, db, meta)
+        bm25.fill_missing(db, lambda done, total: progress("postings", done, total))
         if counts["sentences"]:
             progress("vector index", 0, counts["sentences"])
             db.execute("SET LOCAL maintenance_work_mem = '1GB'")

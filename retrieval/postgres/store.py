@@ -34,6 +34,7 @@ from ..storage import (
     article_from_row,
     match_verdict,
 )
+from . import bm25
 from . import filters as pgfilters
 from .admitted import Admitted
 from .connections import PgConnections, redacted
@@ -139,6 +140,7 @@ class PgStore:
         sentence_ids: list[int] = []
         owners: list[int] = []
         rows: list[tuple] = []
+        docs: dict[bool, list[bm25.Document]] = {False: [], True: []}  # by "updated"
         with self.transaction() as db:
             if len(vecs) and vector_dim(db) is None:
                 ensure_vector_index(db, vecs.shape[1])
@@ -160,7 +162,11 @@ class PgStore:
                     row += 1
                 if stored:
                     self._write_tags(db, aid, art.countries, art.topics)
+                    title = "" if art.title_derived else art.title
+                    docs[art.replaces is not None].append((aid, title, art.lead, art.body))
             self._copy_sentences(db, rows)
+            for updated, written in docs.items():
+                bm25.write(db, written, replace=updated)
             db.execute(
                 "INSERT INTO meta VALUES ('last_ingest', %s)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
