@@ -71,9 +71,14 @@ def test_postings_follow_updates_and_removals(tmp_path, pg_url):
     store.close()
 
 
-def test_a_database_from_before_the_postings_gets_them_on_open(tmp_path, pg_url):
-    from retrieval.postgres import PgStore
+@pytest.mark.parametrize("rebuild_from", [0, 10_000], ids=["index rebuilt", "index kept"])
+def test_a_database_from_before_the_postings_gets_them_on_open(
+    tmp_path, pg_url, monkeypatch, rebuild_from
+):
+    from retrieval.postgres import PgStore, bm25
     from retrieval.postgres.schema import SCHEMA_VERSION
+
+    monkeypatch.setattr(bm25, "REBUILD_FROM", rebuild_from)
 
     store = PgStore(pg_url)
     arts = [prepared(i, *row) for i, row in enumerate(ARTICLES)]
@@ -89,4 +94,6 @@ def test_a_database_from_before_the_postings_gets_them_on_open(tmp_path, pg_url)
     got = reopened.lexical_search(QUESTIONS[0], 10, Filters())
     assert [a for a, _ in got] == [a for a, _ in want]
     assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-9)
+    index = reopened.db.execute("SELECT to_regclass('postings_by_term')").fetchone()[0]
+    assert index is not None  # searches read it
     reopened.close()

@@ -123,7 +123,7 @@ CREATE TABLE IF NOT EXISTS postings (
     tokens integer NOT NULL,
     PRIMARY KEY (article_id, term)
 );
-CREATE INDEX IF NOT EXISTS postings_by_term ON postings(term, article_id) INCLUDE (freq, tokens);
+{bm25.TERM_INDEX};
 -- Bumped by every write transaction: readers key their caches on it (see PgStore.admitted).
 INSERT INTO meta VALUES ('generation', '0') ON CONFLICT DO NOTHING;
 """
