@@ -82,8 +82,8 @@ def index_files(data_dir: Path) -> list[Path]:
 
 
 def shifted(value: str | None, days: int) -> str | None:
-    if value is None:
-        return None
+    if not value:  # None, or '' (`dated` of an undated article)
+        return value
     return isoformat(datetime.fromisoformat(value) - timedelta(days=days))
 
 
