@@ -66,7 +66,11 @@ def copy_corpus(
     src = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
     connections = PgConnections(dest_url)
     try:
-        return _copy(src, connections.get(), max(1, batch), progress or (lambda *_: None))
+        counts = _copy(src, connections.get(), max(1, batch), progress or (lambda *_: None))
+        # Statistics for the planner, and the visibility map that lets a search read the
+        # postings' index alone (VACUUM runs outside a transaction, after the commit).
+        connections.get().execute("VACUUM (ANALYZE)")
+        return counts
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"copying into {redacted(dest_url)} failed: {reason}") from None
