@@ -139,9 +139,11 @@ def search_sql(admitted_sql: str | None) -> str:
     """
     keep = f" AND p.article_id IN ({admitted_sql})" if admitted_sql else ""
     return (
-        "WITH q AS (SELECT t.term, (SELECT count(*) FROM postings c WHERE c.term = t.term) n"
+        # MATERIALIZED: each word's n is counted once, not again for each of its rows.
+        "WITH q AS MATERIALIZED (SELECT t.term,"
+        "  (SELECT count(*) FROM postings c WHERE c.term = t.term)::float8 n"
         "  FROM unnest(%s::text[]) t(term)),"
-        " w AS (SELECT term, CASE WHEN x <= 0 THEN 1e-6 ELSE x END AS idf FROM"
+        " w AS MATERIALIZED (SELECT term, CASE WHEN x <= 0 THEN 1e-6 ELSE x END AS idf FROM"
         "  (SELECT term, ln((%s::float8 - n + 0.5) / (n + 0.5)) x FROM q WHERE n > 0) i),"
         " k AS (SELECT %s::float8 AS avgdl)"
         " SELECT p.article_id, sum(w.idf * (p.freq * %s) / (p.freq + %s * (%s + %s * p.tokens"

@@ -48,10 +48,10 @@ class PgLexical:
         """Nothing: the postings are in the database."""
 
     def save(self) -> None:
-        """Nothing to write: the index commits with the articles."""
+        """Nothing to write: the postings commit with the articles."""
 
     def refresh(self, article_ids: Iterable[int]) -> None:
-        """Nothing: an updated article's document is rewritten in its row."""
+        """Nothing: an updated article's postings are rewritten in its transaction."""
 
     def search(
         self, question: str, limit: int, filters: Filters, admitted: object = None
