@@ -131,14 +131,16 @@ def question_tokens(words: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def search_sql(admitted_sql: str | None) -> str:
+def search_sql(admitted_sql: str | None, *, broad: bool = False) -> str:
     """The query ranking articles by BM25 over the postings of some tokens.
 
     Parameters: tokens (text[]), N, avgdl, [the admitted query's arguments], limit. Each
-    token's n is counted over all its rows (index only); a filter joins the admitted ids.
+    token's n is counted over all its rows (index only). Under a filter, `broad` (it
+    admits most articles) scores every match and then checks the best ones, in order,
+    until `limit` are admitted; otherwise the admitted ids are listed once and hashed.
+    (Inlined either way, the filter ran once per posting.)
     """
-    keep = f" AND p.article_id IN ({admitted_sql})" if admitted_sql else ""
-    return (
+    head = (
         # MATERIALIZED: each word's n is counted once, not again for each of its rows.
         "WITH q AS MATERIALIZED (SELECT t.term,"
         "  (SELECT count(*) FROM postings c WHERE c.term = t.term)::float8 n"
@@ -146,16 +148,32 @@ def search_sql(admitted_sql: str | None) -> str:
         " w AS MATERIALIZED (SELECT term, CASE WHEN x <= 0 THEN 1e-6 ELSE x END AS idf FROM"
         "  (SELECT term, ln((%s::float8 - n + 0.5) / (n + 0.5)) x FROM q WHERE n > 0) i),"
         " k AS (SELECT %s::float8 AS avgdl)"
-        " SELECT p.article_id, sum(w.idf * (p.freq * %s) / (p.freq + %s * (%s + %s * p.tokens"
-        "  / k.avgdl))) AS s"
-        f" FROM w JOIN postings p ON p.term = w.term CROSS JOIN k WHERE TRUE{keep}"
-        " GROUP BY p.article_id ORDER BY s DESC, p.article_id LIMIT %s"
+    )
+    score = (
+        f"SELECT p.article_id, sum(w.idf * (p.freq * {K1 + 1.0!r}) / (p.freq + {K1!r}"
+        f"  * ({1.0 - B!r} + {B!r} * p.tokens / k.avgdl))) AS s"
+        " FROM w JOIN postings p ON p.term = w.term CROSS JOIN k"
+    )
+    order = " GROUP BY p.article_id ORDER BY s DESC, p.article_id"
+    if admitted_sql is None:
+        return f"{head} {score}{order} LIMIT %s"
+    if broad:
+        # A materialized CTE is read in its order, and a scalar subquery stays a check per
+        # row (a join would not keep the order), so the LIMIT stops the checks early.
+        return (
+            f"{head}, ranked AS MATERIALIZED ({score}{order})"
+            f" SELECT article_id, s FROM ranked WHERE (SELECT 1 FROM ({admitted_sql}) f"
+            "  WHERE f.id = ranked.article_id LIMIT 1) = 1 LIMIT %s"
+        )
+    return (
+        f"{head}, f(id) AS MATERIALIZED ({admitted_sql})"
+        f" {score} WHERE p.article_id IN (SELECT id FROM f){order} LIMIT %s"
     )
 
 
 def search_args(tokens: list[str], n: int, avgdl: float) -> list[object]:
     """The leading parameters of `search_sql` (then the admitted query's, then the limit)."""
-    return [tokens, float(n), float(avgdl), K1 + 1.0, K1, 1.0 - B, B]
+    return [tokens, float(n), float(avgdl)]
 
 
 # --- the FTS5 scratch tables ------------------------------------------------------------

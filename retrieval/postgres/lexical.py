@@ -32,6 +32,8 @@ from .admitted import Reader
 
 log = logging.getLogger(__name__)
 
+BROAD_FILTER = 0.25  # share of articles admitted from which a filter is checked after ranking
+
 
 class PgLexical:
     """Full-text search over the store's articles (the SQLite store's `BM25Search` seam)."""
@@ -65,7 +67,8 @@ class PgLexical:
         except psycopg.Error as exc:
             log.warning("lexical search failed for %r: %s", question, exc)
             return []
-        return [(int(a), float(r)) for a, r in rows]
+        # Sorted here too: a broad filter's rows come in the ranking's order by construction.
+        return sorted(((int(a), float(r)) for a, r in rows), key=lambda row: (-row[1], row[0]))
 
     def query(self, question: str, limit: int, filters: Filters) -> tuple[str, list[object]]:
         """The SQL and parameters of a search ('' when no word can match): bench/postgres.py
@@ -75,10 +78,15 @@ class PgLexical:
         n, avgdl = self._corpus()
         if not tokens or n == 0 or limit <= 0:
             return "", []
-        admitted_sql, admitted_args = None, []
+        admitted_sql, admitted_args, broad = None, [], False
         if filters.active:
             admitted_sql, admitted_args = pgfilters.admitted_ids(filters)
-        return bm25.search_sql(admitted_sql), [
+            # The count `Admitted` keeps (the same query): one per store generation.
+            count = self.store.cached_count(
+                f"SELECT count(*) FROM ({admitted_sql}) q", tuple(admitted_args)
+            )
+            broad = count >= BROAD_FILTER * self.store.count_articles()
+        return bm25.search_sql(admitted_sql, broad=broad), [
             *bm25.search_args(tokens, n, avgdl),
             *admitted_args,
             limit,
