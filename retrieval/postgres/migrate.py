@@ -23,7 +23,7 @@ from ..errors import StoreError
 from ..storage import ArticleStore
 from . import bm25
 from .connections import PgConnections, redacted
-from .schema import SEARCH_VECTOR, build_vector_index, ensure_vector_index
+from .schema import HNSW_M, SEARCH_VECTOR, build_vector_index, ensure_vector_index
 
 Progress = Callable[[str, int, int], None]
 
@@ -97,11 +97,21 @@ def _copy(
         bm25.fill_missing(db, lambda done, total: progress("postings", done, total))
         if counts["sentences"]:
             progress("vector index", 0, counts["sentences"])
-            db.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            db.execute(
+                f"SET LOCAL maintenance_work_mem = '{_graph_mb(counts['sentences'], dim)}MB'"
+            )
             build_vector_index(db, dim)
             progress("vector index", counts["sentences"], counts["sentences"])
         _verify(src, db, counts)
     return counts
+
+
+def _graph_mb(vectors: int, dim: int) -> int:
+    """Memory for pgvector to build the HNSW graph in (it goes on on disk past it, many
+    times slower): each fp16 vector, its 2m layer-0 neighbour slots (16 bytes each) and
+    its element, with a margin; 1 GB at least."""
+    per_vector = 2 * dim + 2 * HNSW_M * 16 + 128
+    return max(1024, int(vectors * per_vector * 1.25 / 2**20) + 1)
 
 
 def _copy_meta(db: psycopg.Connection, meta: dict[str, str]) -> int:
