@@ -40,13 +40,12 @@ from scale import build, load_avg, questions
 
 from retrieval import Corpus, Filters, load_settings
 from retrieval.analysis import query_terms
-from retrieval.corpus import DB_NAME
+from retrieval.corpus import DB_NAME, LEXICAL_NAME
 from retrieval.ingest import encode_unique, prepare
 from retrieval.loaders import RawArticle
-from retrieval.postgres import migrate
+from retrieval.postgres import PgStore, migrate
 from retrieval.postgres.filters import condition
-from retrieval.postgres.lexical import RANK_NORMALISATION, RANK_WEIGHTS, _or_query
-from retrieval.postgres.schema import TEXT_CONFIG
+from retrieval.store import Store
 
 FILTERS = {"unfiltered": None, "JP": Filters(countries=("JP",)), "US": Filters(countries=("US",))}
 
@@ -162,6 +161,71 @@ def stages(corpus: Corpus, qs: list[str], qvecs: list[np.ndarray], k: int) -> di
     return out
 
 
+# The lexical query of schema 1 (ts_rank over the tsvector column), the baseline of `lexical`.
+TS_RANK_SQL = (
+    "SELECT a.id, ts_rank('{0.5, 0, 0.5, 1.0}'::float4[], a.search, q, 1) AS r"
+    " FROM articles a, to_tsquery('briefbot_english', %s) q"
+    " WHERE a.search @@ q AND {where} ORDER BY r DESC, a.id LIMIT %s"
+)
+
+
+def lexical(pg: PgStore, sqlite: Store, qs: list[str], repeats: int) -> dict:
+    """Lexical search alone, ms p50 (wall and CPU of this process), the three interleaved
+    per question: PostgreSQL BM25 postings, PostgreSQL ts_rank (schema 1's query, on the
+    same database), the embedded engine's postings in memory; and how many of the
+    embedded engine's top ten PostgreSQL's BM25 returns (unfiltered: under a filter the
+    embedded engine keeps common words)."""
+    out: dict = {}
+    for fname, f in FILTERS.items():
+        f = f or Filters()
+        runs = _lexical_runs(pg, sqlite, f)
+        wall: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
+        for rep in range(repeats):
+            for i, q in enumerate(qs):
+                names = list(runs) if (i + rep) % 2 == 0 else list(runs)[::-1]
+                for name in names:
+                    t, c = time.perf_counter(), time.process_time()
+                    runs[name](q)
+                    wall[name].append(1000 * (time.perf_counter() - t))
+                    cpu[name].append(1000 * (time.process_time() - c))
+        out[fname] = {
+            name: {
+                "wall_p50": statistics.median(wall[name]),
+                "cpu_p50": statistics.median(cpu[name]),
+            }
+            for name in runs
+        }
+        if not f.active:
+            shared = []
+            for q in qs:
+                want = {a for a, _ in sqlite.lexical_search(q, 10, f)}
+                got = {a for a, _ in pg.lexical_search(q, 10, f)}
+                shared.append(len(want & got) / max(1, len(want)))
+            out[fname]["top10_shared_with_embedded"] = statistics.fmean(shared)
+    return out
+
+
+def _lexical_runs(pg: PgStore, sqlite: Store, f: Filters) -> dict:
+    """The three lexical searches `lexical` times, each a function of the question."""
+    admitted = sqlite.admitted(f) if f.active else None
+    where, wargs = condition(f)
+    sql = TS_RANK_SQL.replace("{where}", where)
+
+    def ts_rank(q: str) -> object:
+        words = pg.lexical._informative(query_terms(q))
+        if not words:
+            return []
+        terms = " | ".join("'" + w + "'" for w in words)
+        return pg.db.execute(sql, [terms, *wargs, 50]).fetchall()
+
+    return {
+        "postgres_bm25": lambda q: pg.lexical_search(q, 50, f),
+        "postgres_ts_rank": ts_rank,
+        "embedded": lambda q: sqlite.lexical_search(q, 50, f, admitted),
+    }
+
+
 def recall(
     pg: Corpus, sqlite: Corpus, qvecs: list[np.ndarray], ks: tuple[int, ...]
 ) -> dict[str, dict[str, float]]:
@@ -192,17 +256,29 @@ def explain(pg: Corpus, question: str, qvec: np.ndarray, k: int) -> dict[str, st
     db = pg.store.db
     out = {}
     for fname, f in FILTERS.items():
-        where, args = condition(f or Filters())
-        plan = db.execute(
-            "EXPLAIN (ANALYZE, BUFFERS) SELECT a.id, ts_rank(%s::float4[], a.search, q, %s) AS r"
-            f" FROM articles a, to_tsquery('{TEXT_CONFIG}', %s) q"
-            f" WHERE a.search @@ q AND {where} ORDER BY r DESC, a.id LIMIT 50",
-            [RANK_WEIGHTS, RANK_NORMALISATION, _or_query(query_terms(question)), *args],
-        ).fetchall()
-        out[f"lexical {fname}"] = "\n".join(r[0] for r in plan)
+        sql, args = pg.store.lexical.query(question, 50, f or Filters())
+        if sql:
+            plan = db.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", args).fetchall()
+            out[f"lexical {fname}"] = "\n".join(r[0] for r in plan)
         admitted = pg.store.admitted(f) if f else None
         out[f"vector {fname}"] = pg.index.explain(qvec, k, admitted)
     return out
+
+
+def copy_into_pg(args: argparse.Namespace, info: dict, store: Store, name: str) -> str:
+    """The URL of database `name` holding `store`'s corpus (copied unless already there)."""
+    url, reused = pg_database(args.work, name, store.count_articles())
+    if reused:
+        info["pg_copy"] = "reused from an earlier run"
+    else:
+        t = time.perf_counter()
+        info["pg_copy"] = migrate.copy_corpus(store, url, progress=_copy_progress)
+        info["pg_copy_seconds"] = time.perf_counter() - t
+    return url
+
+
+def _copy_progress(table: str, done: int, total: int) -> None:
+    print(f"copy {table}: {done:,}/{total:,} ({time.strftime('%H:%M:%S')})", file=sys.stderr)
 
 
 def run_size(args: argparse.Namespace, articles: int) -> dict:
@@ -211,17 +287,25 @@ def run_size(args: argparse.Namespace, articles: int) -> dict:
     if not (sqlite_dir / DB_NAME).exists():
         info["build"] = build(args.source, sqlite_dir, articles, args.seed)
     settings = load_settings(data_dir=sqlite_dir)
+    name = args.database or f"bench_{articles}"
+    if args.copy_only or args.lexical_only:  # no FAISS: its build can run elsewhere
+        store = Store(sqlite_dir / DB_NAME)
+        url = copy_into_pg(args, info, store, name)
+        if args.lexical_only:
+            store.lexical.use_postings(sqlite_dir / LEXICAL_NAME)
+            pg = PgStore(url)
+            info["load_avg_before"] = load_avg()
+            info["lexical_ms"] = lexical(
+                pg, store, questions(args.data, args.queries), args.repeats
+            )
+            info["load_avg_after"] = load_avg()
+            pg.close()
+        store.close()
+        return info
     t = time.perf_counter()
     sqlite = Corpus(settings)
     info["faiss_open_seconds"] = time.perf_counter() - t  # a build when no index was saved
-    name = args.database or f"bench_{articles}"
-    url, reused = pg_database(args.work, name, sqlite.store.count_articles())
-    if reused:
-        info["pg_copy"] = "reused from an earlier run"
-    else:
-        t = time.perf_counter()
-        info["pg_copy"] = migrate.copy_corpus(sqlite.store, url)
-        info["pg_copy_seconds"] = time.perf_counter() - t
+    url = copy_into_pg(args, info, sqlite.store, name)
     if args.prepare_only:
         sqlite.close()
         return info
@@ -253,6 +337,7 @@ def run_size(args: argparse.Namespace, articles: int) -> dict:
     qvecs = [sqlite.encoder.encode([q])[0] for q in qs]
     k = settings.answer.candidate_sentences
     info["pg_stages_ms"] = stages(pg, qs, qvecs, k)
+    info["lexical_ms"] = lexical(pg.store, sqlite.store, qs, args.repeats)
     info["admitted_articles"] = {f: len(pg.store.admitted(v)) for f, v in FILTERS.items() if v}
     info["recall_at_10"] = recall(pg, sqlite, qvecs[: args.recall_queries], (10, k))
     if args.explain:
@@ -306,6 +391,14 @@ def main() -> None:
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--database", help="the PostgreSQL database (default bench_ARTICLES)")
     ap.add_argument("--prepare-only", action="store_true", help="build both corpora, then stop")
+    ap.add_argument(
+        "--copy-only", action="store_true", help="build the SQLite corpus, copy it, then stop"
+    )
+    ap.add_argument(
+        "--lexical-only",
+        action="store_true",
+        help="time lexical search alone (an existing copy: needs no vector index)",
+    )
     ap.add_argument("--out", type=Path, default=Path("bench/out/postgres.json"))
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -315,7 +408,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=str))
         print(json.dumps(results[-1], indent=1, default=str), file=sys.stderr)
-    if not args.prepare_only:
+    if not (args.prepare_only or args.copy_only or args.lexical_only):
         print(table(results))
 
 

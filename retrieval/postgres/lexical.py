@@ -1,20 +1,18 @@
-"""Lexical search on PostgreSQL's full-text search: the articles' tsvector and its GIN index.
+"""Lexical search on PostgreSQL: BM25 over the postings kept in the database (`bm25`).
 
-A question becomes its content words OR-ed together (`analysis.query_terms`, as for
-SQLite's FTS5), stemmed by the store's text search configuration. Matches are ranked by
-`ts_rank` with the title weighted up (title 1.0, lead 0.5, body 0.5: the BM25 column
-weights 2:1:1 of `retrieval.lexical`, scaled into ts_rank's 0..1), normalised by the
-document's length (log). `search.retrieve` scales lexical scores by the best one, so only
-the order matters.
+A question becomes its content words (`analysis.query_terms`, as on SQLite), tokenized
+as FTS5 tokenizes them, and its articles are ranked by FTS5's bm25() computed in one
+query from the words' postings: the embedded engine's ranking (`retrieval.postings`),
+so both engines find and order the same articles. `search.retrieve` scales lexical
+scores by the best one.
 
-ts_rank reads every matching row's document, so its cost grows with the number of
-matches: one common word ("said", "market") would make a question rank a third of the
-corpus (EXPLAIN ANALYZE in bench/postgres.py: the ranking is nearly all of the query).
-As on SQLite, in a large corpus (`COMMON_TERMS_FROM`) the words found in more than a
-tenth of the articles are left out when two or more others remain (`COMMON_TERM_SHARE`;
-each word's verdict is remembered until the corpus grows by 1 %). Unlike SQLite, whose
-in-memory postings make a filtered search cheap, this applies under a filter too: a
-broad filter (US) admits most of those matches, and ranking them is the cost.
+A search reads every posting of its words, so one common word ("said", "market") would
+make it read a third of the corpus's articles' rows. As on SQLite, in a large corpus
+(`COMMON_TERMS_FROM`) the words found in more than a tenth of the articles are left out
+when two or more others remain (`COMMON_TERM_SHARE`; each word's verdict is remembered
+until the corpus grows by 1 %). Unlike SQLite, whose in-memory postings make a filtered
+search cheap, this applies under a filter too: a broad filter (US) admits most of those
+articles, and reading their postings is the cost.
 """
 
 from __future__ import annotations
@@ -28,14 +26,13 @@ import psycopg
 from ..analysis import query_terms
 from ..filters import Filters
 from ..lexical import COMMON_TERM_SHARE, COMMON_TERMS_FROM, COMMON_TERMS_MAX, COMMON_TERMS_STALE
+from . import bm25
 from . import filters as pgfilters
 from .admitted import Reader
-from .schema import TEXT_CONFIG
 
 log = logging.getLogger(__name__)
 
-RANK_WEIGHTS = "{0.5, 0, 0.5, 1.0}"  # ts_rank's {D, C, B, A}: body, -, lead, title
-RANK_NORMALISATION = 1  # divide by 1 + log(document length)
+BROAD_FILTER = 0.25  # share of articles admitted from which a filter is checked after ranking
 
 
 class PgLexical:
@@ -45,37 +42,66 @@ class PgLexical:
         self.store = store
         self._common: dict[str, bool] = {}
         self._common_at = 0
+        self._stats = (-1, 0, 0.0)  # (generation, articles, mean tokens): see _corpus
 
-    # The SQLite engine keeps BM25 postings in memory beside the store; PostgreSQL's GIN
-    # index is that here, kept in the same transactions as the rows.
+    # The SQLite engine keeps BM25 postings in memory beside the store; here they are
+    # the postings table, kept in the same transactions as the rows.
     def use_postings(self, path: Path) -> None:
-        """Nothing: the GIN index is PostgreSQL's own postings."""
+        """Nothing: the postings are in the database."""
 
     def save(self) -> None:
-        """Nothing to write: the index commits with the articles."""
+        """Nothing to write: the postings commit with the articles."""
 
     def refresh(self, article_ids: Iterable[int]) -> None:
-        """Nothing: an updated article's document is rewritten in its row."""
+        """Nothing: an updated article's postings are rewritten in its transaction."""
 
     def search(
         self, question: str, limit: int, filters: Filters, admitted: object = None
     ) -> list[tuple[int, float]]:
-        """(article id, ts_rank) best first among the articles `filters` admits."""
-        terms = self._informative(query_terms(question))
-        if not terms:
+        """(article id, BM25 score) best first among the articles `filters` admits."""
+        sql, args = self.query(question, limit, filters)
+        if not sql:
             return []
-        where, args = pgfilters.condition(filters)
         try:
-            rows = self.store.db.execute(
-                "SELECT a.id, ts_rank(%s::float4[], a.search, q, %s) AS r"
-                f" FROM articles a, to_tsquery('{TEXT_CONFIG}', %s) q"
-                f" WHERE a.search @@ q AND {where} ORDER BY r DESC, a.id LIMIT %s",
-                [RANK_WEIGHTS, RANK_NORMALISATION, _or_query(terms), *args, limit],
-            ).fetchall()
+            rows = self.store.db.execute(sql, args).fetchall()
         except psycopg.Error as exc:
             log.warning("lexical search failed for %r: %s", question, exc)
             return []
-        return [(int(a), float(r)) for a, r in rows]
+        # Sorted here too: a broad filter's rows come in the ranking's order by construction.
+        return sorted(((int(a), float(r)) for a, r in rows), key=lambda row: (-row[1], row[0]))
+
+    def query(self, question: str, limit: int, filters: Filters) -> tuple[str, list[object]]:
+        """The SQL and parameters of a search ('' when no word can match): bench/postgres.py
+        explains it."""
+        words = self._informative(query_terms(question))
+        tokens = bm25.question_tokens(words) if words else []
+        n, avgdl = self._corpus()
+        if not tokens or n == 0 or limit <= 0:
+            return "", []
+        admitted_sql, admitted_args, broad = None, [], False
+        if filters.active:
+            admitted_sql, admitted_args = pgfilters.admitted_ids(filters)
+            # The count `Admitted` keeps (the same query): one per store generation.
+            count = self.store.cached_count(
+                f"SELECT count(*) FROM ({admitted_sql}) q", tuple(admitted_args)
+            )
+            broad = count >= BROAD_FILTER * self.store.count_articles()
+        return bm25.search_sql(admitted_sql, broad=broad), [
+            *bm25.search_args(tokens, n, avgdl),
+            *admitted_args,
+            limit,
+        ]
+
+    def _corpus(self) -> tuple[int, float]:
+        """(articles with postings, their mean token count): BM25's N and avgdl, counted
+        once per store generation."""
+        generation = self.store.generation()
+        if self._stats[0] != generation:
+            n, total = self.store.db.execute(
+                "SELECT count(*), coalesce(sum(tokens), 0) FROM lexical_docs"
+            ).fetchone()
+            self._stats = (generation, int(n), float(total) / max(1, int(n)))
+        return self._stats[1], self._stats[2]
 
     def _informative(self, terms: list[str]) -> list[str]:
         """`terms` without those in over COMMON_TERM_SHARE of articles, if 2+ others remain
@@ -99,15 +125,11 @@ class PgLexical:
 
     def _in_more_than(self, term: str, cutoff: int) -> bool:
         """Whether over `cutoff` articles contain `term` (counting stops there)."""
+        tokens = bm25.question_tokens([term])
+        if not tokens:
+            return False
         count = self.store.db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM articles"
-            f" WHERE search @@ to_tsquery('{TEXT_CONFIG}', %s) LIMIT %s) m",
-            (_or_query([term]), cutoff + 1),
+            "SELECT count(*) FROM (SELECT 1 FROM postings WHERE term = ANY(%s) LIMIT %s) m",
+            (tokens, cutoff + 1),
         ).fetchone()[0]
         return count > cutoff
-
-
-def _or_query(terms: list[str]) -> str:
-    """to_tsquery text matching any of `terms` (letters and digits only: `query_terms`),
-    each quoted so no word is read as an operator."""
-    return " | ".join("'" + t.replace("'", "''") + "'" for t in terms)

@@ -21,8 +21,9 @@ import psycopg
 
 from ..errors import StoreError
 from ..storage import ArticleStore
+from . import bm25
 from .connections import PgConnections, redacted
-from .schema import SEARCH_VECTOR, build_vector_index, ensure_vector_index
+from .schema import HNSW_M, SEARCH_VECTOR, build_vector_index, ensure_vector_index
 
 Progress = Callable[[str, int, int], None]
 
@@ -65,7 +66,11 @@ def copy_corpus(
     src = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
     connections = PgConnections(dest_url)
     try:
-        return _copy(src, connections.get(), max(1, batch), progress or (lambda *_: None))
+        counts = _copy(src, connections.get(), max(1, batch), progress or (lambda *_: None))
+        # Statistics for the planner, and the visibility map that lets a search read the
+        # postings' index alone (VACUUM runs outside a transaction, after the commit).
+        connections.get().execute("VACUUM (ANALYZE)")
+        return counts
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"copying into {redacted(dest_url)} failed: {reason}") from None
@@ -89,13 +94,24 @@ def _copy(
         for table, (columns, types) in _PLAIN.items():
             counts[table] = _copy_plain(src, db, table, columns, types, batch, progress)
         _continue_sequences(src, db, meta)
+        bm25.fill_missing(db, lambda done, total: progress("postings", done, total))
         if counts["sentences"]:
             progress("vector index", 0, counts["sentences"])
-            db.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            db.execute(
+                f"SET LOCAL maintenance_work_mem = '{_graph_mb(counts['sentences'], dim)}MB'"
+            )
             build_vector_index(db, dim)
             progress("vector index", counts["sentences"], counts["sentences"])
         _verify(src, db, counts)
     return counts
+
+
+def _graph_mb(vectors: int, dim: int) -> int:
+    """Memory for pgvector to build the HNSW graph in (it goes on on disk past it, many
+    times slower): each fp16 vector, its 2m layer-0 neighbour slots (16 bytes each) and
+    its element, with a margin; 1 GB at least."""
+    per_vector = 2 * dim + 2 * HNSW_M * 16 + 128
+    return max(1024, int(vectors * per_vector * 1.25 / 2**20) + 1)
 
 
 def _copy_meta(db: psycopg.Connection, meta: dict[str, str]) -> int:

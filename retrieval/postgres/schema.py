@@ -11,8 +11,9 @@ engines store the same rows and `migrate.copy_corpus` copies them unchanged. Wha
   index over it is built on a `halfvec` (fp16) expression, as FAISS holds fp16 vectors:
   half the memory for the same top ten (`bench/postgres.py` measures recall). The index
   needs the dimension, known from the first vectors stored (`ensure_vector_index`);
-- lexical search reads a weighted `tsvector` column (title A, lead B, body D) kept in the
-  same row, with a GIN index, so it commits with the article and can never drift.
+- lexical search reads BM25 postings (`bm25`: FTS5's tokens, counted when an article is
+  written, in its transaction); a weighted `tsvector` column (title A, lead B, body D)
+  with a GIN index is kept in each row too, for SQL users of the database.
 
 `meta.schema_version` says which version wrote a database; a newer one is refused.
 """
@@ -22,8 +23,10 @@ from __future__ import annotations
 import psycopg
 
 from ..errors import StoreError
+from . import bm25
 
-SCHEMA_VERSION = 1
+# 1: ts_rank over the tsvector column; 2: BM25 postings (`bm25`), filled in on migration.
+SCHEMA_VERSION = 2
 # The text search configuration: Snowball English stems with no stop list, as SQLite's
 # FTS5 indexes every word (`analysis.query_terms` drops the question's stopwords).
 TEXT_CONFIG = "briefbot_english"
@@ -106,6 +109,21 @@ CREATE TABLE IF NOT EXISTS article_stories (
     story_id bigint NOT NULL REFERENCES stories(id)
 );
 CREATE INDEX IF NOT EXISTS article_stories_by_story ON article_stories(story_id, article_id);
+-- BM25 postings (bm25.py): each article's FTS5 tokens, with their column-weighted counts
+-- and the article's token count repeated, so a search reads nothing but the index on
+-- (term, article_id). lexical_docs also says which articles have their postings.
+CREATE TABLE IF NOT EXISTS lexical_docs (
+    article_id bigint PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    tokens integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS postings (
+    term text COLLATE "C" NOT NULL,
+    article_id bigint NOT NULL REFERENCES lexical_docs(article_id) ON DELETE CASCADE,
+    freq real NOT NULL,
+    tokens integer NOT NULL,
+    PRIMARY KEY (article_id, term)
+);
+{bm25.TERM_INDEX};
 -- Bumped by every write transaction: readers key their caches on it (see PgStore.admitted).
 INSERT INTO meta VALUES ('generation', '0') ON CONFLICT DO NOTHING;
 """
@@ -118,8 +136,10 @@ SEARCH_VECTOR = (
     f" || setweight(to_tsvector('{TEXT_CONFIG}', %s), 'D')"
 )
 VECTOR_INDEX = "sentences_hnsw"
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+# FAISS's HNSW parameters (`retrieval.index`): pgvector's defaults (16, 64) lose too
+# many true neighbours among near-duplicate wires (bench/RESULTS.md, PostgreSQL engine).
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
 # Serialise schema creation between processes opening a new database at once.
 _SCHEMA_LOCK = 0x62726966  # "brif"
 
@@ -139,6 +159,8 @@ def ensure_schema(conn: psycopg.Connection) -> None:
             if version == SCHEMA_VERSION:
                 return
         conn.execute(SCHEMA)
+        if have:  # an older database: the tables it lacks are there now, fill them in
+            bm25.fill_missing(conn)
         conn.execute(
             "INSERT INTO meta VALUES ('schema_version', %s)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -3,8 +3,10 @@
 Rows are the SQLite store's (`retrieval.store`), with the same meaning: `dated` is ''
 for an undated article, an update keeps the article's id and first-ingested time, ids
 are never handed out twice (sequences). Sentence vectors live in the sentences table
-(pgvector, searched by `vectors.PgVectorIndex`); the full-text document is a tsvector
-column of the article's row (`lexical.PgLexical`). Every write is one transaction
+(pgvector, searched by `vectors.PgVectorIndex`); lexical search ranks BM25 from the
+postings each article's transaction writes (`bm25`, read by `lexical.PgLexical`), and
+the row keeps a tsvector too (the former ranking, which `bench/postgres.py` compares
+with). Every write is one transaction
 holding the writer lock (`connections`), so a crash loses at most the batch in flight
 and concurrent writers from several processes commit one batch after another. Filters
 become SQL once, in `filters`.
@@ -33,6 +35,7 @@ from ..storage import (
     article_from_row,
     match_verdict,
 )
+from . import bm25
 from . import filters as pgfilters
 from .admitted import Admitted
 from .connections import PgConnections, redacted
@@ -137,6 +140,7 @@ class PgStore(PgStoryTables):
         sentence_ids: list[int] = []
         owners: list[int] = []
         rows: list[tuple] = []
+        docs: dict[bool, list[bm25.Document]] = {False: [], True: []}  # by "updated"
         with self.transaction() as db:
             if len(vecs) and vector_dim(db) is None:
                 ensure_vector_index(db, vecs.shape[1])
@@ -158,7 +162,11 @@ class PgStore(PgStoryTables):
                     row += 1
                 if stored:
                     self._write_tags(db, aid, art.countries, art.topics)
+                    title = "" if art.title_derived else art.title
+                    docs[art.replaces is not None].append((aid, title, art.lead, art.body))
             self._copy_sentences(db, rows)
+            for updated, written in docs.items():
+                bm25.write(db, written, replace=updated)
             db.execute(
                 "INSERT INTO meta VALUES ('last_ingest', %s)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -37,6 +37,7 @@ FILTER_EXACT_BELOW = 0.25  # share of articles a filter admits under which searc
 EF_SEARCH_MIN = 128  # the least breadth (FAISS's HNSW_EF_SEARCH); pgvector's default is 40
 EF_SEARCH_MAX = 1000  # pgvector's upper bound
 MAX_SCAN_TUPLES = 50_000  # how far an iterative scan may walk before it stops
+ITERATIVE_SCAN = "relaxed_order"  # re-sorted after the walk (see the module doc)
 
 
 def to_matrix(values: list) -> np.ndarray:
@@ -137,7 +138,7 @@ class PgVectorIndex:
             # As FAISS does: the breadth grows by 1/share, so the walk meets k admitted
             # vectors among its candidates before it has to iterate.
             f"SET LOCAL hnsw.ef_search = {_breadth(max(EF_SEARCH_MIN, k) / share)}",
-            "SET LOCAL hnsw.iterative_scan = relaxed_order",
+            f"SET LOCAL hnsw.iterative_scan = {ITERATIVE_SCAN}",
             f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}",
         ]
         sql = (
