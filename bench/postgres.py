@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from data import DEFAULT_DATA, reuters_stories
-from scale import build, load_avg, questions
+from grow import build, load_avg
+from scale import questions
 
 from retrieval import Corpus, Filters, load_settings
 from retrieval.analysis import query_terms
