@@ -38,9 +38,13 @@ TEXT_WEIGHT = 0.0
 DAY_PENALTY = 0.2
 DAY_SCALE = 1.0
 WINDOW_DAYS = 7.0
-# An article joins a story only if they share a rare term (in at most this share of
-# the articles and stories compared) or read almost the same (lead cosine SAME_TEXT).
+# An article joins a story only if they share a rare term (in at most RARE_SHARE of
+# the articles and stories compared, or in RARE_MIN of them when they are few, but
+# never in a quarter of them) or read almost the same (lead cosine SAME_TEXT). The
+# floor is for small ingest batches: one event's three outlets arriving together put
+# its names in three of a few dozen documents.
 RARE_SHARE = 0.02
+RARE_MIN = 4.0
 SAME_TEXT = 0.9
 # Candidate stories per article checked for shared names: the most similar by vector.
 CANDIDATES = 20
@@ -62,6 +66,7 @@ class Params:
     day_scale: float = DAY_SCALE  # days at which the full day penalty is reached
     window_days: float = WINDOW_DAYS
     rare_share: float = RARE_SHARE  # 0: no rare term required
+    rare_min: float = RARE_MIN  # documents a rare term may be in, however few compared
     refine_rounds: int = REFINE_ROUNDS
 
 
@@ -201,7 +206,8 @@ class _Batch:
             self.refresh(i)
         total = len(articles) + len(stories) + 1
         share = p.rare_share
-        self.rare_idf = math.log(total / max(2.0, share * total)) if share else -math.inf
+        floor = max(2.0, min(p.rare_min, total / 4))  # never a quarter of them
+        self.rare_idf = math.log(total / max(floor, share * total)) if share else -math.inf
         self.weights = {a.id: {t: idf.get(t, 0.0) ** 2 for t in a.terms} for a in articles}
         self.vecs = {a.id: unit_tfidf(a.text, idf) if p.text_weight else {} for a in articles}
         self.rare = {

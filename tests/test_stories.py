@@ -319,3 +319,19 @@ def test_an_article_first_in_its_batch_moves_to_the_story_its_event_starts_after
     assert [sorted(s.members) for s in new] == [[1, 2, 3]]
     assert (old.id, old.members, old.size, old.last, old.terms) == (7, [], 2, 0.0, stored.terms)
     assert np.allclose(old.centroid, stored.centroid, atol=1e-6)
+
+
+def test_a_small_batch_still_finds_the_name_three_outlets_share_rare():
+    """Polled feeds bring a few articles at a time: one event's name in three of a dozen
+    documents is still particular to it."""
+    base = unit(1)
+    event = [
+        Features(i, unit(i, base, 0.8), {"newsom", "~recal", f"~own{i}"}, 0.0) for i in (1, 2, 3)
+    ]
+    others = [Features(i, unit(i), {f"~topic{i}"}, 0.0) for i in range(4, 13)]
+    assert max(float(a.lead @ b.lead) for a in event for b in event if a is not b) < SAME_TEXT
+    knobs = dict(threshold=0.5, rare_share=0.02)
+    stories = cluster(event + others, [], Params(**knobs))
+    assert sorted(s.members for s in stories if len(s.members) > 1) == [[1, 2, 3]]
+    floor = cluster(event + others, [], Params(**knobs, rare_min=2.0))
+    assert not any(len(s.members) == 3 for s in floor)
