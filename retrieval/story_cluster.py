@@ -214,13 +214,26 @@ class _Batch:
             a.id: [t for t in a.terms if idf.get(t, 0.0) >= self.rare_idf] for a in articles
         }
 
-    def refresh(self, i: int) -> None:
-        """Recompute story i's unit centroid, latest date and norms from its state."""
+    def refresh(self, i: int, norms: bool = True) -> None:
+        """Recompute story i's unit centroid and latest date from its state, and (a full
+        scan of its terms) its norms."""
         s, idf = self.stories[i], self.idf
-        self.norm2[i] = sum((idf.get(t, 0.0) * c) ** 2 for t, c in s.terms.items())
-        self.tnorm2[i] = sum(v * v for v in s.text.values())
+        if norms:
+            self.norm2[i] = sum((idf.get(t, 0.0) * c) ** 2 for t, c in s.terms.items())
+            self.tnorm2[i] = sum(v * v for v in s.text.values())
         self.centroids[i] = s.centroid / (np.linalg.norm(s.centroid) or 1.0)
         self.last[i] = s.last if s.size else -np.inf
+
+    def _norms(self, art: Features, g: int, sign: int) -> None:
+        """Follow story g's norms as `art` joins (+1) or leaves (-1), before the change:
+        (c+1)^2 - c^2 = 2c+1 for a count c, and |T+v|^2 - |T|^2 = 2 T.v + |v|^2."""
+        story, vec = self.stories[g], self.vecs[art.id]
+        terms = story.terms
+        self.norm2[g] += sign * sum(
+            w * (2 * terms[t] + sign) for t, w in self.weights[art.id].items()
+        )
+        if vec:
+            self.tnorm2[g] += sign * 2 * _dot(vec, story.text) + 1.0
 
     def best(self, art: Features, skip: int = -1) -> tuple[int, float]:
         """(story index, score) of the best story for `art` at or above the threshold
@@ -279,12 +292,14 @@ class _Batch:
         first, last = self.span[g]
         others = [days[m] for m in story.members if m != art.id]
         span = (min([first, *others]), max([last, *others]))
+        self._norms(art, g, -1)
         story.remove(art, self.vecs[art.id], span)
-        self.refresh(g)
+        self.refresh(g, norms=False)
 
     def put(self, art: Features, g: int) -> None:
+        self._norms(art, g, +1)
         self.stories[g].add(art, self.vecs[art.id])
-        self.refresh(g)
+        self.refresh(g, norms=False)
 
     def new_story(self) -> int:
         self.stories.append(StoryState(None, np.zeros(self.dim, np.float32)))
