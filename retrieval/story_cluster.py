@@ -253,20 +253,24 @@ class _Batch:
         # Names and text can add at most their weights: only stories that close can pass.
         reach = sims >= p.threshold - p.name_weight - p.text_weight
         for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
-            score = self.score(art, int(g), float(raw[g]), float(sims[g]))
-            if score >= best_score:
+            score = self.score(art, int(g), float(sims[g]))
+            if score >= best_score and self.particular(art, int(g), float(raw[g])):
                 best, best_score = int(g), score
         return best, best_score
 
-    def score(self, art: Features, g: int, raw: float, sim: float) -> float:
-        """`sim` (vector and days) plus names and text; -inf without a rare term in common."""
-        story, p = self.stories[g], self.p
-        terms = story.terms
+    def particular(self, art: Features, g: int, raw: float) -> bool:
+        """Whether `art` and story g share a rare term, or read almost the same: else they
+        are look-alike wording (a template) with nothing particular in common."""
+        story = self.stories[g]
+        terms, need = story.terms, story.size / 3
         # The rare term must be the story's own (in a third of its articles): a big
         # story has some article with nearly any term.
-        rare = self.rare[art.id]
-        if raw < SAME_TEXT and not any(3 * terms[t] >= story.size for t in rare):
-            return -math.inf  # look-alike wording (a template), nothing particular in common
+        return raw >= SAME_TEXT or any(terms.get(t, 0) >= need for t in self.rare[art.id])
+
+    def score(self, art: Features, g: int, sim: float) -> float:
+        """`sim` (vector and days) plus names and text."""
+        story, p = self.stories[g], self.p
+        terms = story.terms
         score = sim + p.name_weight * shared(self.weights[art.id], terms, self.norm2[g])
         vec = self.vecs[art.id]
         if vec and self.tnorm2[g] > 0:
@@ -283,7 +287,9 @@ class _Batch:
             raw = float(self.centroids[g] @ art.lead)
             gap = abs(art.day - self.last[g])
             sim = raw - self.p.day_penalty * min(gap / (self.p.day_scale or 1.0), 1.0)
-            return self.score(art, g, raw, sim) if gap <= self.p.window_days else -math.inf
+            if gap > self.p.window_days or not self.particular(art, g, raw):
+                return -math.inf
+            return self.score(art, g, sim)
         finally:
             self.put(art, g)
 
