@@ -252,7 +252,10 @@ class _Batch:
             sims[skip] = -np.inf
         # Names and text can add at most their weights: only stories that close can pass.
         reach = sims >= p.threshold - p.name_weight - p.text_weight
+        bonus = p.name_weight + p.text_weight
         for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
+            if sims[g] + bonus < best_score:
+                break  # sorted: no later story can reach the best one
             score = self.score(art, int(g), float(sims[g]))
             if score >= best_score and self.particular(art, int(g), float(raw[g])):
                 best, best_score = int(g), score
