@@ -292,3 +292,46 @@ def test_a_stored_story_keeps_its_text_profile():
     story = StoryState(None, unit(1), Counter({"navalny": 2}), {"hunger": 1.25}, 0.0, 1.0, 2)
     again = _state(_row(story))
     assert again.terms == story.terms and again.text == story.text and again.size == 2
+
+
+def test_an_article_first_in_its_batch_moves_to_the_story_its_event_starts_after_it():
+    """The single pass put A in an older story (nothing else was there yet); once B and
+    C, its own event, have started a story, A moves to it and the old story is as stored."""
+    base, other = unit(1), unit(2)
+    event = other - (other @ base) * base
+    event /= np.linalg.norm(event)  # orthogonal to the old story
+    stored = StoryState(7, base * 2, Counter({"cdc": 2, "@US": 2}), first=0.0, last=0.0, size=2)
+    a = (base + 1.2 * event) / np.linalg.norm(base + 1.2 * event)
+    arts = [
+        Features(1, a.astype(np.float32), {"cdc", "@US", "mask"}, 2.0),
+        Features(2, unit(3, event, 0.1), {"cdc", "@US", "mask"}, 2.0),
+        Features(3, unit(4, event, 0.1), {"cdc", "@US", "mask"}, 2.0),
+    ]
+    assert float(arts[0].lead @ base) - 0.1 >= 0.5  # A alone would join the old story
+    knobs = dict(threshold=0.5, name_weight=0.0, day_penalty=0.1, rare_share=0.0)
+
+    def copy() -> StoryState:
+        return StoryState(7, stored.centroid.copy(), Counter(stored.terms), {}, 0.0, 0.0, 2)
+
+    single = cluster(arts, [copy()], Params(**knobs, refine_rounds=0))
+    assert sorted(sorted(s.members) for s in single) == [[1], [2, 3]]
+    old, *new = cluster(arts, [copy()], Params(**knobs, refine_rounds=2))
+    assert [sorted(s.members) for s in new] == [[1, 2, 3]]
+    assert (old.id, old.members, old.size, old.last, old.terms) == (7, [], 2, 0.0, stored.terms)
+    assert np.allclose(old.centroid, stored.centroid, atol=1e-6)
+
+
+def test_a_small_batch_still_finds_the_name_three_outlets_share_rare():
+    """Polled feeds bring a few articles at a time: one event's name in three of a dozen
+    documents is still particular to it."""
+    base = unit(1)
+    event = [
+        Features(i, unit(i, base, 0.8), {"newsom", "~recal", f"~own{i}"}, 0.0) for i in (1, 2, 3)
+    ]
+    others = [Features(i, unit(i), {f"~topic{i}"}, 0.0) for i in range(4, 13)]
+    assert max(float(a.lead @ b.lead) for a in event for b in event if a is not b) < SAME_TEXT
+    knobs = dict(threshold=0.5, rare_share=0.02)
+    stories = cluster(event + others, [], Params(**knobs))
+    assert sorted(s.members for s in stories if len(s.members) > 1) == [[1, 2, 3]]
+    floor = cluster(event + others, [], Params(**knobs, rare_min=2.0))
+    assert not any(len(s.members) == 3 for s in floor)
