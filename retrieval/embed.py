@@ -85,6 +85,16 @@ def _slow_cpu(backend: str) -> str | None:
     return None if cpu_flags() & need.flags else need.why
 
 
+def _outranked(backend: str) -> str | None:
+    """Why auto should pass over `backend` on this CPU for a later, faster one, or None."""
+    need = REGISTRY[backend].cpu
+    if need is None or not need.outranked_by:
+        return None
+    from .backends.fidelity import cpu_flags
+
+    return need.outranked_why if cpu_flags() & need.outranked_by else None
+
+
 def artifact_path(backend: str, cache_dir: Path, folder: Path) -> Path | None:
     """The file an ONNX backend loads (made on first use), or None for the torch ones."""
     made = REGISTRY[backend].artifact
@@ -110,7 +120,7 @@ def _candidates(
 
     for backend in AUTO_ORDER:
         artifact = artifact_path(backend, cache_dir, folder)
-        reason = unavailable(backend, artifact)
+        reason = unavailable(backend, artifact) or _outranked(backend)
         if reason:
             if not quiet:
                 log.info("embedding backend auto: skipping %s (%s)", backend, reason)

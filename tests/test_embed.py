@@ -489,6 +489,22 @@ def test_int8_needs_vnni(monkeypatch):
     assert embed._slow_cpu("openvino-int8") is None
 
 
+def test_auto_passes_over_int8_where_amx_makes_bf16_faster(monkeypatch, tmp_path):
+    """On AMX, OpenVINO's bf16 beats the int8 feed-forward: auto tries openvino first there,
+    while int8 stays available (and first) on a VNNI CPU without AMX."""
+    monkeypatch.setattr(embed, "_missing_modules", lambda backend, artifact: None)
+    folder = Path(model_path())
+
+    def first(flags):
+        monkeypatch.setattr(fidelity, "cpu_flags", lambda: flags)
+        return next(embed._candidates(folder, tmp_path, quiet=True))[0]
+
+    assert first({"avx512_vnni", "avx512_bf16"}) == "openvino-int8"
+    assert first({"avx512_vnni", "amx_bf16", "amx_int8", "avx512_bf16"}) == "openvino"
+    assert "AMX" in embed._outranked("openvino-int8")
+    assert embed._slow_cpu("openvino-int8") is None  # outranked is not slow: it still loads
+
+
 @pytest.mark.slow
 def test_configured_int8_without_vnni_warns_but_loads(model_cache, monkeypatch, caplog):
     """Slow on such a CPU, not wrong: only a missing module refuses a configured backend."""

@@ -26,6 +26,10 @@ class CpuNeed:
 
     flags: frozenset[str]  # any one of them will do
     why: str  # said to the user when none is present
+    # Flags on which a later backend in auto's order is faster (auto skips this one there;
+    # a configured backend still loads), and the reason auto logs.
+    outranked_by: frozenset[str] = frozenset()
+    outranked_why: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,12 @@ REGISTRY: dict[str, Backend] = {
             cpu=CpuNeed(
                 frozenset({"avx512_vnni", "avx_vnni", "amx_int8"}),
                 "the CPU has no int8 dot-product instructions (VNNI), so int8 is not faster",
+                # AMX tiles run OpenVINO's bf16 matrix products faster than the int8
+                # feed-forward's dynamically quantized ones (bench/encoders.py).
+                outranked_by=frozenset({"amx_bf16"}),
+                outranked_why="the CPU has AMX bf16 tiles, on which openvino's bf16 is faster",
             ),
-            # Fastest where VNNI does the feed-forward layers' int8 arithmetic.
+            # Fastest where VNNI does the feed-forward layers' int8 arithmetic without AMX.
             auto_rank=0,
         ),
     )
