@@ -165,7 +165,8 @@ _local = threading.local()
 def stem(word: str) -> str:
     """The Snowball English stem of a lower-case word.
 
-    Cached: news vocabulary repeats, and the stemmer is pure Python.
+    Cached: news vocabulary repeats. snowballstemmer hands out PyStemmer's C stemmer
+    (a dependency) when it imports, its own pure-Python one otherwise: the same stems.
     """
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:

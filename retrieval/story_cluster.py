@@ -22,7 +22,9 @@ most `window_days` away, and they share a rare term or read almost the same
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -173,7 +175,9 @@ def shared(weights: dict[str, float], story: Counter[str], norm2: float) -> floa
     mine = sum(weights.values())
     if not mine or not norm2:
         return 0.0
-    dot = sum(w * story[t] for t, w in weights.items() if t in story)
+    # map() keeps the loop in C: this runs for every story in reach of every article.
+    counts = map(story.get, weights.keys(), itertools.repeat(0))
+    dot = sum(map(operator.mul, weights.values(), counts))
     return dot / math.sqrt(mine * norm2)
 
 
@@ -256,8 +260,11 @@ class _Batch:
         for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
             if sims[g] + bonus < best_score:
                 break  # sorted: no later story can reach the best one
+            # The cheap test first: most stories in reach share nothing particular.
+            if not self.particular(art, int(g), float(raw[g])):
+                continue
             score = self.score(art, int(g), float(sims[g]))
-            if score >= best_score and self.particular(art, int(g), float(raw[g])):
+            if score >= best_score:
                 best, best_score = int(g), score
         return best, best_score
 
@@ -268,7 +275,10 @@ class _Batch:
         terms, need = story.terms, story.size / 3
         # The rare term must be the story's own (in a third of its articles): a big
         # story has some article with nearly any term.
-        return raw >= SAME_TEXT or any(terms.get(t, 0) >= need for t in self.rare[art.id])
+        if raw >= SAME_TEXT:
+            return True
+        rare = self.rare[art.id]
+        return bool(rare) and max(map(terms.get, rare, itertools.repeat(0))) >= need
 
     def score(self, art: Features, g: int, sim: float) -> float:
         """`sim` (vector and days) plus names and text."""

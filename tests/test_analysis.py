@@ -56,3 +56,18 @@ def test_stem_is_snowball_english_on_every_thread():
         "talk",
         "resum",
     ]
+
+
+def test_the_c_stemmer_gives_the_pure_python_stems():
+    """PyStemmer (the stemmer snowballstemmer hands out when it is installed) must stem as
+    snowballstemmer's own English stemmer does, or stored stems would change with it."""
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    fast = snowballstemmer.stemmer("english")
+    assert type(fast).__module__ == "Stemmer"  # the C one is installed and used
+    words = [
+        "generously", "nationalization", "tariffs", "retaliatory", "dying", "skies",
+        "news", "exceedingly", "cabinet's", "u.s.", "co-operation", "1990s", "feed",
+        "agreed", "hopping", "controlling", "arguing", "sensational", "quickly",
+    ]  # fmt: skip
+    assert fast.stemWords(words) == [EnglishStemmer().stemWord(w) for w in words]
