@@ -6,9 +6,9 @@ question's best article, labelled by whether it holds a gold answer) and its
 folds (5-fold by question), repeated over several fold seeds, so each variant's
 answer containment is cross-validated and its spread across seeds is visible.
 Variants are compared to the shipped learner (a per-question softmax over the
-20 `SENTENCE_FEATURES`) on the same folds, paired by seed. "26" variants add
-ARTICLE_FEATURES (defined here: none was shipped, as none beat the shipped model
-by +0.02 on every fold seed).
+26 `SENTENCE_FEATURES`, likeliest-first sets) on the same folds, paired by seed.
+"20" variants leave out ARTICLE_FEATURES (`retrieval.within_article`), as the
+model did before they were adopted; "best sum" is the set rule of that time.
 
     python bench/rank_experiments.py --data-dir /tmp/rtqa   # ingested if empty
 """
@@ -35,30 +35,26 @@ from fit_sentences import fit, question_rows
 from retrieval import Corpus, Filters, load_settings
 from retrieval.analysis import STOPWORDS, stem
 from retrieval.question import Question, analyse
-from retrieval.search import Retrieval, SentenceTable, retrieve
+from retrieval.search import Retrieval, retrieve
 from retrieval.selection import (
+    DUPLICATE_SIM,
     SENTENCE_FEATURES,
-    QuestionWords,
+    _with_antecedent,
     best_set,
     candidate_pool,
-    rows,
     sentence_chances,
     sentence_features,
 )
 from retrieval.text import words
+from retrieval.within_article import ARTICLE_FEATURES
 
-# How a sentence stands among its own article's sentences (`article_features`).
-ARTICLE_FEATURES = ("bm25", "bm25_rank", "span", "sim_rank", "title", "dist_best")
-# BM25 of the question against one sentence, the article's sentences as the documents.
-BM25_K1, BM25_B = 1.2, 0.75
-# Word runs shared with the question, and distances in sentences, are capped here.
-RUN_CAP = 6
 # Document frequencies over every retrieved sentence: too slow to ship (`extra_features`).
 EXTRA_FEATURES = ("idf_cover",)
 
 Item = tuple  # (retrieval, answers, pool, X, y)
 Scorer = Callable[[np.ndarray], np.ndarray]  # features -> chances over one pool
-BEFORE = list(range(len(SENTENCE_FEATURES)))  # the 20 features shipped before this bench
+# The 20 features shipped before ARTICLE_FEATURES were added to them.
+BEFORE = list(range(len(SENTENCE_FEATURES) - len(ARTICLE_FEATURES)))
 
 
 # ---------------------------------------------------------------- extra features
@@ -66,89 +62,9 @@ def _content(tokens: list[str]) -> list[str]:
     return [stem(t) for t in tokens if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
 
 
-def article_features(table: SentenceTable, question: Question, pool: list[int]) -> np.ndarray:
-    """One row of ARTICLE_FEATURES per pool sentence: where it stands *within its article*
-    (a quiz answer is "which sentence of this article", and an absolute similarity says
-    little about that): its BM25 against the question with the article's sentences as
-    the collection, as a share of the article's best and as a rank; the longest run of
-    the question's words it repeats; its similarity rank; how much of the headline it
-    repeats; and how far it stands from the sentence most like the question."""
-    q = QuestionWords(question.text)
-    run_stems = [stem(t) for t in words(question.text)]
-    run_prefixes = {s[:3] for s in run_stems}
-    out = np.zeros((len(pool), len(ARTICLE_FEATURES)))
-    by_article: dict[int, list[int]] = {}
-    for row, i in enumerate(pool):
-        by_article.setdefault(int(table.owners[i]), []).append(row)
-    for aid, prows in by_article.items():
-        span = rows(table, aid)
-        body = [i for i in span if table.positions[i] >= 0]
-        head = next((i for i in span if table.positions[i] < 0), None)
-        title = QuestionWords(table.texts[head]) if head is not None else None
-        found, size, tokens = {}, {}, {}
-        for i in body:
-            tokens[i] = words(table.texts[i])
-            toks = [t for t in tokens[i] if t not in STOPWORDS]
-            found[i] = [stem(t) for t, m in zip(toks, q.marks(toks), strict=True) if m]
-            size[i] = len(toks)
-        avg = max(float(np.mean(list(size.values()))), 1.0) if body else 1.0
-        df = {w: sum(w in set(f) for f in found.values()) for w in q.stems}
-        idf = {w: np.log(1 + (len(body) - n + 0.5) / (n + 0.5)) for w, n in df.items()}
-        idxs = [pool[r] for r in prows]
-        bm25 = np.zeros(len(idxs))
-        for k, i in enumerate(idxs):
-            hits = found.get(i, [])
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * size.get(i, 0) / avg)
-            for w in set(hits):
-                tf = hits.count(w)
-                bm25[k] += idf[w] * tf * (BM25_K1 + 1) / (tf + norm)
-        sims = table.sims[idxs]
-        sim_rank, bm25_rank = _ranks(sims), _ranks(bm25)
-        nearest = int(table.positions[idxs[int(np.argmax(sims))]])
-        for k, (row, i) in enumerate(zip(prows, idxs, strict=True)):
-            toks = tokens.get(i) or words(table.texts[i])
-            stems = [stem(t) if t[:3] in run_prefixes else t for t in toks]
-            repeats = 0.0
-            if title is not None and title.stems:
-                repeats = title.share(
-                    {stem(t) for t, m in zip(toks, title.marks(toks), strict=True) if m}
-                )
-            out[row] = (
-                bm25[k] / bm25.max() if bm25.max() > 0 else 0.0,
-                1.0 / (1 + bm25_rank[k]),
-                min(_longest_run(run_stems, stems), RUN_CAP) / RUN_CAP,
-                1.0 / (1 + sim_rank[k]),
-                repeats,
-                min(abs(int(table.positions[i]) - nearest), RUN_CAP) / RUN_CAP,
-            )
-    return out
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """0 for the largest value, 1 for the next, ... (ties by order)."""
-    return np.argsort(np.argsort(-values, kind="stable"), kind="stable")
-
-
-def _longest_run(a: list[str], b: list[str]) -> int:
-    """Length of the longest run of consecutive words `a` and `b` share."""
-    at: dict[str, list[int]] = {}
-    for i, x in enumerate(a):
-        at.setdefault(x, []).append(i)
-    best = 0
-    for j, y in enumerate(b):
-        for i in at.get(y, ()):
-            n = 1
-            while i + n < len(a) and j + n < len(b) and a[i + n] == b[j + n]:
-                n += 1
-            best = max(best, n)
-    return best
-
-
 def answer_features(r: Retrieval, question: Question, pool: list[int]) -> np.ndarray:
-    """SENTENCE_FEATURES then ARTICLE_FEATURES: the "26" variants' rows."""
-    return np.hstack(
-        [sentence_features(r, question, pool), article_features(r.sentences, question, pool)]
-    )
+    """The shipped features (the 20 first, then ARTICLE_FEATURES): the "26" variants' rows."""
+    return sentence_features(r, question, pool)
 
 
 def extra_features(r: Retrieval, pool: list[int]) -> np.ndarray:
@@ -274,8 +190,32 @@ def lambdamart(leaves: int = 7, iters: int = 100, rate: float = 0.05, leaf: int 
 
 # ---------------------------------------------------------------- set selection
 def select_best_set(r: Retrieval, pool: list[int], chance: np.ndarray, max_words: int):
-    """The shipped rule: the set of the shortlist with the most chance under the budget."""
+    """The shipped rule (`selection.best_set`): the likeliest first while they fit."""
     return best_set(r.sentences, pool, chance, max_sentences=5, max_words=max_words)
+
+
+def select_best_sum(r: Retrieval, pool: list[int], chance: np.ndarray, max_words: int):
+    """The rule shipped before: of the 10 likeliest, the set (up to 4, antecedents
+    included, no near-duplicates) with the most chance in sum under the budget."""
+    table = r.sentences
+    order = [j for j in np.argsort(-chance)[:10] if chance[j] > 0]
+    units = [(_with_antecedent(table, pool[j]), float(chance[j])) for j in order]
+    cost = [sum(len(table.texts[i].split()) for i in rows_) for rows_, _ in units]
+    vecs = table.vectors[np.asarray([pool[j] for j in order])]
+    twins = (vecs @ vecs.T) > DUPLICATE_SIM
+    np.fill_diagonal(twins, False)
+    best: tuple = (-1.0, 0, ())
+    for size in range(1, min(4, len(units)) + 1):
+        for combo in itertools.combinations(range(len(units)), size):
+            n = sum(cost[k] for k in combo)
+            if n > max_words or (size > 1 and twins[np.ix_(combo, combo)].any()):
+                continue
+            key = (round(sum(units[k][1] for k in combo), 6), -n, combo)
+            if key[:2] > best[:2]:
+                best = key
+    if best[0] < 0:
+        best = (0.0, 0, (0,))
+    return {i: units[k][1] for k in best[2] for i in units[k][0]}
 
 
 def select_greedy(r: Retrieval, pool: list[int], chance: np.ndarray, max_words: int):
@@ -405,19 +345,21 @@ def load(data: Path, data_dir: Path) -> list[tuple[Retrieval, list[str], dict[in
 def variants(
     items: list[Item], extra: dict[int, np.ndarray], more: list[list[Item]]
 ) -> dict[str, tuple]:
-    """name -> (items, learner, selector, extra training groups). "20" are the features
-    shipped (`retrieval.selection`), "26" those and ARTICLE_FEATURES."""
+    """name -> (items, learner, selector, extra training groups). "26" are the features
+    shipped (`retrieval.selection`), "20" those before ARTICLE_FEATURES."""
     allc = list(range(items[0][3].shape[1]))
     old = with_columns(items, BEFORE)
     old_more = [with_columns(m, BEFORE) for m in more]
     out: dict[str, tuple] = {
-        "20, clogit (shipped)": (old, clogit(), select_best_set, None),
+        "20, clogit, best sum (before)": (old, clogit(), select_best_sum, None),
+        "26, clogit, best sum": (items, clogit(), select_best_sum, None),
+        "20, clogit, likeliest first": (old, clogit(), select_best_set, None),
         "20, greedy top-k": (old, clogit(), select_greedy, None),
         "20, first + complement": (old, clogit(), select_first_then, None),
         "20, temperature 0.5": (old, clogit(temperature=0.5), select_best_set, None),
         "20, + other articles": (old, clogit(), select_best_set, old_more),
         "20, pairwise": (old, pairwise(), select_best_set, None),
-        "26, clogit": (items, clogit(), select_best_set, None),
+        "26, clogit (shipped)": (items, clogit(), select_best_set, None),
         "26, greedy top-k": (items, clogit(), select_greedy, None),
         "26, l2 2": (items, clogit(l2=2.0), select_best_set, None),
         "26, l2 10": (items, clogit(l2=10.0), select_best_set, None),
@@ -444,7 +386,7 @@ def variants(
     return out
 
 
-REFERENCE = "20, clogit (shipped)"
+REFERENCE = "26, clogit (shipped)"
 
 
 def main() -> None:
@@ -460,8 +402,7 @@ def main() -> None:
     items = []
     for r, a, years in loaded:
         pool, X, y = question_rows(r, a, years)
-        art = article_features(r.sentences, analyse(r.question), pool)
-        items.append((r, a, pool, np.hstack([X, art]), y))
+        items.append((r, a, pool, X, y))
     extra = {k: extra_features(it[0], it[2]) for k, it in enumerate(items)}
     more = [other_articles(r, a) for r, a, _ in loaded]
     print(

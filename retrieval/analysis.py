@@ -177,3 +177,19 @@ def stem(word: str) -> str:
 def content_stems(text: str) -> list[str]:
     """Stems of the words of `text` that are not stopwords, in order."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+class QuestionWords:
+    """A question's words as stems, for counting them in sentences."""
+
+    def __init__(self, text: str) -> None:
+        tokens = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+        self.stems = {stem(w) for w in tokens}
+        self.prefixes = {s[:3] for s in self.stems}
+
+    def marks(self, tokens: list[str]) -> list[bool]:
+        """Whether each (lower-case) token is one of these words."""
+        return [t[:3] in self.prefixes and stem(t) in self.stems for t in tokens]
+
+    def share(self, found: set[str]) -> float:
+        return len(self.stems & found) / len(self.stems) if self.stems else 0.0

@@ -8,14 +8,14 @@ alone finds the sentence that restates the question. So each sentence of the
 best articles is described by its similarity, the question's words and word
 pairs it holds (those of the asking clause apart), what it offers that the
 question lacks and how near that stands to the question's words and to the
-words naming what is asked for, its article's rank and its depth; a logistic
+words naming what is asked for, its article's rank and its depth, and how it
+stands among its own article's sentences (`within_article`); a logistic
 model fitted on which sentences hold the gold answer of news-quiz questions
 (`python bench/fit_sentences.py`, cross-validated by question) turns them into
 the chance that the sentence holds the answer.
 
-The answer is then the set of sentences, within the word budget, most likely
-to hold the answer between them (two short sentences can beat one long one),
-shown in reading order. A sentence that opens by pointing back ("He said…")
+The answer then takes the likeliest sentences in turn while they fit the word
+budget, shown in reading order. A sentence that opens by pointing back ("He said…")
 brings the sentence before it, and both count against the budget.
 """
 
@@ -28,12 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import STOPWORDS, stem
+from .analysis import STOPWORDS, QuestionWords, stem
 from .evidence import leans_back, unfit
 from .question import NAME, NUMBER, PLACE, YEAR, Question, offered, question_names
 from .scope import off_filter
 from .search import Candidate, Retrieval, SentenceTable
 from .text import words
+from .within_article import ARTICLE_FEATURES, article_features
 
 SENTENCE_FEATURES = (
     "sim",
@@ -56,12 +57,14 @@ SENTENCE_FEATURES = (
     "country",
     "redundant",
     "slot",
+    *ARTICLE_FEATURES,
 )
 # Fitted by `python bench/fit_sentences.py` (a softmax over each question's candidate
 # sentences, labelled by whether they hold a gold answer). Refit when a feature changes.
 SENTENCE_WEIGHTS = (
-    1.278, 1.151, 0.064, 1.894, 1.509, 0.089, 2.360, 0.869, 0.969, 0.106,
-    -0.390, 1.328, -0.170, -1.663, -0.539, -0.011, 0.029, 3.572, 0.279, 2.333,
+    1.045, 0.941, -2.329, 1.919, 0.906, 0.145, 2.396, 0.770, 1.044, -0.160,
+    -0.151, 1.310, -0.510, -1.366, -0.510, 0.237, -1.071, 3.452, 0.192, 2.433,
+    1.863, -0.781, 2.815, -0.769, 2.495, -0.444,
 )  # fmt: skip
 # Candidates the answer set is chosen from, and the most sentences it holds.
 SHORTLIST = 10
@@ -113,22 +116,6 @@ def candidate_pool(table: SentenceTable, candidates: list[Candidate]) -> list[in
     return pool
 
 
-class QuestionWords:
-    """A question's words as stems, for counting them in sentences."""
-
-    def __init__(self, text: str) -> None:
-        tokens = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-        self.stems = {stem(w) for w in tokens}
-        self.prefixes = {s[:3] for s in self.stems}
-
-    def marks(self, tokens: list[str]) -> list[bool]:
-        """Whether each (lower-case) token is one of these words."""
-        return [t[:3] in self.prefixes and stem(t) in self.stems for t in tokens]
-
-    def share(self, found: set[str]) -> float:
-        return len(self.stems & found) / len(self.stems) if self.stems else 0.0
-
-
 def sentence_features(retrieval: Retrieval, question: Question, pool: list[int]) -> np.ndarray:
     """One row of SENTENCE_FEATURES per pool sentence."""
     table = retrieval.sentences
@@ -175,7 +162,7 @@ def sentence_features(retrieval: Retrieval, question: Question, pool: list[int])
     left, right = ({stem(w) for w in side} for side in question.slot)
     prefixes = whole.prefixes | {w[:3] for w in focus | left | right}
     countries = _country_mentions if question.wants == PLACE else None
-    out = np.zeros((len(pool), len(SENTENCE_FEATURES)), dtype=np.float64)
+    out = np.zeros((len(pool), len(SENTENCE_FEATURES) - len(ARTICLE_FEATURES)), dtype=np.float64)
     for row, i in enumerate(pool):
         text = table.texts[i]
         toks = tokens(i)
@@ -208,7 +195,7 @@ def sentence_features(retrieval: Retrieval, question: Question, pool: list[int])
             max((counts[t] for t in offers[i]), default=0) / most,
             slotted(novel_at, stems, left, right),
         )
-    return out
+    return np.hstack([out, article_features(table, question, pool)])
 
 
 def _country_mentions(text: str, question: str) -> bool:
@@ -353,31 +340,29 @@ def best_set(
     max_sentences: int,
     max_words: int,
 ) -> dict[int, float]:
-    """Table rows to show (row -> chance): of the SHORTLIST likeliest sentences, the set
-    within `max_words` (antecedents included) most likely to hold the answer (the sum
-    of their chances: one answer, several places it may be); ties go to fewer words.
-    The likeliest sentence is shown alone when it alone is over the budget."""
+    """Table rows to show (row -> chance): the SHORTLIST likeliest sentences taken in
+    order while they fit in `max_words` (antecedents included), a near-duplicate of one
+    taken passed over, at most MAX_SET. The likeliest sentence is shown alone when none
+    fits. Taking the likeliest first beat the set with the most chance in sum, which
+    fills the budget with short unlikely sentences (`bench/rank_experiments.py`)."""
     order = [j for j in np.argsort(-chance)[:SHORTLIST] if chance[j] > 0]
-    units = [(_with_antecedent(table, pool[j]), float(chance[j])) for j in order]
-    cost = [sum(len(table.texts[i].split()) for i in rows_) for rows_, _ in units]
-    vecs = table.vectors[np.asarray([pool[j] for j in order])]
-    twins = (vecs @ vecs.T) > DUPLICATE_SIM
-    np.fill_diagonal(twins, False)
-    best: tuple[float, int, tuple[int, ...]] = (-1.0, 0, ())
     limit = max(1, min(MAX_SET, max_sentences))
-    for size in range(1, min(limit, len(units)) + 1):
-        for combo in itertools.combinations(range(len(units)), size):
-            n = sum(cost[k] for k in combo)
-            if n > max_words or (size > 1 and twins[np.ix_(combo, combo)].any()):
-                continue
-            key = (round(sum(units[k][1] for k in combo), 6), -n, combo)
-            if key[:2] > best[:2]:
-                best = key
-    if best[0] < 0:  # the likeliest sentence alone is over the budget
-        best = (0.0, 0, (0,))
     chosen: dict[int, float] = {}
-    for k in best[2]:
-        rows_, p = units[k]
+    taken: list[np.ndarray] = []
+    used = 0
+    for j in order:
+        rows_ = _with_antecedent(table, pool[j])
+        cost = sum(len(table.texts[i].split()) for i in rows_ if i not in chosen)
+        vec = table.vectors[pool[j]]
+        if used + cost > max_words or any(float(vec @ t) > DUPLICATE_SIM for t in taken):
+            continue
         for i in rows_:
-            chosen.setdefault(i, p)
+            chosen.setdefault(i, float(chance[j]))
+        taken.append(vec)
+        used += cost
+        if len(taken) == limit:
+            break
+    if not chosen and order:  # the likeliest sentence alone is over the budget
+        for i in _with_antecedent(table, pool[order[0]]):
+            chosen[i] = float(chance[order[0]])
     return chosen
