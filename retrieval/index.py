@@ -49,6 +49,7 @@ import numpy as np
 
 from . import quantized, wording
 from .atomic import replacing
+from .npzmap import read_ahead
 from .progress import StepProgress
 from .quantized import HNSW_EF_SEARCH, HNSW_M
 
@@ -463,6 +464,7 @@ class SentenceIndex:
             if mapped:
                 source = path.open("rb")
                 raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+                read_ahead(path)
                 if not os.path.samestat(os.fstat(source.fileno()), os.stat(path)):
                     # Replaced meanwhile (by a writer's save): the file opened, in memory.
                     raw = faiss.read_index(faiss.PyCallbackIOReader(source.read))

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import wording
 from .atomic import replacing
-from .npzmap import mapped_npz
+from .npzmap import mapped_npz, read_ahead
 from .progress import StepProgress
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,8 @@ class Postings:
         if not path.exists():
             return False
         try:
-            z = mapped_npz(path)  # paged in as searches touch it
+            z = mapped_npz(path)  # paged in as searches touch it, read ahead meanwhile
+            read_ahead(path)
             fmt, newest, count, id_sum = (int(x) for x in z["meta"])
             weights = tuple(float(w) for w in z["weights"])
             if fmt != FORMAT or weights != self.weights:
