@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.analysis import stem
+from retrieval.analysis import QuestionWords, stem
 from retrieval.errors import InputError
 from retrieval.question import Question
-from retrieval.selection import QuestionWords, slotted
+from retrieval.selection import slotted
 from retrieval.text import words
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from .analysis import query_terms, stem
 from .question import Question, analyse
-from .search import Retrieval
-from .selection import AnswerSentence, rows, select_sentences
+from .search import Retrieval, rows
+from .selection import AnswerSentence, select_sentences
 from .text import words
 
 __all__ = ["Answer", "AnswerSentence", "compose", "confidence", "confidence_features"]

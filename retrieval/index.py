@@ -464,12 +464,13 @@ class SentenceIndex:
             if mapped:
                 source = path.open("rb")
                 raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
-                read_ahead(path)
                 if not os.path.samestat(os.fstat(source.fileno()), os.stat(path)):
                     # Replaced meanwhile (by a writer's save): the file opened, in memory.
                     raw = faiss.read_index(faiss.PyCallbackIOReader(source.read))
                     source.close()
                     source = None
+                else:
+                    read_ahead(path)  # the mapping is kept: warm the OS cache under it
             else:
                 raw = faiss.read_index(str(path))
             columns = np.load(ids_path(path))

@@ -130,6 +130,12 @@ def sentence_table(parts: list[SentenceRows], qvec: np.ndarray) -> SentenceTable
     return SentenceTable(owners, positions, vectors, texts, sims)
 
 
+def rows(table: SentenceTable, article_id: int) -> range:
+    """The table rows of one article (the table is sorted by article: search, don't scan)."""
+    start = int(np.searchsorted(table.owners, article_id, side="left"))
+    return range(start, int(np.searchsorted(table.owners, article_id, side="right")))
+
+
 def article_slices(owners: np.ndarray) -> dict[int, tuple[int, int]]:
     """article id -> (start, end) slice of a table sorted by article."""
     out: dict[int, tuple[int, int]] = {}

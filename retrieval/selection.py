@@ -32,7 +32,7 @@ from .analysis import STOPWORDS, QuestionWords, stem
 from .evidence import leans_back, unfit
 from .question import NAME, NUMBER, PLACE, YEAR, Question, offered, question_names
 from .scope import off_filter
-from .search import Candidate, Retrieval, SentenceTable
+from .search import Candidate, Retrieval, SentenceTable, rows
 from .text import words
 from .within_article import ARTICLE_FEATURES, article_features
 
@@ -83,12 +83,6 @@ class AnswerSentence:
     article_id: int
     position: int
     score: float
-
-
-def rows(table: SentenceTable, article_id: int) -> range:
-    """The table rows of one article (the table is sorted by article: search, don't scan)."""
-    start = int(np.searchsorted(table.owners, article_id, side="left"))
-    return range(start, int(np.searchsorted(table.owners, article_id, side="right")))
 
 
 def same_story_era(

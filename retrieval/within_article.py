@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import STOPWORDS, QuestionWords, stem
 from .question import Question
-from .search import SentenceTable
+from .search import SentenceTable, rows
 from .text import words
 
 ARTICLE_FEATURES = ("bm25", "bm25_rank", "span", "sim_rank", "title", "dist_best")
@@ -25,11 +25,6 @@ ARTICLE_FEATURES = ("bm25", "bm25_rank", "span", "sim_rank", "title", "dist_best
 BM25_K1, BM25_B = 1.2, 0.75
 # Word runs shared with the question, and distances in sentences, are capped here.
 RUN_CAP = 6
-
-
-def _rows(table: SentenceTable, article_id: int) -> range:
-    start = int(np.searchsorted(table.owners, article_id, side="left"))
-    return range(start, int(np.searchsorted(table.owners, article_id, side="right")))
 
 
 def article_features(table: SentenceTable, question: Question, pool: list[int]) -> np.ndarray:
@@ -42,7 +37,7 @@ def article_features(table: SentenceTable, question: Question, pool: list[int]) 
     for row, i in enumerate(pool):
         by_article.setdefault(int(table.owners[i]), []).append(row)
     for aid, prows in by_article.items():
-        span = _rows(table, aid)
+        span = rows(table, aid)
         body = [i for i in span if table.positions[i] >= 0]
         head = next((i for i in span if table.positions[i] < 0), None)
         title = QuestionWords(table.texts[head]) if head is not None else None
