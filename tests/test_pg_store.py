@@ -145,6 +145,20 @@ def test_both_engines_find_the_nearest_sentences_inside_the_filter(filled, filte
     np.testing.assert_allclose(hits.scores, sims, atol=2e-3)  # fp16 in both engines
 
 
+def test_an_exact_search_over_listed_articles_is_the_exact_ranking(filled):
+    """An explicit id list is searched exactly (PostgreSQL: by inner product, its vectors
+    being normalised), down to the last sentence."""
+    store, ids, vectors = filled
+    index = engine_index(store)
+    query = vectors[7] - 0.02
+    query = query / np.linalg.norm(query)
+    owners = np.repeat(ids, 3)
+    hits = index.search(query, len(owners) - 1, np.asarray(ids))
+    want = np.argsort(-(vectors @ query), kind="stable")[: len(owners) - 1]
+    assert hits.articles.tolist() == owners[want].tolist()
+    np.testing.assert_allclose(hits.scores, vectors[want] @ query, atol=2e-3)
+
+
 def test_both_engines_update_in_place_and_remove(filled):
     store, ids, _ = filled
     original = prepared(0, *ARTICLES[0])

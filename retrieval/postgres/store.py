@@ -42,7 +42,7 @@ from .connections import PgConnections, redacted
 from .lexical import PgLexical
 from .schema import SEARCH_VECTOR, ensure_vector_index, vector_dim
 from .story_tables import PgStoryTables
-from .vectors import PgVectorIndex, to_matrix
+from .vectors import PgVectorIndex, to_matrix, vector_rows
 
 _WRITTEN = (
     "ext_key, external_id, url, content_key, title, title_derived, body, source, origin,"
@@ -319,11 +319,11 @@ class PgStore(PgStoryTables):
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         last = after_id
         while True:
-            rows = self.db.execute(
+            rows = vector_rows(
+                self.db,
                 "SELECT id, article_id, vector FROM sentences WHERE id > %s ORDER BY id LIMIT %s",
                 (last, chunk),
-                binary=True,
-            ).fetchall()
+            )
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -335,12 +335,12 @@ class PgStore(PgStoryTables):
         keys = [int(a) for a in article_ids]
         if not keys:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
-        rows = self.db.execute(
+        rows = vector_rows(
+            self.db,
             "SELECT article_id, position, vector, text FROM sentences"
             " WHERE article_id = ANY(%s) ORDER BY article_id, position",
             (keys,),
-            binary=True,
-        ).fetchall()
+        )
         owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         positions = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
         return owners, positions, to_matrix([r[2] for r in rows]), [r[3] for r in rows]

@@ -25,9 +25,14 @@ database.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 from ..index import Hits
 from .admitted import Admitted, Reader
@@ -38,14 +43,36 @@ EF_SEARCH_MIN = 128  # the least breadth (FAISS's HNSW_EF_SEARCH); pgvector's de
 EF_SEARCH_MAX = 1000  # pgvector's upper bound
 MAX_SCAN_TUPLES = 50_000  # how far an iterative scan may walk before it stops
 ITERATIVE_SCAN = "relaxed_order"  # re-sorted after the walk (see the module doc)
+Piece = tuple[list[str], str, list[object]]  # SET LOCAL statements, a query, its parameters
 
 
-def to_matrix(values: list) -> np.ndarray:
-    """pgvector values (numpy arrays, or `Vector`s on older pgvector) as one float32 matrix."""
+def to_matrix(values: list[bytes]) -> np.ndarray:
+    """The raw vectors `vector_rows` read, as one float32 matrix. pgvector's binary
+    format, per value: dimension (int16), unused (int16), then the floats, big-endian."""
     if not values:
         return np.zeros((0, 0), np.float32)
-    rows = [v.to_numpy() if hasattr(v, "to_numpy") else v for v in values]
-    return np.asarray(np.stack(rows), dtype=np.float32)
+    dim = int.from_bytes(values[0][:2], "big")
+    raw = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), 4 + 4 * dim)
+    return np.ascontiguousarray(raw[:, 4:]).view(">f4").astype(np.float32)
+
+
+class _VectorBytes(Loader):
+    """A pgvector value as its binary bytes, left for `to_matrix` to read a whole result
+    at once: pgvector's loader builds one numpy array per row in Python, which was most
+    of the cost of reading a question's candidate sentences."""
+
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
+
+
+def vector_rows(db: psycopg.Connection, sql: str, args: Sequence[object]) -> list[tuple]:
+    """`sql`'s rows, read in binary, with each vector column as raw bytes (`to_matrix`
+    decodes a list of them)."""
+    with db.cursor(binary=True) as cursor:
+        cursor.adapters.register_loader(db.adapters.types["vector"].oid, _VectorBytes)
+        return cursor.execute(sql, args).fetchall()
 
 
 class PgVectorIndex:
@@ -91,26 +118,26 @@ class PgVectorIndex:
         array of article ids) restricts the search to their sentences."""
         if k <= 0:
             return Hits.empty()
-        settings, sql, params = self._query(query, k, articles)
-        db = self.store.db
-        with db.transaction():
-            for setting in settings:
-                db.execute(setting)
-            return _hits(db.execute(sql, params).fetchall())
+        return _hits(self._run(*self._query(query, k, articles)))
 
     def explain(self, query: np.ndarray, k: int, articles: object = None) -> str:
         """EXPLAIN (ANALYZE, BUFFERS) of the query `search` runs (bench/postgres.py)."""
         settings, sql, params = self._query(query, k, articles)
+        return "\n".join(
+            r[0] for r in self._run(settings, f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        )
+
+    def _run(self, settings: list[str], sql: str, params: list[object]) -> list[tuple]:
+        """One query on this thread's connection, its settings scoped to a transaction."""
         db = self.store.db
+        if not settings:  # nothing to scope, so no transaction's round trips
+            return db.execute(sql, params).fetchall()
         with db.transaction():
             for setting in settings:
                 db.execute(setting)
-            rows = db.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
-        return "\n".join(r[0] for r in rows)
+            return db.execute(sql, params).fetchall()
 
-    def _query(
-        self, query: np.ndarray, k: int, articles: object
-    ) -> tuple[list[str], str, list[object]]:
+    def _query(self, query: np.ndarray, k: int, articles: object) -> Piece:
         """(SET LOCAL statements, the query, its parameters) for one search."""
         dim = int(np.asarray(query).size)
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
@@ -127,11 +154,12 @@ class PgVectorIndex:
             admitted_sql, args = "SELECT unnest(%s::bigint[])", [ids.tolist()]
             share = 0.0  # an explicit id list is searched exactly
         if share < FILTER_EXACT_BELOW:
-            # Exact over the admitted articles' vectors: a join through sentences(article_id).
+            # Exact over the admitted articles' vectors, through sentences(article_id). The
+            # vectors are normalised, so 1 + negative inner product is the cosine distance:
+            # one dot product a row, where `<=>` takes three.
             sql = (
-                "SELECT s.id, s.article_id, s.vector <=> %s AS d"
-                f" FROM ({admitted_sql}) f(id) JOIN sentences s ON s.article_id = f.id"
-                " ORDER BY d LIMIT %s"
+                "SELECT s.id, s.article_id, 1 + (s.vector <#> %s) AS d FROM sentences s"
+                f" WHERE s.article_id = ANY(ARRAY({admitted_sql})) ORDER BY d, s.id LIMIT %s"
             )
             return [], sql, [q, *args, k]
         settings = [
