@@ -104,11 +104,17 @@ class TopicTagger:
 
     def __init__(self, encoder, topics: tuple[Topic, ...] | None = None) -> None:
         self.topics = topics if topics is not None else load_topics()
-        self._prototypes = [encoder.encode([t.description, *t.examples]) for t in self.topics]
-        self._counters = [
-            encoder.encode(list(t.counter_examples)) if t.counter_examples else None
-            for t in self.topics
-        ]
+        # Every topic's texts in one call, on the encoder's bulk path when it has one
+        # (OpenVINO's `encode_bulk`): the tagger is made by ingest, which runs that path.
+        groups = [[t.description, *t.examples] for t in self.topics]
+        groups += [list(t.counter_examples) for t in self.topics]
+        encode = getattr(encoder, "encode_bulk", encoder.encode)
+        vectors = encode([text for group in groups for text in group])
+        ends = np.cumsum([len(group) for group in groups])
+        parts = np.split(vectors, ends[:-1])
+        n = len(self.topics)
+        self._prototypes = parts[:n]
+        self._counters = [part if len(part) else None for part in parts[n:]]
 
     def scores(self, text: str, vectors: np.ndarray) -> dict[str, float]:
         if len(vectors) == 0:

@@ -22,6 +22,9 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class Encoder(Protocol):
+    """What every backend offers. OpenVINO's also has `encode_bulk`: `encode` on its
+    throughput-tuned model however few the texts (callers look it up with getattr)."""
+
     name: str
     backend: str
     dim: int

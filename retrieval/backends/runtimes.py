@@ -174,6 +174,14 @@ class OpenVinoEncoder(_OnnxModelEncoder):
     def encode(self, texts: list[str]) -> np.ndarray:
         if len(texts) <= self.batch_size:
             return super().encode(texts)
+        return self.encode_bulk(texts)
+
+    def encode_bulk(self, texts: list[str]) -> np.ndarray:
+        """`encode` on the throughput-tuned model however few the texts: what an ingest
+        process compiles anyway, so its few short texts (the topic prototypes) do not
+        compile the latency-tuned one as well."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
 
         def pooled(request, batch) -> None:  # type: ignore[no-untyped-def]
