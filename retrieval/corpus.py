@@ -220,7 +220,7 @@ class Corpus:
                 self._save_after_failure()
             raise
         if report.added:
-            storying.assign_new(self.store)  # the new articles join stories or start them
+            storying.assign_new(self.store)  # any left (each batch's were assigned after it)
         if report.added or report.updated:
             self._index_unsaved = True
             large = self.index.ntotal > INDEX_ALWAYS_SAVE_BELOW
@@ -239,6 +239,8 @@ class Corpus:
             batch_articles=self.settings.index.batch_articles,
             # Built on first use (it embeds the topic examples), by then beside the first batch.
             tagger=lambda article, vectors: self.tagger(article, vectors),
+            # The new articles join stories or start them, beside the next batch's embedding.
+            after_batch=lambda: storying.assign_new(self.store),
             progress=progress,
         )
 

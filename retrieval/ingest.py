@@ -150,9 +150,14 @@ def ingest(
     *,
     batch_articles: int = 1024,
     tagger: Tagger | None = None,
+    after_batch: Callable[[], None] | None = None,
     progress: bool | None = None,
 ) -> IngestReport:
     """Add every new article among `items` (from `loaders.load` or a feed poller).
+
+    `after_batch` runs on this thread after each batch is committed, while the next one
+    is embedded (the corpus assigns the new articles to stories there): work left for
+    the end would run on one core after the encoder is done with both.
 
     Bad items are reported, never fatal. Ctrl-C raises `IngestInterrupted` at once,
     without waiting for the batch being embedded: the batches committed before it stay,
@@ -189,6 +194,8 @@ def ingest(
         index.remove(replaced)
         index.add(ids, vectors, owners)
         shown.add_stored(len(articles))
+        if after_batch is not None:
+            after_batch()
 
     def flush() -> None:
         nonlocal pending

@@ -292,6 +292,29 @@ def test_duplicate_of_the_batch_being_embedded_is_caught(settings, fake_encoder,
         assert corpus.index.ntotal == corpus.store.vector_summary()[0]
 
 
+def test_each_batch_joins_stories_before_the_next_is_stored(
+    settings, fake_encoder, tmp_path, monkeypatch
+):
+    """Story assignment runs after every committed batch (beside the next one's
+    embedding), so none is left for the end but the last batch's."""
+    from retrieval import stories
+
+    small = replace(settings, index=replace(settings.index, batch_articles=10))
+    unassigned: list[int] = []
+    real = stories.assign_new
+
+    def counting(store, params=None):  # type: ignore[no-untyped-def]
+        unassigned.append(len(store.unassigned_articles(1000)))
+        return real(store, params)
+
+    monkeypatch.setattr(stories, "assign_new", counting)
+    with Corpus(small, encoder=fake_encoder) as corpus:
+        report = corpus.ingest([str(write_records(tmp_path / "a.json", 25))])
+        assert report.added == 25
+        assert corpus.store.unassigned_articles(1000) == []
+    assert unassigned == [10, 10, 5, 0]  # three batches, then the corpus's final check
+
+
 def test_incremental_ingest_embeds_only_new_articles(fake_corpus: Corpus, fake_encoder, tmp_path):
     fake_corpus.ingest([str(write_records(tmp_path / "a.json", 50))])
     fake_encoder.calls.clear()
