@@ -239,10 +239,15 @@ class Corpus:
             batch_articles=self.settings.index.batch_articles,
             # Built on first use (it embeds the topic examples), by then beside the first batch.
             tagger=lambda article, vectors: self.tagger(article, vectors),
-            # The new articles join stories or start them, beside the next batch's embedding.
-            after_batch=lambda: storying.assign_new(self.store),
+            after_batch=self._after_batch,
             progress=progress,
         )
+
+    def _after_batch(self) -> None:
+        """A batch is committed: its articles join stories or start them, and BM25 reads
+        them, while the next batch is embedded."""
+        storying.assign_new(self.store)
+        self.store.lexical.catch_up()
 
     def _save_after_failure(self) -> None:
         """Save the vectors of the batches an interrupted ingest committed, so no command

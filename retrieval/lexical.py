@@ -69,6 +69,12 @@ class BM25Search:
             if self.postings.dirty:
                 self.postings.save(self._postings_path)
 
+    def catch_up(self) -> None:
+        """Read the articles stored since into the postings: ingest does after each batch,
+        beside the next one's embedding, so `save` is left with the last batch only."""
+        if self.postings is not None:
+            self.postings.catch_up()
+
     def refresh(self, article_ids: Iterable[int]) -> None:
         """Articles updated or removed in the store: the postings read them again or drop
         them. FTS5 needs nothing (its rows change with the articles)."""

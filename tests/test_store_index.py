@@ -295,9 +295,10 @@ def test_duplicate_of_the_batch_being_embedded_is_caught(settings, fake_encoder,
 def test_each_batch_joins_stories_before_the_next_is_stored(
     settings, fake_encoder, tmp_path, monkeypatch
 ):
-    """Story assignment runs after every committed batch (beside the next one's
-    embedding), so none is left for the end but the last batch's."""
+    """Story assignment and BM25's postings run after every committed batch (beside the
+    next one's embedding), so none is left for the end but the last batch's."""
     from retrieval import stories
+    from retrieval.lexical import BM25Search
 
     small = replace(settings, index=replace(settings.index, batch_articles=10))
     unassigned: list[int] = []
@@ -307,12 +308,21 @@ def test_each_batch_joins_stories_before_the_next_is_stored(
         unassigned.append(len(store.unassigned_articles(1000)))
         return real(store, params)
 
+    held: list[int] = []
+    real_catch_up = BM25Search.catch_up
+
+    def catching_up(self):  # type: ignore[no-untyped-def]
+        real_catch_up(self)
+        held.append(self.postings.articles if self.postings is not None else -1)
+
     monkeypatch.setattr(stories, "assign_new", counting)
+    monkeypatch.setattr(BM25Search, "catch_up", catching_up)
     with Corpus(small, encoder=fake_encoder) as corpus:
         report = corpus.ingest([str(write_records(tmp_path / "a.json", 25))])
         assert report.added == 25
         assert corpus.store.unassigned_articles(1000) == []
     assert unassigned == [10, 10, 5, 0]  # three batches, then the corpus's final check
+    assert held == [10, 20, 25]
 
 
 def test_incremental_ingest_embeds_only_new_articles(fake_corpus: Corpus, fake_encoder, tmp_path):

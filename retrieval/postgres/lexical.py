@@ -52,6 +52,9 @@ class PgLexical:
     def save(self) -> None:
         """Nothing to write: the postings commit with the articles."""
 
+    def catch_up(self) -> None:
+        """Nothing: the postings commit with the articles."""
+
     def refresh(self, article_ids: Iterable[int]) -> None:
         """Nothing: an updated article's postings are rewritten in its transaction."""
 
