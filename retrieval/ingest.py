@@ -4,7 +4,8 @@ Deduplication happens before embedding, so re-ingesting or adding a few
 articles to a large corpus embeds only what is new. Each batch is embedded,
 then committed to SQLite in one transaction, then added to the FAISS index.
 Three stages overlap: a worker thread parses and splits, another embeds batch
-N+1, and the caller's thread tags and stores batch N (SQLite stays on it).
+N+1, and the caller's thread tags and stores batch N (SQLite stays on it), then
+runs `after_batch` (the corpus's story assignment and BM25 postings for it).
 """
 
 from __future__ import annotations
