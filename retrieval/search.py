@@ -112,12 +112,11 @@ def nearest_articles(
     search's shorter list is the longer one's head, and a graph search (HNSW, FAISS's or
     pgvector's) costs about in proportion to the hits it returns."""
     k = min(most, FIRST_HITS_PER_ARTICLE * want)
-    while True:
-        hits = index.search(qvec, k, admitted)
-        ids = list(dict.fromkeys(hits.articles.tolist()))
-        if len(ids) >= want or len(hits.ids) < k or k >= most:
-            return ids[:want]
-        k = most
+    hits = index.search(qvec, k, admitted)
+    ids = list(dict.fromkeys(hits.articles.tolist()))
+    if len(ids) < want and len(hits.ids) == k < most:  # too few, and more to be had
+        ids = list(dict.fromkeys(index.search(qvec, most, admitted).articles.tolist()))
+    return ids[:want]
 
 
 def dense_scores(table: SentenceTable) -> tuple[list[int], list[float], list[float]]:

@@ -43,7 +43,7 @@ EF_SEARCH_MIN = 128  # the least breadth (FAISS's HNSW_EF_SEARCH); pgvector's de
 EF_SEARCH_MAX = 1000  # pgvector's upper bound
 MAX_SCAN_TUPLES = 50_000  # how far an iterative scan may walk before it stops
 ITERATIVE_SCAN = "relaxed_order"  # re-sorted after the walk (see the module doc)
-Piece = tuple[list[str], str, list[object]]  # SET LOCAL statements, a query, its parameters
+ScopedQuery = tuple[list[str], str, list[object]]  # SET LOCAL statements, query, parameters
 
 
 def to_matrix(values: list[bytes]) -> np.ndarray:
@@ -137,7 +137,7 @@ class PgVectorIndex:
                 db.execute(setting)
             return db.execute(sql, params).fetchall()
 
-    def _query(self, query: np.ndarray, k: int, articles: object) -> Piece:
+    def _query(self, query: np.ndarray, k: int, articles: object) -> ScopedQuery:
         """(SET LOCAL statements, the query, its parameters) for one search."""
         dim = int(np.asarray(query).size)
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(-1))
