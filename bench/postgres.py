@@ -44,8 +44,9 @@ from retrieval.analysis import query_terms
 from retrieval.corpus import DB_NAME, LEXICAL_NAME
 from retrieval.ingest import encode_unique, prepare
 from retrieval.loaders import RawArticle
-from retrieval.postgres import PgStore, migrate
+from retrieval.postgres import PgStore, country_graphs, migrate
 from retrieval.postgres.filters import condition
+from retrieval.postgres.schema import vector_dim
 from retrieval.search import CANDIDATE_ARTICLES, nearest_articles
 from retrieval.store import Store
 
@@ -297,6 +298,14 @@ def copy_into_pg(args: argparse.Namespace, info: dict, store: Store, name: str) 
     url, reused = pg_database(args.work, name, store.count_articles(), args.shared_buffers)
     if reused:
         info["pg_copy"] = "reused from an earlier run"
+        # What an ingest's save does: graphs for countries past the threshold, if missing.
+        import psycopg
+
+        t = time.perf_counter()
+        with psycopg.connect(url, autocommit=True) as db:
+            dim = vector_dim(db) or 0
+            info["country_graphs_built"] = country_graphs.ensure(db, dim, concurrently=True)
+        info["country_graphs_seconds"] = time.perf_counter() - t
     else:
         t = time.perf_counter()
         info["pg_copy"] = migrate.copy_corpus(store, url, progress=_copy_progress)

@@ -25,6 +25,8 @@ class Reader(Protocol):
 
     def get_meta(self, key: str) -> str | None: ...
 
+    def generation(self) -> int: ...
+
 
 class Admitted:
     """The articles a filter admits, as the SQL that selects them (`filters.admitted_ids`).

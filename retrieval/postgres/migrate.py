@@ -21,9 +21,9 @@ import psycopg
 
 from ..errors import StoreError
 from ..storage import ArticleStore
-from . import bm25
+from . import bm25, country_graphs
 from .connections import PgConnections, redacted
-from .schema import HNSW_M, SEARCH_VECTOR, build_vector_index, ensure_vector_index
+from .schema import SEARCH_VECTOR, build_vector_index, ensure_vector_index, graph_mb
 
 Progress = Callable[[str, int, int], None]
 
@@ -97,21 +97,14 @@ def _copy(
         bm25.fill_missing(db, lambda done, total: progress("postings", done, total))
         if counts["sentences"]:
             progress("vector index", 0, counts["sentences"])
-            db.execute(
-                f"SET LOCAL maintenance_work_mem = '{_graph_mb(counts['sentences'], dim)}MB'"
-            )
+            db.execute(f"SET LOCAL maintenance_work_mem = '{graph_mb(counts['sentences'], dim)}MB'")
             build_vector_index(db, dim)
             progress("vector index", counts["sentences"], counts["sentences"])
+            country_graphs.ensure(
+                db, dim, concurrently=False, progress=lambda d, t: progress("country graphs", d, t)
+            )
         _verify(src, db, counts)
     return counts
-
-
-def _graph_mb(vectors: int, dim: int) -> int:
-    """Memory for pgvector to build the HNSW graph in (it goes on on disk past it, many
-    times slower): each fp16 vector, its 2m layer-0 neighbour slots (16 bytes each) and
-    its element, with a margin; 1 GB at least."""
-    per_vector = 2 * dim + 2 * HNSW_M * 16 + 128
-    return max(1024, int(vectors * per_vector * 1.25 / 2**20) + 1)
 
 
 def _copy_meta(db: psycopg.Connection, meta: dict[str, str]) -> int:
@@ -183,15 +176,23 @@ def _copy_sentences(
         blob = src.execute("SELECT vector FROM sentences LIMIT 1").fetchone()[0]
         dim = len(blob) // 4
     ensure_vector_index(db, dim, build=False)
-    sql = 'SELECT id, article_id, position, start, "end", text, vector FROM sentences ORDER BY id'
+    # Each sentence with its article's country codes, by rank (`schema`: the per-country
+    # graphs index them).
+    sql = (
+        's.id, s.article_id, s.position, s.start, s."end", s.text, s.vector,'
+        " (SELECT group_concat(code, ',') FROM (SELECT code FROM article_countries c"
+        "  WHERE c.article_id = s.article_id ORDER BY rank))"
+    )
+    sql = f"SELECT {sql} FROM sentences s ORDER BY s.id"
     for rows in _batches(src, sql, batch * 8):
         with db.cursor().copy(
-            'COPY sentences (id, article_id, position, start, "end", text, vector)'
+            'COPY sentences (id, article_id, position, start, "end", text, vector, countries)'
             " FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "int8", "int4", "int4", "int4", "text", "vector"])
+            copy.set_types(["int8", "int8", "int4", "int4", "int4", "text", "vector", "text[]"])
             for row in rows:
-                copy.write_row((*row[:6], np.frombuffer(row[6], dtype=np.float32)))
+                codes = row[7].split(",") if row[7] else []
+                copy.write_row((*row[:6], np.frombuffer(row[6], dtype=np.float32), codes))
         done += len(rows)
         progress("sentences", done, total)
     return done

@@ -11,6 +11,9 @@ engines store the same rows and `migrate.copy_corpus` copies them unchanged. Wha
   index over it is built on a `halfvec` (fp16) expression, as FAISS holds fp16 vectors:
   half the memory for the same top ten (`bench/postgres.py` measures recall). The index
   needs the dimension, known from the first vectors stored (`ensure_vector_index`);
+- each sentence row carries its article's country codes (`countries`, written with it
+  and kept by `PgStore.replace_tags`): the per-country partial HNSW indexes
+  (`country_graphs`) need them in the row they index;
 - lexical search reads BM25 postings (`bm25`: FTS5's tokens, counted when an article is
   written, in its transaction); a weighted `tsvector` column (title A, lead B, body D)
   with a GIN index is kept in each row too, for SQL users of the database.
@@ -25,8 +28,9 @@ import psycopg
 from ..errors import StoreError
 from . import bm25
 
-# 1: ts_rank over the tsvector column; 2: BM25 postings (`bm25`), filled in on migration.
-SCHEMA_VERSION = 2
+# 1: ts_rank over the tsvector column; 2: BM25 postings (`bm25`), filled in on migration;
+# 3: sentences.countries (`fill_countries`), for the per-country graphs.
+SCHEMA_VERSION = 3
 # The text search configuration: Snowball English stems with no stop list, as SQLite's
 # FTS5 indexes every word (`analysis.query_terms` drops the question's stopwords).
 TEXT_CONFIG = "briefbot_english"
@@ -78,7 +82,8 @@ CREATE TABLE IF NOT EXISTS sentences (
     start integer,
     "end" integer,
     text text NOT NULL,
-    vector vector NOT NULL
+    vector vector NOT NULL,
+    countries text[] NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_id, position);
 CREATE TABLE IF NOT EXISTS article_countries (
@@ -161,11 +166,46 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         conn.execute(SCHEMA)
         if have:  # an older database: the tables it lacks are there now, fill them in
             bm25.fill_missing(conn)
+            if version < 3:
+                fill_countries(conn)
         conn.execute(
             "INSERT INTO meta VALUES ('schema_version', %s)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(SCHEMA_VERSION),),
         )
+
+
+def fill_countries(conn: psycopg.Connection) -> None:
+    """Give an older database's sentences their article's country codes (schema 3).
+
+    Every row is rewritten, so the HNSW index is dropped first and built again after:
+    updating 800k rows under it would insert each one into the graph again, far slower
+    than one build. On a large database this upgrade takes as long as that build.
+    """
+    conn.execute(
+        "ALTER TABLE sentences ADD COLUMN IF NOT EXISTS countries text[] NOT NULL DEFAULT '{}'"
+    )
+    dim = vector_dim(conn)
+    indexed = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VECTOR_INDEX,)).fetchone()[0]
+    if indexed:
+        conn.execute(f"DROP INDEX {VECTOR_INDEX}")
+    conn.execute(
+        "UPDATE sentences s SET countries = c.codes FROM (SELECT article_id,"
+        " array_agg(code ORDER BY rank) AS codes FROM article_countries GROUP BY article_id) c"
+        " WHERE c.article_id = s.article_id"
+    )
+    if indexed and dim:
+        vectors = conn.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        conn.execute(f"SET LOCAL maintenance_work_mem = '{graph_mb(vectors, dim)}MB'")
+        build_vector_index(conn, dim)
+
+
+def graph_mb(vectors: int, dim: int) -> int:
+    """Memory for pgvector to build an HNSW graph in (it goes on on disk past it, many
+    times slower): each fp16 vector, its 2m layer-0 neighbour slots (16 bytes each) and
+    its element, with a margin; 1 GB at least."""
+    per_vector = 2 * dim + 2 * HNSW_M * 16 + 128
+    return max(1024, int(vectors * per_vector * 1.25 / 2**20) + 1)
 
 
 def vector_dim(conn: psycopg.Connection) -> int | None:

@@ -151,12 +151,12 @@ class PgStore(PgStoryTables):
             for art in articles:
                 aid = next(next_ids) if art.replaces is None else art.replaces
                 stored = self._write_article(db, art, now, aid)
+                codes = list(dict.fromkeys(art.countries))
                 for sent in art.sentences:
                     if stored:
                         sid = next(next_sentences)
-                        rows.append(
-                            (sid, aid, sent.position, sent.start, sent.end, sent.text, vecs[row])
-                        )
+                        place = (sent.position, sent.start, sent.end)
+                        rows.append((sid, aid, *place, sent.text, vecs[row], codes))
                         sentence_ids.append(sid)
                         owners.append(aid)
                     row += 1
@@ -228,10 +228,10 @@ class PgStore(PgStoryTables):
         if not rows:
             return
         with db.cursor().copy(
-            'COPY sentences (id, article_id, position, start, "end", text, vector)'
+            'COPY sentences (id, article_id, position, start, "end", text, vector, countries)'
             " FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "int8", "int4", "int4", "int4", "text", "vector"])
+            copy.set_types(["int8", "int8", "int4", "int4", "int4", "text", "vector", "text[]"])
             for row in rows:
                 copy.write_row(row)
 
@@ -306,6 +306,13 @@ class PgStore(PgStoryTables):
         with self.transaction() as db:
             for aid, countries, topics in tags:
                 self._write_tags(db, aid, countries, topics)
+                # Only where they changed: a rewritten row enters every vector graph again.
+                codes = list(dict.fromkeys(countries))
+                db.execute(
+                    "UPDATE sentences SET countries = %s::text[]"
+                    " WHERE article_id = %s AND countries <> %s::text[]",
+                    (codes, aid, codes),
+                )
 
     # --- vectors --------------------------------------------------------------------------
     def vector_summary(self) -> tuple[int, int]:

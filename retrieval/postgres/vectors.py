@@ -11,6 +11,9 @@ FAISS returns):
 
 - unfiltered: the HNSW graph (fp16, `schema.build_vector_index`), with `ef_search`
   never below the candidates asked for;
+- filtered to one country that has its own graph (`country_graphs`: a partial HNSW
+  index over that country's sentences): that graph, as the unfiltered search walks the
+  whole one;
 - filtered, when the filter admits under `FILTER_EXACT_BELOW` of the articles: an exact
   scan of only the admitted articles' vectors (through `sentences(article_id)`), as the
   FAISS index does: a graph walk would have to skip most of what it visits;
@@ -34,8 +37,11 @@ from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 from psycopg.pq import Format
 
+from ..filters import Filters, expand_members
 from ..index import Hits
+from . import country_graphs
 from .admitted import Admitted, Reader
+from .schema import vector_dim
 
 KIND = "pgvector-hnsw"
 FILTER_EXACT_BELOW = 0.25  # share of articles a filter admits under which search is exact
@@ -85,6 +91,7 @@ class PgVectorIndex:
         self.store = store
         self.backend = store.get_meta("backend") or ""
         self.model = store.get_meta("model") or ""
+        self._graphs: tuple[int, frozenset[str]] = (-1, frozenset())  # (generation, codes)
 
     # --- what the corpus calls; the store's transactions already did the work -------------
     def add(self, ids: np.ndarray, vectors: np.ndarray, articles: np.ndarray) -> None:
@@ -95,7 +102,11 @@ class PgVectorIndex:
         return len(ids)
 
     def save(self, path: Path) -> None:
-        """Nothing: PostgreSQL is durable by itself (no index file in the data dir)."""
+        """No file to write (PostgreSQL is durable by itself); what an ingest may have
+        made due is a country's own graph (`country_graphs`), built here, after the
+        ingest's transactions, while other processes go on reading and writing."""
+        db = self.store.db
+        country_graphs.ensure(db, vector_dim(db) or 0, concurrently=True)
 
     def fit_size(self) -> bool:
         return False
@@ -147,6 +158,12 @@ class PgVectorIndex:
             sql = f"SELECT id, article_id, {half} AS d FROM sentences ORDER BY d LIMIT %s"
             return [breadth], sql, [q, k]
         if isinstance(articles, Admitted):
+            code = _one_country(articles.filters)
+            if code is not None and code in self.country_graphs():
+                where = country_graphs.predicate(code).as_string(self.store.db)
+                sql = f"SELECT id, article_id, {half} AS d FROM sentences WHERE {where}"
+                sql += " ORDER BY d LIMIT %s"
+                return [breadth], sql, [q, k]
             admitted_sql, args = articles.sql, list(articles.args)
             share = len(articles) / max(1, self.store.count_articles())
         else:
@@ -175,6 +192,24 @@ class PgVectorIndex:
             " SELECT id, article_id, d FROM near ORDER BY d"
         )
         return settings, sql, [q, *args, k]
+
+    def country_graphs(self) -> frozenset[str]:
+        """The countries with their own graph, read again after each write."""
+        generation = self.store.generation()
+        if self._graphs[0] != generation:
+            self._graphs = (generation, country_graphs.built(self.store.db))
+        return self._graphs[1]
+
+
+def _one_country(filters: Filters) -> str | None:
+    """The country code when `filters` admits exactly the articles tagged with it."""
+    if filters.with_countries or filters.topics or filters.since or filters.until:
+        return None
+    if filters.after_id is not None or len(filters.countries) != 1:
+        return None
+    if filters.members and expand_members(filters.countries) != (list(filters.countries), {}):
+        return None  # a grouping that stands for its members is more than one tag
+    return filters.countries[0]
 
 
 def _breadth(k: float) -> int:
