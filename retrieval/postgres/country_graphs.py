@@ -2,13 +2,12 @@
 
 A question filtered to one country has two ways into the sentence vectors without
 these: an exact scan of that country's sentences (PostgreSQL reads and scores them one
-row at a time, ~1 µs each: 50 ms for Japan's 46k sentences at 100k articles) or a walk
-of the whole graph that skips the other countries' vectors (slower still for a small
-share). pgvector's answer for a filter with few values is a partial index, and that is
-what this module keeps: one HNSW graph per country tagged on at least `MIN_ARTICLES`
-articles, over the sentences whose `countries` column (their article's codes, written
-with them) holds it. The planner then walks that graph alone (bench/RESULTS.md has the
-measurements).
+row at a time) or a walk of the whole graph that skips the other countries' vectors
+(slower still for a small share). pgvector's answer for a filter with few values is a
+partial index, and that is what this module keeps: one HNSW graph per country tagged
+on at least `MIN_ARTICLES` articles, over the sentences whose `countries` column (their
+article's codes, written with them) holds it. The planner then walks that graph alone
+(bench/RESULTS.md, PostgreSQL engine, has the measurements).
 
 Graphs are built after the data is in: at the end of `briefbot migrate`, and when an
 ingest's index is saved (`PgVectorIndex.save`), for a country that has just passed the
