@@ -44,7 +44,10 @@ def test_saving_builds_a_graph_for_each_country_past_the_threshold(pg):
     store, _, _ = pg
     index = store.vector_index()
     assert index.country_graphs() == frozenset()
+    memory = store.db.execute("SHOW maintenance_work_mem").fetchone()[0]
     index.save(Path("unused"))
+    # The builds' memory was the session's for them only (they ran outside a transaction).
+    assert store.db.execute("SHOW maintenance_work_mem").fetchone()[0] == memory
     tagged = {code for code, n in store.country_counts() if n >= 2}
     assert tagged and index.country_graphs() == tagged  # seen at once: a new generation
     assert country_graphs.ensure(store.db, DIM, concurrently=True) == []  # nothing due

@@ -81,9 +81,10 @@ def ensure(
     save); without it the build runs in the caller's transaction (a migration).
     `progress(built, to build)` is called before each graph and after the last.
     """
-    from .schema import HNSW_EF_CONSTRUCTION, HNSW_M
+    from .schema import HNSW_EF_CONSTRUCTION, HNSW_M, set_build_memory
 
-    missing = [code for code in wanted(conn, min_articles) if code not in built(conn)]
+    have = built(conn)
+    missing = [code for code in wanted(conn, min_articles) if code not in have]
     if not missing or dim <= 0:
         return []
     if (
@@ -99,6 +100,10 @@ def ensure(
             if concurrently:  # a build that failed before left an invalid index
                 conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(name))
             log.info("building the vector graph of %s's sentences", code)
+            # As much memory as the main graph's build gets, for this graph's vectors: a
+            # build past `maintenance_work_mem` goes on on disk, many times slower.
+            covered = sql.SQL("SELECT count(*) FROM sentences WHERE {}").format(predicate(code))
+            set_build_memory(conn, conn.execute(covered).fetchone()[0], dim, local=not concurrently)
             conn.execute(
                 sql.SQL(
                     "CREATE INDEX {how} IF NOT EXISTS {name} ON sentences USING hnsw"
@@ -119,5 +124,6 @@ def ensure(
         conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'")
     finally:
         if concurrently:
+            conn.execute("RESET maintenance_work_mem")
             conn.execute("SELECT pg_advisory_unlock(%s)", (_BUILD_LOCK,))
     return missing

@@ -23,7 +23,7 @@ from ..errors import StoreError
 from ..storage import ArticleStore
 from . import bm25, country_graphs
 from .connections import PgConnections, redacted
-from .schema import SEARCH_VECTOR, build_vector_index, ensure_vector_index, graph_mb
+from .schema import SEARCH_VECTOR, build_vector_index, ensure_vector_index, set_build_memory
 
 Progress = Callable[[str, int, int], None]
 
@@ -97,7 +97,7 @@ def _copy(
         bm25.fill_missing(db, lambda done, total: progress("postings", done, total))
         if counts["sentences"]:
             progress("vector index", 0, counts["sentences"])
-            db.execute(f"SET LOCAL maintenance_work_mem = '{graph_mb(counts['sentences'], dim)}MB'")
+            set_build_memory(db, counts["sentences"], dim)
             build_vector_index(db, dim)
             progress("vector index", counts["sentences"], counts["sentences"])
             country_graphs.ensure(

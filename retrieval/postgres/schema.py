@@ -196,8 +196,18 @@ def fill_countries(conn: psycopg.Connection) -> None:
     )
     if indexed and dim:
         vectors = conn.execute("SELECT count(*) FROM sentences").fetchone()[0]
-        conn.execute(f"SET LOCAL maintenance_work_mem = '{graph_mb(vectors, dim)}MB'")
+        set_build_memory(conn, vectors, dim)
         build_vector_index(conn, dim)
+
+
+def set_build_memory(
+    conn: psycopg.Connection, vectors: int, dim: int, *, local: bool = True
+) -> None:
+    """Give the next HNSW build of `vectors` vectors its memory (`graph_mb`): for the
+    transaction (`local`), or for the session, outside one (a concurrent build), where
+    the caller resets it."""
+    scope = "LOCAL " if local else ""
+    conn.execute(f"SET {scope}maintenance_work_mem = '{graph_mb(vectors, dim)}MB'")
 
 
 def graph_mb(vectors: int, dim: int) -> int:
