@@ -3,7 +3,8 @@
 Runs `briefbot ingest EXPORT --data-dir DIR` in this process (the CLI's own entry
 point) with wall-clock and thread-CPU timers wrapped around each stage: imports,
 model load, parsing and splitting, tokenising, the embedding thread, tagger set-up,
-tagging, SQLite writes, index add and save, postings refresh, story assignment.
+tagging, SQLite writes, index add and save, postings catch-up and refresh, story
+assignment.
 A stage's thread CPU is what its Python thread spent; the encoder's arithmetic runs on
 the runtime's own threads, so it is the process CPU left over once the Python stages
 are counted. The process CPU is the figure to trust on a shared machine: wall time
@@ -75,6 +76,7 @@ def main() -> None:
     timed(index.SentenceIndex, "add", "index add")
     timed(stories, "assign_new", "story assignment")
     timed(index.SentenceIndex, "save", "index save")
+    timed(lexical.BM25Search, "catch_up", "postings catch-up (each batch)")
     timed(lexical.BM25Search, "save", "postings refresh + save")
     sys.argv = ["briefbot", "ingest", export, "--data-dir", data_dir]
     with contextlib.suppress(SystemExit):  # the CLI exits with its status

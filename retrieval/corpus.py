@@ -237,9 +237,11 @@ class Corpus:
             self.index,
             encoder,
             batch_articles=self.settings.index.batch_articles,
-            # Built on first use (it embeds the topic examples), by then beside the first batch.
             tagger=lambda article, vectors: self.tagger(article, vectors),
             after_batch=self._after_batch,
+            # The tagger embeds the topic examples: built on the embedding thread while
+            # the first batch is parsed, not by the first store, behind the second batch.
+            warm_up=lambda: self.tagger,
             progress=progress,
         )
 

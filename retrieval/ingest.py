@@ -5,13 +5,17 @@ articles to a large corpus embeds only what is new. Each batch is embedded,
 then committed to SQLite in one transaction, then added to the FAISS index.
 Three stages overlap: a worker thread parses and splits, another embeds batch
 N+1, and the caller's thread tags and stores batch N (SQLite stays on it), then
-runs `after_batch` (the corpus's story assignment and BM25 postings for it).
+runs `after_batch` (the corpus's story assignment and BM25 postings for it). The
+ends of a run are where a core sits idle, so the first batch is small (the encoder
+starts while the rest is parsed) and the last articles go in shrinking pieces, all
+queued at once (the one store nothing overlaps is a small one).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +42,12 @@ MAX_SENTENCES = 2_000
 # as they go (a 1,024-article batch is ~20,000 texts); large enough that the encoder's
 # own batching by length still fills its batches.
 EMBED_CHUNK = 4096
+# The first batch is small, so the encoder starts while the rest is still parsed.
+FIRST_BATCH = 128
+# When the input ends, what is left is embedded in shrinking pieces (a quarter of the
+# rest each time, down to about this many articles): storing one piece overlaps
+# embedding the next, so the store that nothing overlaps, at the very end, is short.
+TAIL_PIECE = 64
 
 Tagger = Callable[[PreparedArticle, np.ndarray], None]
 T = TypeVar("T")
@@ -152,33 +162,37 @@ def ingest(
     batch_articles: int = 1024,
     tagger: Tagger | None = None,
     after_batch: Callable[[], None] | None = None,
+    warm_up: Callable[[], object] | None = None,
     progress: bool | None = None,
 ) -> IngestReport:
     """Add every new article among `items` (from `loaders.load` or a feed poller).
 
     `after_batch` runs on this thread after each batch is committed, while the next one
     is embedded (the corpus assigns the new articles to stories there): work left for
-    the end would run on one core after the encoder is done with both.
+    the end would run on one core after the encoder is done with both. `warm_up` runs on
+    the embedding thread once the first new article is found, before its batch (the
+    corpus builds its topic tagger there, which compiles and runs the encoder), so it
+    overlaps parsing that batch instead of holding up the first store.
 
     Bad items are reported, never fatal. Ctrl-C raises `IngestInterrupted` at once,
     without waiting for the batch being embedded: the batches committed before it stay,
-    the one in flight is dropped (a re-run adds it).
+    those in flight are dropped (a re-run adds them).
     """
     report = IngestReport()
     batch = _Batch()
     shown = IngestProgress(progress)
     embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed")
-    pending: tuple[list[PreparedArticle], Future[np.ndarray]] | None = None
+    # Batches handed to the embedding thread, oldest first, with their vectors to come.
+    pending: deque[tuple[list[PreparedArticle], Future[np.ndarray]]] = deque()
+    warmed: Future[object] | None = None
     before = store.count_articles()
 
     def store_pending() -> None:
-        """Tag and store the batch in flight once its vectors are ready."""
-        nonlocal pending
-        if pending is None:
-            return
-        articles, future = pending
-        pending = None
+        """Tag and store the oldest batch in flight once its vectors are ready."""
+        articles, future = pending.popleft()
         vectors = future.result()
+        if warmed is not None:
+            warmed.result()  # done before the vectors (one thread, in order); raises its error
         # Named before SQLite and FAISS touch it: a native crash is traced to its batch.
         log.info("storing batch %s", _describe(articles))
         if tagger is not None:
@@ -198,17 +212,12 @@ def ingest(
         if after_batch is not None:
             after_batch()
 
-    def flush() -> None:
-        nonlocal pending
-        if not batch.articles:
-            return
-        articles = batch.take()
+    def submit(articles: list[PreparedArticle]) -> None:
         log.info("embedding batch %s", _describe(articles))  # before the encoder's native code
-        future = embedding.submit(_embed, encoder, articles, shown)
-        store_pending()  # the previous batch, while this one is embedded
-        pending = (articles, future)
+        pending.append((articles, embedding.submit(_embed, encoder, articles, shown)))
 
     try:
+        limit = min(batch_articles, FIRST_BATCH)
         for item in in_background(_prepared(items, encoder)):
             if isinstance(item, Skipped):
                 log.info("skipped %s: %s", item.source, item.reason)
@@ -226,11 +235,19 @@ def ingest(
             if (found is not None and found[0] == "duplicate") or batch.seen(art):
                 report.duplicates += 1
                 continue
+            if warm_up is not None and warmed is None:
+                warmed = embedding.submit(warm_up)
             batch.articles.append(art)
-            if len(batch.articles) >= batch_articles:
-                flush()
-        flush()
-        store_pending()
+            if len(batch.articles) >= limit:
+                submit(batch.take())
+                limit = batch_articles
+                while len(pending) > 1:  # the batch before, stored while this one is embedded
+                    store_pending()
+        # All queued at once: the encoder never waits for a store to hand it the next one.
+        for piece in tail_pieces(batch.take()):
+            submit(piece)
+        while pending:
+            store_pending()
     except KeyboardInterrupt:
         embedding.shutdown(wait=False, cancel_futures=True)  # the encoder cannot be stopped
         shown.close()
@@ -242,6 +259,23 @@ def ingest(
     shown.close()
     report.articles = store.count_articles()
     return report
+
+
+def tail_pieces(articles: list[PreparedArticle]) -> list[list[PreparedArticle]]:
+    """The input's last articles as shrinking pieces: three quarters of what is left,
+    then three quarters of the rest, until about `TAIL_PIECE` remain.
+
+    Embedding a piece takes a few times longer than storing as many (story assignment
+    included), so each piece covers the store of the one before it.
+    """
+    pieces = []
+    while len(articles) > 2 * TAIL_PIECE:
+        cut = len(articles) - len(articles) // 4
+        pieces.append(articles[:cut])
+        articles = articles[cut:]
+    if articles:
+        pieces.append(articles)
+    return pieces
 
 
 def _embed(encoder: Encoder, articles: list[PreparedArticle], shown: IngestProgress) -> np.ndarray:

@@ -255,17 +255,19 @@ class _Batch:
         if 0 <= skip < n:
             sims[skip] = -np.inf
         # Names and text can add at most their weights: only stories that close can pass.
-        reach = sims >= p.threshold - p.name_weight - p.text_weight
         bonus = p.name_weight + p.text_weight
-        for g in np.flatnonzero(reach)[np.argsort(-sims[reach])][:CANDIDATES]:
-            if sims[g] + bonus < best_score:
+        reach = np.flatnonzero(sims >= p.threshold - bonus)
+        near = reach[np.argsort(-sims[reach])][:CANDIDATES]
+        # As Python floats and ints: numpy scalars cost more than the tests on them.
+        for g, sim, r in zip(near.tolist(), sims[near].tolist(), raw[near].tolist(), strict=True):
+            if sim + bonus < best_score:
                 break  # sorted: no later story can reach the best one
             # The cheap test first: most stories in reach share nothing particular.
-            if not self.particular(art, int(g), float(raw[g])):
+            if not self.particular(art, g, r):
                 continue
-            score = self.score(art, int(g), float(sims[g]))
+            score = self.score(art, g, sim)
             if score >= best_score:
-                best, best_score = int(g), score
+                best, best_score = g, score
         return best, best_score
 
     def particular(self, art: Features, g: int, raw: float) -> bool:
