@@ -251,6 +251,21 @@ def select_first_then(r: Retrieval, pool: list[int], chance: np.ndarray, max_wor
     return {pool[j]: float(chance[j]) for j in (first, *best)}
 
 
+def select_enough(cap: int, enough: float):
+    """Likeliest first (the shipped rule) under a budget of `cap` words, but stopping
+    once the sentences taken hold `enough` of the chance: a confident answer stays
+    short, which leaves words for the unsure ones (the mean is what the target counts)."""
+
+    def select(r: Retrieval, pool: list[int], chance: np.ndarray, max_words: int):
+        order = np.argsort(-chance)
+        last = int(np.searchsorted(np.cumsum(chance[order]), enough))  # first reaching it
+        kept = np.zeros_like(chance)
+        kept[order[: last + 1]] = chance[order[: last + 1]]
+        return best_set(r.sentences, pool, kept, max_sentences=5, max_words=cap)
+
+    return select
+
+
 SELECTORS = {"best_set": select_best_set, "greedy": select_greedy, "first+": select_first_then}
 
 
@@ -369,6 +384,14 @@ def variants(
         "26, boosted (odds)": (items, boosted(), select_best_set, None),
         "26, boosted, greedy": (items, boosted(), select_greedy, None),
     }
+    for cap in (65, 75, 85):
+        for enough in (0.6, 0.7, 0.8, 0.9):
+            out[f"26, enough {enough} of {cap}"] = (
+                items,
+                clogit(),
+                select_enough(cap, enough),
+                None,
+            )
     for k, name in enumerate(ARTICLE_FEATURES):
         out[f"20 + {name}"] = (
             with_columns(items, [*BEFORE, len(BEFORE) + k]),
