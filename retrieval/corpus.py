@@ -38,7 +38,15 @@ from .search import Retrieval, retrieve
 from .storage import Article, Selection
 from .tagging import ArticleTagger
 from .text import split_sentences
-from .timeframe import RERANKED, Timeframe, parse_published, rerank, timeframe, top_inside
+from .timeframe import (
+    RERANKED,
+    Timeframe,
+    parse_published,
+    rerank,
+    rerank_by_age,
+    timeframe,
+    top_inside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +374,8 @@ class Corpus:
         cfg = self.settings.answer
         filters = filters or Filters()
         asked = analyse(question)
-        frame = timeframe(asked, now or self._newest())
+        reference = now or self._newest()
+        frame = timeframe(asked, reference)
         note = None
         if (script := foreign_script(question)) is not None:
             note = wording.text("replies.answer.not_english", script=script)
@@ -382,20 +391,22 @@ class Corpus:
         # already admits only those).
         named = set() if filters.countries else question_countries(asked)
         weighing = frame is not None and not frame.restrict
+        # No time words: the present is meant, unless the question asks for history.
+        aging = frame is None and reference is not None and not asked.history
         in_window = True
         # One read serves the reranking, the answer's years and the cited articles.
-        reread = RERANKED if weighing or named else 0
+        reread = RERANKED if weighing or aging or named else 0
         wanted = retrieval.ranked[: max(limit, answer_articles, reread)]
         records = self.store.articles([c.article_id for c in wanted])
         if named:
             tags = {a.id: a.countries for a in records.values()}
             retrieval.ranked = weigh(retrieval.ranked, tags, named)
+        published = {a.id: when for a in records.values() if (when := parse_published(a.published))}
         if weighing:
-            published = {
-                a.id: when for a in records.values() if (when := parse_published(a.published))
-            }
             retrieval.ranked = rerank(retrieval.ranked, published, frame)
             in_window = top_inside(retrieval.ranked, published, frame)
+        elif aging:
+            retrieval.ranked = rerank_by_age(retrieval.ranked, published, reference)
         years = {
             a.id: int(a.published[:4])
             for a in records.values()

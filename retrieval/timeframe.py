@@ -8,13 +8,16 @@ the ranking: candidates published inside the window keep their score, the others
 lose `OUTSIDE_PENALTY`, so a story dated a day off is not lost. "Latest" and
 "most recent" prefer the newer of close candidates. An explicit year ("in 2023",
 "during 2019") *restricts* the search to that year; when the corpus has nothing
-relevant in it the caller falls back to the whole corpus and says so.
+relevant in it the caller falls back to the whole corpus and says so. A question
+with no time words is taken to be about the present: candidates published long
+before the reference date lose a little (`rerank_by_age`), unless it asks for history.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +30,13 @@ OUTSIDE_PENALTY = 0.3
 # "Latest": score lost per day older than the newest close candidate, up to the cap.
 RECENCY_PER_DAY = 0.01
 RECENCY_CAP = 0.3
+# Without time words a news question is about the present: a candidate published more
+# than AGE_GRACE_DAYS before the reference date loses AGE_PER_YEAR of score per year
+# past that, up to AGE_CAP (a follow-up months later is still news; a five-year-old
+# story of the same kind is another event). Not when the question asks for history.
+AGE_GRACE_DAYS = 180
+AGE_PER_YEAR = 0.1
+AGE_CAP = 0.3
 # Candidates reordered (the rest keep their places behind them).
 RERANKED = 10
 
@@ -79,19 +89,45 @@ def rerank(
 ) -> list[Candidate]:
     """The candidates reordered for a weighing timeframe (undated ones are left as they
     are: nothing says they are outside)."""
-    head, tail = ranked[:RERANKED], ranked[RERANKED:]
+    head = ranked[:RERANKED]
     newest = max((published[c.article_id] for c in head if c.article_id in published), default=None)
+
+    def penalty(when: datetime) -> float:
+        lost = 0.0 if frame.start <= when < frame.end else OUTSIDE_PENALTY
+        if frame.latest and newest is not None:
+            days = (newest - when).total_seconds() / 86400
+            lost += min(RECENCY_CAP, RECENCY_PER_DAY * days)
+        return lost
+
+    return _reordered(ranked, published, penalty)
+
+
+def rerank_by_age(
+    ranked: list[Candidate], published: dict[int, datetime], reference: datetime
+) -> list[Candidate]:
+    """The candidates reordered for a question without time words: the long-past ones
+    lose a little (`AGE_PER_YEAR`), so among close candidates the current story wins."""
+
+    def penalty(when: datetime) -> float:
+        days = (reference - when).total_seconds() / 86400 - AGE_GRACE_DAYS
+        return min(AGE_CAP, AGE_PER_YEAR * days / 365) if days > 0 else 0.0
+
+    return _reordered(ranked, published, penalty)
+
+
+def _reordered(
+    ranked: list[Candidate],
+    published: dict[int, datetime],
+    penalty: Callable[[datetime], float],
+) -> list[Candidate]:
+    """The first RERANKED candidates re-sorted by score less `penalty(published date)`
+    (undated ones keep their score), the rest behind them as they were."""
+    head, tail = ranked[:RERANKED], ranked[RERANKED:]
     out = []
     for c in head:
         when = published.get(c.article_id)
-        score = c.score
-        if when is not None:
-            if not frame.start <= when < frame.end:
-                score -= OUTSIDE_PENALTY
-            if frame.latest and newest is not None:
-                days = (newest - when).total_seconds() / 86400
-                score -= min(RECENCY_CAP, RECENCY_PER_DAY * days)
-        out.append(dataclasses.replace(c, score=score))
+        lost = penalty(when) if when is not None else 0.0
+        out.append(dataclasses.replace(c, score=c.score - lost))
     out.sort(key=lambda c: -c.score)
     return out + tail
 

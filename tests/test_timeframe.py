@@ -14,7 +14,15 @@ import pytest
 
 from retrieval.question import analyse
 from retrieval.search import Candidate
-from retrieval.timeframe import OUTSIDE_PENALTY, rerank, timeframe
+from retrieval.timeframe import (
+    AGE_CAP,
+    AGE_GRACE_DAYS,
+    AGE_PER_YEAR,
+    OUTSIDE_PENALTY,
+    rerank,
+    rerank_by_age,
+    timeframe,
+)
 
 REF = datetime(2022, 6, 17, tzinfo=UTC)
 
@@ -69,6 +77,52 @@ def test_latest_prefers_the_newer_of_close_candidates() -> None:
     ranked = [_candidate(1, 1.0), _candidate(2, 0.95)]
     published = {1: datetime(2022, 3, 1, tzinfo=UTC), 2: datetime(2022, 6, 15, tzinfo=UTC)}
     assert [c.article_id for c in rerank(ranked, published, frame)] == [2, 1]
+
+
+def test_without_time_words_the_long_past_loses_a_little() -> None:
+    """Years old: AGE_PER_YEAR a year past the grace, capped; inside the grace, nothing."""
+    old, recent = datetime(2017, 6, 17, tzinfo=UTC), datetime(2022, 3, 1, tzinfo=UTC)
+    close = [_candidate(1, 1.0), _candidate(2, 1.0 - AGE_CAP / 2), _candidate(3, 0.2)]
+    published = {1: old, 2: recent}
+    assert [c.article_id for c in rerank_by_age(close, published, REF)] == [2, 1, 3]
+    scores = {c.article_id: c.score for c in rerank_by_age(close, published, REF)}
+    assert scores[1] == pytest.approx(1.0 - AGE_CAP)  # five years: the cap
+    assert scores[2] == pytest.approx(1.0 - AGE_CAP / 2)  # 108 days: inside the grace
+    assert scores[3] == 0.2  # undated: nothing says it is old
+    year_and_half = datetime(2020, 12, 17, tzinfo=UTC)
+    lost = AGE_PER_YEAR * ((REF - year_and_half).days - AGE_GRACE_DAYS) / 365
+    (moved,) = rerank_by_age([_candidate(4, 1.0)], {4: year_and_half}, REF)
+    assert moved.score == pytest.approx(1.0 - lost)
+    far = [_candidate(1, 1.0), _candidate(2, 1.0 - 2 * AGE_CAP)]
+    assert [c.article_id for c in rerank_by_age(far, published, REF)] == [1, 2]  # weighs
+
+
+def _hurricanes(tmp_path: Path) -> Path:
+    """The same kind of story five years apart, the older worded a little closer."""
+    rows = [
+        ("maria-2017", "2017-09-20", "A hurricane knocked out power across Puerto Rico."),
+        ("fiona-2022", "2022-09-19", "A hurricane knocked out power in Puerto Rico again."),
+    ]
+    path = tmp_path / "storms.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps({"id": i, "title": f"Storm {d[:4]}", "body": b, "published": d})
+            for i, d, b in rows
+        )
+    )
+    return path
+
+
+def test_a_question_without_time_words_means_the_present(fake_corpus, tmp_path) -> None:
+    fake_corpus.ingest([str(_hurricanes(tmp_path))], progress=False)
+    now = datetime(2022, 9, 22, tzinfo=UTC)
+    question = "Which hurricane knocked out power across Puerto Rico?"
+    assert _top(fake_corpus.ask(question, now=now)) == "fiona-2022"
+    # Asked as of 2017, the 2022 story is in the future, not old: nothing moves it.
+    assert _top(fake_corpus.ask(question, now=datetime(2017, 9, 22, tzinfo=UTC))) == "maria-2017"
+    # A question about history is left to similarity.
+    history = "Which hurricane in history knocked out power across Puerto Rico?"
+    assert _top(fake_corpus.ask(history, now=now)) == "maria-2017"
 
 
 def _summits(tmp_path: Path) -> Path:
