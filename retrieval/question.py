@@ -9,8 +9,12 @@ story. Both judgements start from this analysis.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+from .aliases import fold
+from .mentions import matcher
 
 # The answer kinds a sentence can be checked for without a tagger.
 YEAR, NUMBER, NAME, PLACE = "year", "number", "name", "place"
@@ -353,6 +357,8 @@ def offered(sentence: str, question: Question) -> bool:
         )
     known = {w.lower() for name in question.names for w in name.split()}
     known |= {w.lower() for w in re.findall(r"\w+", question.text)}
+    if kind == PLACE:  # a place the country tables know, which the question does not name
+        return any(any(w not in known for w in key.split()) for key in places(sentence))
     return any(
         any(w.lower().strip(".'’") not in known for w in name.split())
         for name in question_names(sentence)
@@ -364,3 +370,16 @@ _NUMBER_WORDS = re.compile(
     r"fifty|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half|percent)\b",
     re.IGNORECASE,
 )
+
+
+# Entries of the country tables that are places (not people, demonyms or institutions).
+_PLACE_KINDS = frozenset({"name", "alias", "city", "region", "derived"})
+
+
+@functools.lru_cache(maxsize=4096)
+def places(text: str) -> frozenset[str]:
+    """The places `text` names that the country tables know (countries, states, cities),
+    lower-cased: what a "where" or "which state" question is answered with."""
+    folded = fold(text)
+    found = matcher().scan(folded, "sentence", folded)
+    return frozenset(m.key for m in found if m.kind in _PLACE_KINDS)

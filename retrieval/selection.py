@@ -62,9 +62,9 @@ SENTENCE_FEATURES = (
 # Fitted by `python bench/fit_sentences.py` (a softmax over each question's candidate
 # sentences, labelled by whether they hold a gold answer). Refit when a feature changes.
 SENTENCE_WEIGHTS = (
-    1.045, 0.941, -2.329, 1.919, 0.906, 0.145, 2.396, 0.770, 1.044, -0.160,
-    -0.151, 1.310, -0.510, -1.366, -0.510, 0.237, -1.071, 3.452, 0.192, 2.433,
-    1.863, -0.781, 2.815, -0.769, 2.495, -0.444,
+    0.940, 0.846, -2.196, 1.864, 0.879, 0.350, 2.394, 1.591, 0.910, -0.191,
+    -0.225, 1.343, -0.472, -1.394, -0.485, 0.105, -1.010, 2.514, 0.023, 2.306,
+    1.863, -0.675, 2.823, -0.819, 2.385, -0.388,
 )  # fmt: skip
 # Candidates the answer set is chosen from, and the most sentences it holds.
 SHORTLIST = 10

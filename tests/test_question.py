@@ -43,6 +43,24 @@ def test_offered_needs_something_the_question_lacks() -> None:
 
 
 @pytest.mark.parametrize(
+    ("sentence", "offers"),
+    [
+        ("California Gov. Gavin Newsom signed the bill on Friday.", True),  # a state
+        ("The law was first proposed in Sacramento.", True),  # a city the tables know
+        ("Assembly member Phil Ting wrote the bill.", False),  # a person is not a place
+        ("The new law will take effect on January 1.", False),
+        ("Jaywalking stops in the United States fell sharply.", False),  # the question's own
+    ],
+)
+def test_a_place_question_is_offered_a_place_it_does_not_name(sentence: str, offers: bool):
+    """ "Which state…" is answered by a place the country tables know (a country, a US
+    state, a city), not by any capitalised name."""
+    q = analyse("Which state in the United States is legalizing jaywalking?")
+    assert q.wants == PLACE
+    assert offered(sentence, q) is offers
+
+
+@pytest.mark.parametrize(
     ("sentence", "reason"),
     [
         ("What does this mean for the economy?", QUESTION),
