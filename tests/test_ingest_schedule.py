@@ -3,11 +3,9 @@ the input's last articles in shrinking pieces (`retrieval.ingest`). Fake encoder
 
 from __future__ import annotations
 
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -18,14 +16,7 @@ from retrieval import ingest as ingest_module
 from retrieval.ingest import TAIL_PIECE, ingest, tail_pieces
 from retrieval.loaders import load
 
-
-def write_records(path: Path, n: int) -> Path:
-    rows = (
-        {"id": f"r{i}", "title": f"Story {i} on tariffs", "body": f"Talks on case {i} went on."}
-        for i in range(n)
-    )
-    path.write_text("\n".join(json.dumps(r) for r in rows))
-    return path
+from .test_progress import write_records
 
 
 @pytest.fixture

@@ -103,13 +103,16 @@ def _hurricanes(tmp_path: Path) -> Path:
         ("maria-2017", "2017-09-20", "A hurricane knocked out power across Puerto Rico."),
         ("fiona-2022", "2022-09-19", "A hurricane knocked out power in Puerto Rico again."),
     ]
-    path = tmp_path / "storms.jsonl"
-    path.write_text(
-        "\n".join(
-            json.dumps({"id": i, "title": f"Storm {d[:4]}", "body": b, "published": d})
-            for i, d, b in rows
-        )
+    return _dated(tmp_path / "storms.jsonl", "Storm", rows)
+
+
+def _dated(path: Path, title: str, rows: list[tuple[str, str, str]]) -> Path:
+    """(id, published, body) rows as a JSON-lines export, titled `title` and the year."""
+    lines = (
+        json.dumps({"id": i, "title": f"{title} {d[:4]}", "body": b, "published": d})
+        for i, d, b in rows
     )
+    path.write_text("\n".join(lines))
     return path
 
 
@@ -139,14 +142,7 @@ def _summits(tmp_path: Path) -> Path:
         ),
         ("g7-2022b", "2022-06-10", "G7 finance ministers agreed at a meeting to fund Ukraine."),
     ]
-    path = tmp_path / "summits.jsonl"
-    path.write_text(
-        "\n".join(
-            json.dumps({"id": i, "title": f"G7 summit {d[:4]}", "body": b, "published": d})
-            for i, d, b in rows
-        )
-    )
-    return path
+    return _dated(tmp_path / "summits.jsonl", "G7 summit", rows)
 
 
 def _top(result) -> str:
