@@ -53,9 +53,13 @@ def test_progress_is_silent_when_off_and_for_a_quick_run():
 
 SLOW_CLI = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
     import retrieval
     from tests.conftest import FakeEncoder
+
+    # Started as a background job of a non-interactive shell, a process inherits SIGINT
+    # ignored and Python keeps it so; Ctrl-C at a terminal is what this test is about.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class Slow(FakeEncoder):
         calls = 0
