@@ -38,15 +38,7 @@ from .search import Retrieval, retrieve
 from .storage import Article, Selection
 from .tagging import ArticleTagger
 from .text import split_sentences
-from .timeframe import (
-    RERANKED,
-    Timeframe,
-    parse_published,
-    rerank,
-    rerank_by_age,
-    timeframe,
-    top_inside,
-)
+from .timeframe import RERANKED, Timeframe, parse_published, reorder, timeframe
 
 log = logging.getLogger(__name__)
 
@@ -390,23 +382,18 @@ class Corpus:
         # A country the question names weighs the articles tagged with it (a filter
         # already admits only those).
         named = set() if filters.countries else question_countries(asked)
-        weighing = frame is not None and not frame.restrict
-        # No time words: the present is meant, unless the question asks for history.
-        aging = frame is None and reference is not None and not asked.history
-        in_window = True
-        # One read serves the reranking, the answer's years and the cited articles.
-        reread = RERANKED if weighing or aging or named else 0
-        wanted = retrieval.ranked[: max(limit, answer_articles, reread)]
+        # One read serves the reordering, the answer's years and the cited articles; only
+        # an explicit year's search is not reordered by time (it kept only that year).
+        reorders = named or frame is None or not frame.restrict
+        wanted = retrieval.ranked[: max(limit, answer_articles, RERANKED if reorders else 0)]
         records = self.store.articles([c.article_id for c in wanted])
         if named:
             tags = {a.id: a.countries for a in records.values()}
             retrieval.ranked = weigh(retrieval.ranked, tags, named)
         published = {a.id: when for a in records.values() if (when := parse_published(a.published))}
-        if weighing:
-            retrieval.ranked = rerank(retrieval.ranked, published, frame)
-            in_window = top_inside(retrieval.ranked, published, frame)
-        elif aging:
-            retrieval.ranked = rerank_by_age(retrieval.ranked, published, reference)
+        retrieval.ranked, in_window = reorder(
+            retrieval.ranked, published, frame, reference, asked.history
+        )
         years = {
             a.id: int(a.published[:4])
             for a in records.values()

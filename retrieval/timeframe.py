@@ -132,6 +132,24 @@ def _reordered(
     return out + tail
 
 
+def reorder(
+    ranked: list[Candidate],
+    published: dict[int, datetime],
+    frame: Timeframe | None,
+    reference: datetime | None,
+    history: bool,
+) -> tuple[list[Candidate], bool]:
+    """The candidates in the order the question's time asks for, and whether the best is
+    inside its window: weighed by its time words' window, by age when it has none (unless
+    it asks for history), as they are for an explicit year (the search kept only that)."""
+    if frame is not None and not frame.restrict:
+        ranked = rerank(ranked, published, frame)
+        return ranked, top_inside(ranked, published, frame)
+    if frame is None and reference is not None and not history:
+        return rerank_by_age(ranked, published, reference), True
+    return ranked, True
+
+
 def top_inside(ranked: list[Candidate], published: dict[int, datetime], frame: Timeframe) -> bool:
     """Whether the best candidate is dated inside `frame` (undated: nothing says not)."""
     when = published.get(ranked[0].article_id) if ranked else None
