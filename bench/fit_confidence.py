@@ -38,8 +38,8 @@ from retrieval.analysis import query_terms
 from retrieval.answer import CONFIDENCE_FEATURES, confidence_features
 from retrieval.question import analyse
 from retrieval.scope import question_countries, weigh
-from retrieval.search import Retrieval, retrieve
-from retrieval.timeframe import RERANKED, parse_published, rerank, timeframe, top_inside
+from retrieval.search import RERANKED, Retrieval, retrieve
+from retrieval.timeframe import parse_published, reorder, timeframe
 
 
 def features(
@@ -64,12 +64,10 @@ def features(
     named = question_countries(asked)
     if named:
         r.ranked = weigh(r.ranked, {a.id: a.countries for a in records.values()}, named)
-    frame = timeframe(asked, now or corpus._newest())
-    inside = True
-    if frame is not None and not frame.restrict:
-        published = {a.id: w for a in records.values() if (w := parse_published(a.published))}
-        r.ranked = rerank(r.ranked, published, frame)
-        inside = top_inside(r.ranked, published, frame)
+    reference = now or corpus._newest()
+    frame = timeframe(asked, reference)
+    published = {a.id: w for a in records.values() if (w := parse_published(a.published))}
+    r.ranked, inside = reorder(r.ranked, published, frame, reference, asked.history)
     return confidence_features(r, asked, set(query_terms(question)), inside)
 
 

@@ -34,11 +34,11 @@ from .lock import WriterLock, writing_if_free
 from .question import analyse
 from .scope import question_countries, weigh
 from .script import foreign_script
-from .search import Retrieval, retrieve
+from .search import RERANKED, Retrieval, retrieve
 from .storage import Article, Selection
 from .tagging import ArticleTagger
 from .text import split_sentences
-from .timeframe import RERANKED, Timeframe, parse_published, reorder, timeframe
+from .timeframe import Timeframe, parse_published, reorder, timeframe
 
 log = logging.getLogger(__name__)
 

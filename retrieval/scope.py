@@ -17,19 +17,16 @@ only the capitalised words of a question or of a shortlisted sentence are looked
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 
 from .countries import resolve_country, search_countries
 from .errors import InputError
 from .question import Question, name_runs
-from .search import Candidate
+from .search import Candidate, rescored
 
 COUNTRY_BONUS = 0.25
 _POSSESSIVE = re.compile(r"['’]s$")
-# Candidates reordered (the rest keep their places behind them).
-RERANKED = 10
 
 
 @functools.lru_cache(maxsize=4096)
@@ -70,15 +67,9 @@ def weigh(ranked: list[Candidate], tags: dict[int, list[str]], codes: set[str]) 
     """The candidates, those tagged with one of `codes` raised by COUNTRY_BONUS."""
     if not codes:
         return ranked
-    head, tail = ranked[:RERANKED], ranked[RERANKED:]
-    out = [
-        dataclasses.replace(c, score=c.score + COUNTRY_BONUS)
-        if codes & set(tags.get(c.article_id, ()))
-        else c
-        for c in head
-    ]
-    out.sort(key=lambda c: -c.score)
-    return out + tail
+    return rescored(
+        ranked, lambda c: COUNTRY_BONUS if codes & set(tags.get(c.article_id, ())) else 0.0
+    )
 
 
 def off_filter(text: str, codes: tuple[str, ...]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -52,6 +52,17 @@ class Retrieval:
 
 
 CANDIDATE_ARTICLES = 50  # articles each of dense and lexical retrieval hands on
+# Candidates the question's countries and time words reorder (the rest keep their places).
+RERANKED = 10
+
+
+def rescored(ranked: list[Candidate], change: Callable[[Candidate], float]) -> list[Candidate]:
+    """The first RERANKED candidates re-sorted with `change(candidate)` added to each
+    score (`scope.weigh`, `timeframe.rerank`), the rest behind them as they were."""
+    head = [replace(c, score=c.score + change(c)) for c in ranked[:RERANKED]]
+    head.sort(key=lambda c: -c.score)
+    return head + ranked[RERANKED:]
+
 
 # BM25, and reading its articles' sentences, run here while the question is embedded
 # and the vectors searched: SQLite, PostgreSQL's client and the encoder release the GIL.

@@ -15,14 +15,13 @@ before the reference date lose a little (`rerank_by_age`), unless it asks for hi
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .question import Question
-from .search import Candidate
+from .search import RERANKED, Candidate, rescored
 
 # Score lost by a candidate published outside the question's window (fused scores of
 # the top candidates are about 1-1.5 apart from each other by 0.1-0.3).
@@ -37,8 +36,6 @@ RECENCY_CAP = 0.3
 AGE_GRACE_DAYS = 180
 AGE_PER_YEAR = 0.1
 AGE_CAP = 0.3
-# Candidates reordered (the rest keep their places behind them).
-RERANKED = 10
 
 _WINDOWS = {
     "today": (1, 0),
@@ -120,16 +117,14 @@ def _reordered(
     published: dict[int, datetime],
     penalty: Callable[[datetime], float],
 ) -> list[Candidate]:
-    """The first RERANKED candidates re-sorted by score less `penalty(published date)`
-    (undated ones keep their score), the rest behind them as they were."""
-    head, tail = ranked[:RERANKED], ranked[RERANKED:]
-    out = []
-    for c in head:
+    """`search.rescored` with `penalty(published date)` taken off (undated candidates
+    keep their score: nothing says they are outside or old)."""
+
+    def change(c: Candidate) -> float:
         when = published.get(c.article_id)
-        lost = penalty(when) if when is not None else 0.0
-        out.append(dataclasses.replace(c, score=c.score - lost))
-    out.sort(key=lambda c: -c.score)
-    return out + tail
+        return -penalty(when) if when is not None else 0.0
+
+    return rescored(ranked, change)
 
 
 def reorder(
