@@ -19,6 +19,7 @@ from . import answer as answering
 from . import stories as storying
 from . import summarize as summarizing
 from . import wording
+from .blas import one_blas_thread
 from .config import Settings
 from .digest import Digest, DigestBuilder
 from .embed import Encoder, is_prepared, load_encoder
@@ -34,7 +35,7 @@ from .lock import WriterLock, writing_if_free
 from .question import analyse
 from .scope import question_countries, weigh
 from .script import foreign_script
-from .search import RERANKED, Retrieval, retrieve
+from .search import RERANKED, Retrieval, load_texts, retrieve
 from .storage import Article, Selection
 from .tagging import ArticleTagger
 from .text import split_sentences
@@ -87,6 +88,7 @@ class Corpus:
         """`writer`: the data dir's writer lock, held by a command that writes (see
         `retrieval.lock`); without it the corpus reads, and saves a repaired index only
         while no writer runs."""
+        one_blas_thread()
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.writer = writer
@@ -379,8 +381,7 @@ class Corpus:
             )
             retrieval = self._retrieve(question, filters, None)
         answer_articles = min(cfg.answer_articles, max(1, limit))
-        # A country the question names weighs the articles tagged with it (a filter
-        # already admits only those).
+        # A country the question names weighs its articles (a filter admits only those).
         named = set() if filters.countries else question_countries(asked)
         # One read serves the reordering, the answer's years and the cited articles; only
         # an explicit year's search is not reordered by time (it kept only that year).
@@ -394,11 +395,10 @@ class Corpus:
         retrieval.ranked, in_window = reorder(
             retrieval.ranked, published, frame, reference, asked.history
         )
-        years = {
-            a.id: int(a.published[:4])
-            for a in records.values()
-            if a.published and a.published[:4].isdigit()
-        }
+        dated = [a for a in records.values() if a.published and a.published[:4].isdigit()]
+        years = {a.id: int(a.published[:4]) for a in dated}
+        best = [c.article_id for c in retrieval.ranked[: max(2, answer_articles)]]
+        load_texts(self.store, retrieval.sentences, best)  # what answer and confidence read
         result = answering.compose(
             retrieval,
             years=years,
@@ -432,6 +432,7 @@ class Corpus:
             filters,
             candidate_sentences=cfg.candidate_sentences,
             lexical_weight=cfg.lexical_weight,
+            texts=0,  # `ask` reads its best articles' once it has reordered them
         )
 
     def _newest(self) -> datetime | None:

@@ -26,12 +26,15 @@ LEAD_POSITIONS = 1  # title (-1) and body sentences 0..1 form the lead
 
 @dataclass
 class SentenceTable:
-    """Every sentence of the candidate articles, with its similarity to the question."""
+    """Every sentence of the candidate articles, with its similarity to the question.
+
+    Only the best articles' texts are read (`load_texts`); the others' are None: ranking
+    needs only the vectors."""
 
     owners: np.ndarray
     positions: np.ndarray
     vectors: np.ndarray
-    texts: list[str]
+    texts: list[str | None]
     sims: np.ndarray
 
 
@@ -52,6 +55,9 @@ class Retrieval:
 
 
 CANDIDATE_ARTICLES = 50  # articles each of dense and lexical retrieval hands on
+# Articles whose sentence texts `retrieve` reads: the answer and confidence need the best
+# two, the bench's training rows the best five.
+TEXT_ARTICLES = 5
 # Candidates the question's countries and time words reorder (the rest keep their places).
 RERANKED = 10
 
@@ -74,7 +80,7 @@ def _lexical_with_rows(
 ) -> tuple[dict[int, float], SentenceRows]:
     """BM25's articles and their sentence rows."""
     lexical = dict(store.lexical_search(question, limit, filters, admitted))
-    return lexical, store.sentence_vectors(list(lexical))
+    return lexical, store.sentence_vectors(list(lexical), texts=False)
 
 
 def retrieve(
@@ -87,7 +93,10 @@ def retrieve(
     candidate_sentences: int = 400,
     candidate_articles: int = CANDIDATE_ARTICLES,
     lexical_weight: float = 0.5,
+    texts: int = TEXT_ARTICLES,
 ) -> Retrieval:
+    """The candidate articles, ranked, with their sentences; the texts of the best `texts`
+    (a caller that reorders them reads its own best with `load_texts`)."""
     # The admitted ids first: the vector search and BM25 both need them.
     admitted = store.admitted(filters) if filters.active else None
     lexical_job = _LEXICAL.submit(
@@ -97,7 +106,7 @@ def retrieve(
     dense_ids = nearest_articles(index, qvec, candidate_articles, candidate_sentences, admitted)
     # BM25's articles were read beside the embedding; then only those it did not find.
     lexical, lexical_rows = lexical_job.result()
-    dense_rows = store.sentence_vectors([a for a in dense_ids if a not in lexical])
+    dense_rows = store.sentence_vectors([a for a in dense_ids if a not in lexical], texts=False)
     table = sentence_table([dense_rows, lexical_rows], qvec)
     top_lex = max(lexical.values(), default=0.0) or 1.0
     ranked = []
@@ -105,7 +114,21 @@ def retrieve(
         lex = lexical.get(aid, 0.0) / top_lex
         ranked.append(Candidate(aid, dense + lexical_weight * lex, dense, lex, best))
     ranked.sort(key=lambda c: -c.score)
+    load_texts(store, table, [c.article_id for c in ranked[:texts]])
     return Retrieval(question, ranked, table)
+
+
+def load_texts(store: ArticleStore, table: SentenceTable, article_ids: list[int]) -> None:
+    """Read the sentence texts of these articles into `table` (those not read yet)."""
+    spans = {a: rows(table, a) for a in dict.fromkeys(article_ids)}
+    missing = [a for a, span in spans.items() if len(span) and table.texts[span.start] is None]
+    if not missing:
+        return
+    found = {(aid, pos): text for aid, pos, text in store.sentence_texts(missing)}
+    for aid in missing:
+        for i in spans[aid]:
+            # "" (never shown: too short) if the article changed since its vectors were read.
+            table.texts[i] = found.get((aid, int(table.positions[i])), "")
 
 
 # Sentences asked for first, per article wanted: on Reuters + BBC questions the 50th
@@ -150,8 +173,9 @@ def dense_scores(table: SentenceTable) -> tuple[list[int], list[float], list[flo
 
 
 def sentence_table(parts: list[SentenceRows], qvec: np.ndarray) -> SentenceTable:
-    """Sentence rows of disjoint article sets, merged in (article, position) order."""
-    parts = [p for p in parts if len(p[3])]
+    """Sentence rows of disjoint article sets, merged in (article, position) order; the
+    texts None where a part was read without them."""
+    parts = [(o, p, v, t or [None] * len(o)) for o, p, v, t in parts if len(o)]
     if not parts:
         empty = np.zeros(0, np.int64)
         return SentenceTable(

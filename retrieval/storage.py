@@ -235,8 +235,15 @@ class ArticleStore(Protocol):
         """(sentence ids, article ids, vectors) above `after_id`, in id order, in chunks."""
         ...
 
-    def sentence_vectors(self, article_ids: Sequence[int]) -> SentenceRows:
-        """Every sentence of these articles."""
+    def sentence_vectors(self, article_ids: Sequence[int], texts: bool = True) -> SentenceRows:
+        """Every sentence of these articles, by article and position. `texts=False` leaves
+        the texts out (an empty list): ranking needs only the vectors, and reading every
+        candidate's texts was a fifth of an ask on long articles."""
+        ...
+
+    def sentence_texts(self, article_ids: Sequence[int]) -> list[tuple[int, int, str]]:
+        """(article id, position, text) of every sentence of these articles, in the order
+        of `sentence_vectors`."""
         ...
 
     def iter_for_tagging(self, chunk: int = 500) -> Iterator[list[TaggingRow]]:

@@ -281,21 +281,36 @@ class Store(SQLiteStoryTables):
             yield ids, owners, vecs.reshape(len(rows), -1)
             last = int(ids[-1])
 
-    def sentence_vectors(self, article_ids: Sequence[int]) -> SentenceRows:
+    def sentence_vectors(self, article_ids: Sequence[int], texts: bool = True) -> SentenceRows:
         """(article ids, positions, vectors, texts) of every sentence of these articles."""
         keys = [int(a) for a in article_ids]
         if not keys:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
         marks = ",".join("?" * len(keys))
         rows = self._db.execute(
-            "SELECT article_id, position, vector, text FROM sentences"
+            f"SELECT article_id, position, vector{', text' if texts else ''} FROM sentences"
             f" WHERE article_id IN ({marks}) ORDER BY article_id, position",
             keys,
         ).fetchall()
         owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         positions = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
-        return owners, positions, vectors.reshape(len(rows), -1), [r[3] for r in rows]
+        return (
+            owners,
+            positions,
+            vectors.reshape(len(rows), -1),
+            [r[3] for r in rows] if texts else [],
+        )
+
+    def sentence_texts(self, article_ids: Sequence[int]) -> list[tuple[int, int, str]]:
+        keys = [int(a) for a in article_ids]
+        if not keys:
+            return []
+        return self._db.execute(
+            "SELECT article_id, position, text FROM sentences"
+            f" WHERE article_id IN ({','.join('?' * len(keys))}) ORDER BY article_id, position",
+            keys,
+        ).fetchall()
 
     def iter_for_tagging(self, chunk: int = 500) -> Iterator[list[TaggingRow]]:
         """(id, title, body, dateline, title_derived, sentence vectors) of every article."""

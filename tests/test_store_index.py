@@ -22,6 +22,7 @@ from retrieval import ArticleStore, Corpus, Filters
 from retrieval.identity import content_key
 from retrieval.index import FLAT, HNSW, SentenceIndex, ids_path, meta_path
 from retrieval.loaders import load
+from retrieval.search import load_texts, retrieve, rows
 from retrieval.storage import PreparedArticle, SentenceRow
 from retrieval.store import SCHEMA_VERSION, Store
 
@@ -171,6 +172,12 @@ def test_store_reads_back_what_was_added(filled):
     assert owners.tolist() == [ids[2]] * 3 and positions.tolist() == [-1, 0, 1]
     np.testing.assert_array_equal(vecs, vectors[6:9])
     assert texts[0] == ARTICLES[2][0]
+    # Ranking reads vectors alone; the texts come later, in the same order, for a few.
+    lean = store.sentence_vectors([ids[2], ids[0]], texts=False)
+    assert lean[3] == [] and lean[0].tolist() == sorted([ids[2]] * 3 + [ids[0]] * 3)
+    assert store.sentence_texts([ids[2]]) == [
+        (ids[2], p, t) for p, t in zip(positions.tolist(), texts, strict=True)
+    ]
     sentence_ids, article_ids, stored = map(
         np.concatenate, zip(*store.iter_vectors(chunk=4), strict=True)
     )
@@ -247,6 +254,30 @@ def write_records(path: Path, n: int, start: int = 0) -> Path:
     ]
     path.write_text(json.dumps(records))
     return path
+
+
+def test_ranking_reads_only_the_best_articles_texts(fake_corpus: Corpus):
+    """retrieve reads the texts of its best `texts` articles, None for the rest (the
+    vectors rank them); load_texts fills in others, as ask does once it has reordered."""
+    fake_corpus.ingest([str(SEED)])
+    encode = fake_corpus.encoder.encode
+    question = "Why is Japan objecting to US tariffs?"
+
+    def run(texts: int):
+        return retrieve(
+            question, lambda t: encode([t])[0], fake_corpus.store, fake_corpus.index, Filters(),
+            texts=texts,
+        )  # fmt: skip
+
+    full, lean = run(50), run(1)
+    assert [c.article_id for c in full.ranked] == [c.article_id for c in lean.ranked]
+    first, third = full.ranked[0].article_id, full.ranked[2].article_id
+    t = lean.sentences
+    assert all(t.texts[i] is not None for i in rows(t, first))
+    assert all(t.texts[i] is None for i in rows(t, third))
+    load_texts(fake_corpus.store, t, [third, first])
+    assert [t.texts[i] for i in rows(t, third)] == [full.sentences.texts[i] for i in rows(t, third)]
+    assert all(text is not None for text in full.sentences.texts)
 
 
 def test_reingest_adds_nothing(fake_corpus: Corpus):

@@ -338,19 +338,30 @@ class PgStore(PgStoryTables):
             yield ids, owners, to_matrix([r[2] for r in rows])
             last = int(ids[-1])
 
-    def sentence_vectors(self, article_ids: Sequence[int]) -> SentenceRows:
+    def sentence_vectors(self, article_ids: Sequence[int], texts: bool = True) -> SentenceRows:
         keys = [int(a) for a in article_ids]
         if not keys:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
         rows = vector_rows(
             self.db,
-            "SELECT article_id, position, vector, text FROM sentences"
+            f"SELECT article_id, position, vector{', text' if texts else ''} FROM sentences"
             " WHERE article_id = ANY(%s) ORDER BY article_id, position",
             (keys,),
         )
         owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         positions = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        return owners, positions, to_matrix([r[2] for r in rows]), [r[3] for r in rows]
+        vectors = to_matrix([r[2] for r in rows])
+        return owners, positions, vectors, [r[3] for r in rows] if texts else []
+
+    def sentence_texts(self, article_ids: Sequence[int]) -> list[tuple[int, int, str]]:
+        keys = [int(a) for a in article_ids]
+        if not keys:
+            return []
+        return self.db.execute(
+            "SELECT article_id, position, text FROM sentences WHERE article_id = ANY(%s)"
+            " ORDER BY article_id, position",
+            (keys,),
+        ).fetchall()
 
     def iter_for_tagging(self, chunk: int = 500) -> Iterator[list[TaggingRow]]:
         last = 0
