@@ -235,10 +235,14 @@ class ArticleStore(Protocol):
         """(sentence ids, article ids, vectors) above `after_id`, in id order, in chunks."""
         ...
 
-    def sentence_vectors(self, article_ids: Sequence[int], texts: bool = True) -> SentenceRows:
+    def sentence_vectors(
+        self, article_ids: Sequence[int], texts: bool = True, through: int | None = None
+    ) -> SentenceRows:
         """Every sentence of these articles, by article and position. `texts=False` leaves
         the texts out (an empty list): ranking needs only the vectors, and reading every
-        candidate's texts was a fifth of an ask on long articles."""
+        candidate's texts was a fifth of an ask on long articles. `through` keeps only
+        positions up to it (the title is -1): story leads need three rows of an article,
+        not all of a long one's."""
         ...
 
     def sentence_texts(self, article_ids: Sequence[int]) -> list[tuple[int, int, str]]:

@@ -281,15 +281,18 @@ class Store(SQLiteStoryTables):
             yield ids, owners, vecs.reshape(len(rows), -1)
             last = int(ids[-1])
 
-    def sentence_vectors(self, article_ids: Sequence[int], texts: bool = True) -> SentenceRows:
+    def sentence_vectors(
+        self, article_ids: Sequence[int], texts: bool = True, through: int | None = None
+    ) -> SentenceRows:
         """(article ids, positions, vectors, texts) of every sentence of these articles."""
         keys = [int(a) for a in article_ids]
         if not keys:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
         marks = ",".join("?" * len(keys))
+        upto = "" if through is None else f" AND position <= {int(through)}"
         rows = self._db.execute(
             f"SELECT article_id, position, vector{', text' if texts else ''} FROM sentences"
-            f" WHERE article_id IN ({marks}) ORDER BY article_id, position",
+            f" WHERE article_id IN ({marks}){upto} ORDER BY article_id, position",
             keys,
         ).fetchall()
         owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

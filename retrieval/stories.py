@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 
 # Articles assigned per read of the store, so a backfill of a large corpus stays bounded.
 CHUNK = 2000
+# An article's lead: its title (position -1) and its sentences up to this position.
+LEAD_THROUGH = 1
 _SECONDS_PER_DAY = 86400.0
 
 
@@ -78,7 +80,7 @@ def lead_vectors(
     """article id -> normalised mean of its title and first two sentence vectors."""
     out = {}
     for aid, (start, end) in article_slices(owners).items():
-        rows = vectors[start:end][positions[start:end] <= 1]
+        rows = vectors[start:end][positions[start:end] <= LEAD_THROUGH]
         if not len(rows):
             rows = vectors[start:end]
         v = rows.mean(axis=0)
@@ -101,7 +103,8 @@ def features(
 ) -> list[Features]:
     """Clustering features of stored articles, from their stored sentence vectors and tags;
     `whole_text` False skips stemming every sentence (unused at text weight 0)."""
-    owners, positions, vectors, texts = store.sentence_vectors(ids)
+    through = None if whole_text else LEAD_THROUGH
+    owners, positions, vectors, texts = store.sentence_vectors(ids, through=through)
     leads = lead_vectors(owners, positions, vectors)
     titles: dict[int, str] = {}
     firsts: dict[int, list[str]] = {}
@@ -111,7 +114,7 @@ def features(
             counts.setdefault(int(owner), Counter()).update(content_stems(text))
         if pos < 0:
             titles[int(owner)] = text
-        elif pos <= 1:
+        elif pos <= LEAD_THROUGH:
             firsts.setdefault(int(owner), []).append(text)
     records = store.articles(ids)
     out = []

@@ -213,6 +213,24 @@ def test_both_engines_keep_stories(filled):
     assert len(store.unassigned_articles(10)) == len(ARTICLES) - 3
 
 
+def test_both_engines_read_sentences_whole_lean_or_leads_only(filled):
+    store, ids, vectors = filled
+    owners, positions, vecs, texts = store.sentence_vectors([ids[2], ids[0]])
+    assert owners.tolist() == sorted([ids[2]] * 3 + [ids[0]] * 3)
+    np.testing.assert_allclose(vecs[owners == ids[2]], vectors[6:9], atol=1e-6)
+    # Ranking reads the vectors alone; their texts come later, in the same order.
+    lean = store.sentence_vectors([ids[2], ids[0]], texts=False)
+    assert lean[3] == [] and lean[0].tolist() == owners.tolist()
+    rows = list(zip(owners.tolist(), positions.tolist(), texts, strict=True))
+    assert [tuple(r) for r in store.sentence_texts([ids[2], ids[0]])] == rows
+    # Story leads read an article's first rows only (the title is position -1).
+    head = store.sentence_vectors([ids[2], ids[0]], through=0)
+    assert list(zip(head[0].tolist(), head[1].tolist(), head[3], strict=True)) == [
+        r for r in rows if r[1] <= 0
+    ]
+    np.testing.assert_allclose(head[2][head[0] == ids[2]], vectors[6:8], atol=1e-6)
+
+
 def test_both_engines_rewrite_tags(filled):
     store, ids, _ = filled
     store.replace_tags([(ids[3], ["SA", "US"], {"energy": 0.8})])

@@ -338,14 +338,17 @@ class PgStore(PgStoryTables):
             yield ids, owners, to_matrix([r[2] for r in rows])
             last = int(ids[-1])
 
-    def sentence_vectors(self, article_ids: Sequence[int], texts: bool = True) -> SentenceRows:
+    def sentence_vectors(
+        self, article_ids: Sequence[int], texts: bool = True, through: int | None = None
+    ) -> SentenceRows:
         keys = [int(a) for a in article_ids]
         if not keys:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
+        upto = "" if through is None else f" AND position <= {int(through)}"
         rows = vector_rows(
             self.db,
             f"SELECT article_id, position, vector{', text' if texts else ''} FROM sentences"
-            " WHERE article_id = ANY(%s) ORDER BY article_id, position",
+            f" WHERE article_id = ANY(%s){upto} ORDER BY article_id, position",
             (keys,),
         )
         owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
