@@ -72,7 +72,14 @@ class Matcher:
         starts = "|".join(re.escape(s) + r"\b" for s in lower_starts)
         gate = f"(?=(?-i:[A-Z0-9]){'|' + starts if starts else ''})"
         self.cased = re.compile(rf"(?<!\w){gate}(?:{body})(?!\w)", re.IGNORECASE)
-        self.anycase = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+        self._body = body
+
+    @functools.cached_property
+    def anycase(self) -> re.Pattern[str]:
+        """For all-lower-case text (typed questions): compiled on first use, because an
+        ingest rarely meets such text and compiling this regex is a visible part of
+        every process's start (bench/RESULTS.md)."""
+        return re.compile(rf"(?<!\w)(?:{self._body})(?!\w)", re.IGNORECASE)
 
     def scan(self, text: str, mode: str, article: str) -> list[Mention]:
         """Mentions in `text` (already folded). `mode`: sentence, title, caps or lower."""
